@@ -1,0 +1,117 @@
+"""Every error groupify raises, under one root.
+
+::
+
+    GroupifyError
+    ├── InputError                 bad input from a file or a caller; nothing was changed
+    │   ├── GaadFormatError        a GAAD file that is not what the AWS CLI writes
+    │   ├── InvalidNameError       a group or policy name IAM would refuse
+    │   └── ProposalError          an edit or a proposal that does not reproduce access
+    ├── QuotaError                 an IAM quota cannot be met; names the users and sets
+    ├── PlanError
+    │   ├── PlanFormatError        a plan file that is malformed or was tampered with
+    │   ├── StalePlanError         the account or inventory changed since planning
+    │   └── PlanVerificationError  a plan that would open a gap or widen access (a bug)
+    └── AWSError                   an AWS call failed; carries the operation and error code
+
+Every error has a one-line ``str()`` fit for a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AWSError",
+    "GaadFormatError",
+    "GroupifyError",
+    "InputError",
+    "InvalidNameError",
+    "PlanError",
+    "PlanFormatError",
+    "PlanVerificationError",
+    "ProposalError",
+    "QuotaError",
+    "StalePlanError",
+]
+
+
+class GroupifyError(Exception):
+    """Root of every error groupify raises on purpose."""
+
+
+class InputError(GroupifyError):
+    """Input that groupify refuses; nothing was changed."""
+
+
+class GaadFormatError(InputError):
+    """A GAAD document that is not what ``get-account-authorization-details`` returns."""
+
+
+class InvalidNameError(InputError):
+    """A name IAM would refuse (characters, length, or a case-insensitive clash)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"invalid name {name!r}: {reason}")
+
+
+class ProposalError(InputError):
+    """A proposal (or an edit of one) that does not reproduce every user's access."""
+
+    def __init__(self, message: str, *, users: Sequence[str] = ()) -> None:
+        self.users = tuple(users)
+        super().__init__(message)
+
+
+class QuotaError(GroupifyError):
+    """An IAM quota that the migration cannot meet.
+
+    ``quota`` is the quota's name in ``GetAccountSummary`` terms, ``limit`` its
+    value, and ``users`` the users that cannot be accommodated.
+    """
+
+    def __init__(self, message: str, *, quota: str, limit: int, users: Sequence[str] = ()) -> None:
+        self.quota = quota
+        self.limit = limit
+        self.users = tuple(users)
+        super().__init__(message)
+
+
+class PlanError(GroupifyError):
+    """Something is wrong with a plan."""
+
+
+class PlanFormatError(PlanError):
+    """A plan file that is malformed, of an unknown version, or altered after it was written."""
+
+
+class StalePlanError(PlanError):
+    """The inventory a plan or proposal was built from is not the one at hand."""
+
+
+class PlanVerificationError(PlanError):
+    """A plan whose replay opens an access gap or widens access.
+
+    ``step`` is the id of the first offending step (or ``None`` for a check
+    on the final state), ``user`` the affected user.
+    """
+
+    def __init__(self, message: str, *, step: str | None = None, user: str | None = None) -> None:
+        self.step = step
+        self.user = user
+        super().__init__(message)
+
+
+class AWSError(GroupifyError):
+    """An AWS API call failed.
+
+    ``operation`` is the API's name (``GetAccountAuthorizationDetails``) and
+    ``code`` the AWS error code (``AccessDenied``), when known.
+    """
+
+    def __init__(self, message: str, *, operation: str, code: str | None = None) -> None:
+        self.operation = operation
+        self.code = code
+        super().__init__(message)

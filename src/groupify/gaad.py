@@ -1,0 +1,250 @@
+"""Read ``get-account-authorization-details`` output into an :class:`Inventory`.
+
+The same parser serves a file saved with the AWS CLI (documents decoded to
+JSON objects, pages already merged) and the pages of a live paginated call
+(documents URL-encoded strings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from groupify.errors import GaadFormatError, InputError
+from groupify.model import Group, InlinePolicy, Inventory, ManagedPolicy, Quotas, User
+from groupify.policy import canonical_document, is_aws_managed
+
+__all__ = ["load_gaad", "parse_gaad"]
+
+_LIST_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+
+def load_gaad(path: str | os.PathLike[str], *, quotas: Quotas | None = None) -> Inventory:
+    """Read a file written by ``aws iam get-account-authorization-details``.
+
+    Raises :class:`~groupify.errors.GaadFormatError` (one line, naming the file)
+    for a file that is missing, not JSON, truncated, or not GAAD output.
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise GaadFormatError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise GaadFormatError(f"{name}: is a directory") from None
+    except UnicodeDecodeError as exc:
+        raise GaadFormatError(f"{name}: not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise GaadFormatError(
+            f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    return parse_gaad([data], source=name, quotas=quotas)
+
+
+def _fail(source: str, message: str) -> GaadFormatError:
+    prefix = f"{source}: " if source else ""
+    return GaadFormatError(f"{prefix}{message}")
+
+
+def _list(obj: Mapping[str, Any], key: str, where: str, source: str) -> list[Any]:
+    value = obj.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail(source, f"{where}: {key} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _str(
+    obj: Mapping[str, Any], key: str, where: str, source: str, default: str | None = None
+) -> str:
+    value = obj.get(key, default)
+    if not isinstance(value, str) or (default is None and not value):
+        raise _fail(source, f"{where}: missing or invalid {key}")
+    return value
+
+
+def _inline(items: list[Any], where: str, source: str) -> list[InlinePolicy]:
+    out = []
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            raise _fail(source, f"{where}: inline policy entry must be an object")
+        name = _str(item, "PolicyName", where, source)
+        if name in seen:
+            raise _fail(source, f"{where}: inline policy {name!r} appears twice")
+        seen.add(name)
+        try:
+            doc = canonical_document(item.get("PolicyDocument"))
+        except InputError as exc:
+            raise _fail(source, f"{where}, inline policy {name!r}: {exc}") from None
+        out.append(InlinePolicy(name, doc))
+    return out
+
+
+def _attached(items: list[Any], where: str, source: str) -> list[str]:
+    arns = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise _fail(source, f"{where}: attached policy entry must be an object")
+        arn = _str(item, "PolicyArn", where, source)
+        if not arn.startswith("arn:"):
+            raise _fail(source, f"{where}: {arn!r} is not a policy ARN")
+        arns.append(arn)
+    if len(set(arns)) != len(arns):
+        raise _fail(source, f"{where}: a managed policy is attached twice")
+    return arns
+
+
+def _account_from_arn(arn: str) -> str | None:
+    parts = arn.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and parts[4].isdigit():
+        return parts[4]
+    return None
+
+
+def parse_gaad(
+    pages: Iterable[Mapping[str, Any]],
+    *,
+    source: str = "",
+    quotas: Quotas | None = None,
+    caller_arn: str | None = None,
+    group_count: int | None = None,
+) -> Inventory:
+    """Build an :class:`Inventory` from one or more GAAD pages (or one merged file)."""
+    users: list[User] = []
+    groups: list[Group] = []
+    policies: list[ManagedPolicy] = []
+    n_pages = 0
+    for page in pages:
+        n_pages += 1
+        if not isinstance(page, dict):
+            raise _fail(source, "not a get-account-authorization-details document (not an object)")
+        if not any(k in page for k in _LIST_KEYS):
+            raise _fail(
+                source,
+                "not a get-account-authorization-details document (no UserDetailList, "
+                "GroupDetailList or Policies)",
+            )
+        if page.get("IsTruncated") and source:
+            raise _fail(
+                source,
+                "file holds only the first page (IsTruncated is true); save it again "
+                "without --no-paginate or --max-items",
+            )
+        for raw in _list(page, "UserDetailList", "document", source):
+            users.append(_user(raw, source))
+        for raw in _list(page, "GroupDetailList", "document", source):
+            groups.append(_group(raw, source))
+        for raw in _list(page, "Policies", "document", source):
+            policy = _policy(raw, source)
+            if policy is not None:
+                policies.append(policy)
+    if n_pages == 0:
+        raise _fail(source, "no pages")
+
+    for kind, names in (("user", [u.name for u in users]), ("group", [g.name for g in groups])):
+        lowered = [n.lower() for n in names]
+        if len(set(lowered)) != len(lowered):
+            dup = sorted(n for n in names if lowered.count(n.lower()) > 1)[0]
+            raise _fail(
+                source, f"{kind} {dup!r} appears twice (IAM names are unique ignoring case)"
+            )
+
+    arns = [u.arn for u in users] + [g.arn for g in groups] + [p.arn for p in policies]
+    accounts = {a for a in map(_account_from_arn, arns) if a is not None}
+    if len(accounts) > 1:
+        raise _fail(source, f"entities from more than one account: {', '.join(sorted(accounts))}")
+    if not accounts:
+        raise _fail(source, "cannot tell the account id: no user, group or customer policy ARN")
+    try:
+        return Inventory(
+            account_id=accounts.pop(),
+            users=users,
+            groups=groups,
+            policies=policies,
+            quotas=quotas or Quotas(),
+            caller_arn=caller_arn,
+            source=source,
+            group_count=group_count,
+        )
+    except GaadFormatError:
+        raise
+    except InputError as exc:
+        raise _fail(source, str(exc)) from None
+
+
+def _user(raw: Any, source: str) -> User:
+    if not isinstance(raw, dict):
+        raise _fail(source, "UserDetailList entry must be an object")
+    name = _str(raw, "UserName", "user", source)
+    where = f"user {name!r}"
+    tags = []
+    for tag in _list(raw, "Tags", where, source):
+        if not isinstance(tag, dict) or not isinstance(tag.get("Key"), str):
+            raise _fail(source, f"{where}: tags must be objects with Key and Value")
+        tags.append((tag["Key"], str(tag.get("Value", ""))))
+    group_names = _list(raw, "GroupList", where, source)
+    if not all(isinstance(g, str) for g in group_names):
+        raise _fail(source, f"{where}: GroupList must hold group names")
+    boundary = raw.get("PermissionsBoundary")
+    return User(
+        name=name,
+        arn=_str(raw, "Arn", where, source),
+        user_id=_str(raw, "UserId", where, source, default=""),
+        path=_str(raw, "Path", where, source, default="/"),
+        tags=tags,
+        groups=group_names,
+        managed=_attached(_list(raw, "AttachedManagedPolicies", where, source), where, source),
+        inline=_inline(_list(raw, "UserPolicyList", where, source), where, source),
+        permissions_boundary=(
+            boundary.get("PermissionsBoundaryArn") if isinstance(boundary, dict) else None
+        ),
+    )
+
+
+def _group(raw: Any, source: str) -> Group:
+    if not isinstance(raw, dict):
+        raise _fail(source, "GroupDetailList entry must be an object")
+    name = _str(raw, "GroupName", "group", source)
+    where = f"group {name!r}"
+    return Group(
+        name=name,
+        arn=_str(raw, "Arn", where, source),
+        group_id=_str(raw, "GroupId", where, source, default=""),
+        path=_str(raw, "Path", where, source, default="/"),
+        managed=_attached(_list(raw, "AttachedManagedPolicies", where, source), where, source),
+        inline=_inline(_list(raw, "GroupPolicyList", where, source), where, source),
+    )
+
+
+def _policy(raw: Any, source: str) -> ManagedPolicy | None:
+    if not isinstance(raw, dict):
+        raise _fail(source, "Policies entry must be an object")
+    arn = _str(raw, "Arn", "policy", source)
+    where = f"policy {arn!r}"
+    document = None
+    default_version = raw.get("DefaultVersionId")
+    for version in _list(raw, "PolicyVersionList", where, source):
+        if isinstance(version, dict) and (
+            version.get("IsDefaultVersion") or version.get("VersionId") == default_version
+        ):
+            try:
+                document = canonical_document(version.get("Document"))
+            except InputError as exc:
+                raise _fail(source, f"{where}: {exc}") from None
+            break
+    count = raw.get("AttachmentCount")
+    policy = ManagedPolicy(
+        arn=arn,
+        name=_str(raw, "PolicyName", where, source),
+        path=_str(raw, "Path", where, source, default="/"),
+        document=document,
+        attachment_count=count if isinstance(count, int) else None,
+    )
+    # AWS-managed policies (present when the file was saved without a filter)
+    # are known by ARN; their documents are not needed.
+    return None if is_aws_managed(arn) else policy

@@ -1,0 +1,320 @@
+"""Replay plan steps on a model of the account and prove they are safe.
+
+:func:`check_steps` applies each step to an in-memory model built from the
+inventory and, after every step, compares the effective access of each user
+the step affects with that user's access before the migration. It also
+checks the DAG: whatever order of the steps respects ``after`` (as a parallel
+executor may choose), every removal of a user's direct policy has, among its
+ancestors, the group membership and group policy that keep the access.
+
+Why checking one order plus the ancestors is enough: a plan only ever adds
+group memberships and group policies and only ever removes direct user
+policies. The group side of a user's access therefore grows monotonically to
+its final value, so no order can widen access if the final state does not;
+and a removal can open a gap only if the route replacing it is not yet in
+place, which the ancestor check rules out for every order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from groupify.errors import PlanVerificationError
+from groupify.model import Inventory, PolicyRef
+from groupify.policy import canonical_document
+
+if TYPE_CHECKING:
+    from groupify.plan import Step
+
+__all__ = ["AccountModel", "check_steps"]
+
+
+class AccountModel:
+    """A mutable model of the IAM state a plan touches, built from an inventory."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.user_managed = {u.name: set(u.managed) for u in inventory.users}
+        self.user_inline = {u.name: {p.name: p.document for p in u.inline} for u in inventory.users}
+        self.user_groups = {u.name: set(u.groups) for u in inventory.users}
+        self.group_managed = {g.name: set(g.managed) for g in inventory.groups}
+        self.group_inline = {
+            g.name: {p.name: p.document for p in g.inline} for g in inventory.groups
+        }
+        self.group_members: dict[str, set[str]] = {g.name: set() for g in inventory.groups}
+        for u in inventory.users:
+            for g in u.groups:
+                self.group_members[g].add(u.name)
+        #: ARN -> canonical document of the policies the plan created.
+        self.created: dict[str, str] = {}
+        self.created_groups: set[str] = set()
+        self._groups_lower = {g.lower() for g in self.group_managed}
+
+    def ref(self, arn: str) -> PolicyRef:
+        """The access a managed policy ARN stands for (a created one stands for its document)."""
+        doc = self.created.get(arn)
+        return PolicyRef("inline", doc) if doc is not None else PolicyRef("managed", arn)
+
+    def group_policies(self, group: str) -> frozenset[PolicyRef]:
+        return frozenset(self.ref(a) for a in self.group_managed[group]) | frozenset(
+            PolicyRef("inline", d) for d in self.group_inline[group].values()
+        )
+
+    def direct(self, user: str) -> frozenset[PolicyRef]:
+        return frozenset(self.ref(a) for a in self.user_managed[user]) | frozenset(
+            PolicyRef("inline", d) for d in self.user_inline[user].values()
+        )
+
+    def access(self, user: str) -> frozenset[PolicyRef]:
+        out = self.direct(user)
+        for g in self.user_groups[user]:
+            out |= self.group_policies(g)
+        return out
+
+    # -- applying steps --------------------------------------------------------
+
+    def apply(self, op: str, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """Apply one IAM call; return the users whose access it may change.
+
+        Raises :class:`ValueError` where IAM would refuse the call.
+        """
+        handler = getattr(self, f"_{op}", None)
+        if handler is None:
+            raise ValueError(f"unknown operation {op!r}")
+        result: tuple[str, ...] = handler(**params)
+        return result
+
+    def _user(self, name: str) -> str:
+        if name not in self.user_managed:
+            raise ValueError(f"user {name!r} does not exist")
+        return name
+
+    def _group(self, name: str) -> str:
+        if name not in self.group_managed:
+            raise ValueError(f"group {name!r} does not exist")
+        return name
+
+    def _new_group(self, name: str) -> str:
+        if self._group(name) not in self.created_groups:
+            raise ValueError(f"group {name!r} was not created by this plan; it must not change")
+        return name
+
+    def _create_group(self, GroupName: str, Path: str = "/") -> tuple[str, ...]:
+        if GroupName.lower() in self._groups_lower:
+            raise ValueError(f"group {GroupName!r} already exists")
+        self._groups_lower.add(GroupName.lower())
+        self.group_managed[GroupName] = set()
+        self.group_inline[GroupName] = {}
+        self.group_members[GroupName] = set()
+        self.created_groups.add(GroupName)
+        return ()
+
+    def _create_policy(
+        self,
+        PolicyName: str,
+        PolicyDocument: str,
+        Path: str = "/",
+        Description: str = "",
+    ) -> tuple[str, ...]:
+        arn = policy_arn(self.inventory, PolicyName, Path)
+        if arn in self.created or arn in self.inventory.policy_by_arn:
+            raise ValueError(f"policy {arn} already exists")
+        self.created[arn] = canonical_document(PolicyDocument)
+        return ()
+
+    def _attach_group_policy(self, GroupName: str, PolicyArn: str) -> tuple[str, ...]:
+        self._new_group(GroupName)
+        if PolicyArn in self.group_managed[GroupName]:
+            raise ValueError(f"{PolicyArn} is already attached to group {GroupName!r}")
+        if ":policy/" not in PolicyArn:
+            raise ValueError(f"{PolicyArn!r} is not a policy ARN")
+        arn_account = PolicyArn.split(":")[4]
+        if arn_account not in ("aws", self.inventory.account_id):
+            raise ValueError(f"{PolicyArn} belongs to another account")
+        if arn_account != "aws" and PolicyArn not in self.created and not self._known(PolicyArn):
+            raise ValueError(f"customer policy {PolicyArn} is not known to exist")
+        self.group_managed[GroupName].add(PolicyArn)
+        return tuple(self.group_members[GroupName])
+
+    def _known(self, arn: str) -> bool:
+        inv = self.inventory
+        return (
+            arn in inv.policy_by_arn
+            or any(arn in u.managed for u in inv.users)
+            or any(arn in g.managed for g in inv.groups)
+        )
+
+    def _put_group_policy(
+        self, GroupName: str, PolicyName: str, PolicyDocument: str
+    ) -> tuple[str, ...]:
+        self._new_group(GroupName)
+        if PolicyName in self.group_inline[GroupName]:
+            raise ValueError(f"group {GroupName!r} already has inline policy {PolicyName!r}")
+        self.group_inline[GroupName][PolicyName] = canonical_document(PolicyDocument)
+        return tuple(self.group_members[GroupName])
+
+    def _add_user_to_group(self, GroupName: str, UserName: str) -> tuple[str, ...]:
+        self._group(GroupName)
+        self._user(UserName)
+        if GroupName in self.user_groups[UserName]:
+            raise ValueError(f"user {UserName!r} is already in group {GroupName!r}")
+        self.user_groups[UserName].add(GroupName)
+        self.group_members[GroupName].add(UserName)
+        return (UserName,)
+
+    def _detach_user_policy(self, UserName: str, PolicyArn: str) -> tuple[str, ...]:
+        if PolicyArn not in self.user_managed[self._user(UserName)]:
+            raise ValueError(f"{PolicyArn} is not attached to user {UserName!r}")
+        self.user_managed[UserName].discard(PolicyArn)
+        return (UserName,)
+
+    def _delete_user_policy(self, UserName: str, PolicyName: str) -> tuple[str, ...]:
+        if PolicyName not in self.user_inline[self._user(UserName)]:
+            raise ValueError(f"user {UserName!r} has no inline policy {PolicyName!r}")
+        del self.user_inline[UserName][PolicyName]
+        return (UserName,)
+
+
+def policy_arn(inventory: Inventory, name: str, path: str = "/") -> str:
+    """The ARN IAM gives a customer-managed policy *name* under *path* in this account."""
+    partition = "aws"
+    for arn in (*(u.arn for u in inventory.users), *(g.arn for g in inventory.groups)):
+        partition = arn.split(":")[1]
+        break
+    return f"arn:{partition}:iam::{inventory.account_id}:policy{path}{name}"
+
+
+_MUTATES_USER = {"add_user_to_group", "detach_user_policy", "delete_user_policy"}
+_REMOVES = {"detach_user_policy", "delete_user_policy"}
+
+
+def check_steps(
+    inventory: Inventory,
+    steps: Sequence[Step],
+    *,
+    in_scope: Iterable[str],
+    protected: Mapping[str, str],
+) -> AccountModel:
+    """Replay *steps* in order on a model of *inventory*; raise if any is unsafe.
+
+    *in_scope* names the users whose direct policies must all be gone at the
+    end; *protected* maps users the plan must not touch (exempt users, the
+    caller) to the reason. Returns the final model.
+    """
+    model = AccountModel(inventory)
+    baseline = {u.name: inventory.access(u) for u in inventory.users}
+    ids: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        if step.id in ids:
+            raise PlanVerificationError(f"step id {step.id!r} appears twice", step=step.id)
+        for dep in step.after:
+            if dep not in ids:
+                raise PlanVerificationError(
+                    f"step {step.id} runs after {dep!r}, which is not an earlier step",
+                    step=step.id,
+                )
+        ids[step.id] = index
+        params = step.params
+        user = params.get("UserName")
+        if step.op in _MUTATES_USER and user is not None and user in protected:
+            raise PlanVerificationError(
+                f"step {step.id} ({step.op}) touches user {user!r}, who is exempt "
+                f"({protected[user]})",
+                step=step.id,
+                user=user,
+            )
+        try:
+            affected = model.apply(step.op, params)
+        except (ValueError, TypeError) as exc:
+            raise PlanVerificationError(
+                f"step {step.id} ({step.op}) would fail: {exc}", step=step.id
+            ) from None
+        for name in affected:
+            now = model.access(name)
+            if now != baseline[name]:
+                lost, gained = baseline[name] - now, now - baseline[name]
+                what = (
+                    f"lose {', '.join(sorted(inventory.label(p) for p in lost))}"
+                    if lost
+                    else f"gain {', '.join(sorted(inventory.label(p) for p in gained))}"
+                )
+                raise PlanVerificationError(
+                    f"after step {step.id} ({step.op}) user {name!r} would {what}",
+                    step=step.id,
+                    user=name,
+                )
+    for name in sorted(in_scope):
+        if model.user_managed[name] or model.user_inline[name]:
+            raise PlanVerificationError(
+                f"user {name!r} still has direct policies at the end of the plan", user=name
+            )
+    _check_ancestors(inventory, steps)
+    return model
+
+
+def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
+    """Every removal depends (transitively) on the group route that replaces it."""
+    by_id = {s.id: s for s in steps}
+    created_policy: dict[str, str] = {}
+    for s in steps:
+        if s.op == "create_policy":
+            p = s.params
+            created_policy[policy_arn(inventory, p["PolicyName"], p.get("Path", "/"))] = (
+                canonical_document(p["PolicyDocument"])
+            )
+    user_docs = {u.name: {p.name: p.document for p in u.inline} for u in inventory.users}
+    memo: dict[str, frozenset[str]] = {}
+
+    def ancestors(step_id: str) -> frozenset[str]:
+        if step_id not in memo:
+            out: set[str] = set()
+            for dep in by_id[step_id].after:
+                out.add(dep)
+                out |= ancestors(dep)
+            memo[step_id] = frozenset(out)
+        return memo[step_id]
+
+    for step in steps:
+        if step.op not in _REMOVES:
+            continue
+        user = step.params["UserName"]
+        if step.op == "detach_user_policy":
+            arn = step.params["PolicyArn"]
+            need = PolicyRef("managed", arn)
+        else:
+            need = PolicyRef("inline", user_docs[user][step.params["PolicyName"]])
+        before = [by_id[a] for a in sorted(ancestors(step.id))]
+        groups = set(inventory.user_by_name[user].groups) | {
+            s.params["GroupName"]
+            for s in before
+            if s.op == "add_user_to_group" and s.params["UserName"] == user
+        }
+        for g in groups:
+            existing = inventory.group_by_name.get(g)
+            if existing is not None and need in existing.policies:
+                break
+            granted = False
+            for s in before:
+                if s.params.get("GroupName") != g:
+                    continue
+                if s.op == "attach_group_policy":
+                    arn = s.params["PolicyArn"]
+                    doc = created_policy.get(arn)
+                    ref = PolicyRef("inline", doc) if doc else PolicyRef("managed", arn)
+                    granted = ref == need
+                elif s.op == "put_group_policy":
+                    granted = (
+                        PolicyRef("inline", canonical_document(s.params["PolicyDocument"])) == need
+                    )
+                if granted:
+                    break
+            if granted:
+                break
+        else:
+            raise PlanVerificationError(
+                f"step {step.id} ({step.op}) for user {user!r} does not run after the steps "
+                "that give the same access through a group; a parallel run could open a gap",
+                step=step.id,
+                user=user,
+            )
