@@ -63,8 +63,9 @@ def _dump(data: Any, out: TextIO) -> None:
     out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def scan_cmd(inventory: Inventory, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:
+def scan_cmd(inventory: Inventory, *, as_json: bool = False, out: TextIO | None = None) -> int:
     """Show the account and which users fail IAM.2 (a policy attached directly)."""
+    out = out or sys.stdout
     failing = [u for u in inventory.users if u.direct]
     if as_json:
         _dump(
@@ -155,9 +156,10 @@ def propose_cmd(
     exclude_tags: Sequence[str] = (),
     as_json: bool = False,
     out_path: str | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     """Propose groups; print them, and write the editable proposal to *out_path*."""
+    out = out or sys.stdout
     proposal = propose(
         inventory, strategy=strategy, exclude_users=exclude_users, exclude_tags=exclude_tags
     )
@@ -216,9 +218,10 @@ def plan_cmd(
     exclude_tags: Sequence[str] = (),
     proposal_path: str | None = None,
     as_json: bool = False,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> int:
     """Build and verify a plan, write it to *out_path* and print its summary."""
+    out = out or sys.stdout
     if proposal_path:
         if exclude_users or exclude_tags:
             raise InputError("--proposal carries its own exclusions; drop --exclude-*")

@@ -369,6 +369,8 @@ class Proposal:
         src, dst = self.group(source), self.group(target)
         if user not in src.members:
             raise ProposalError(f"user {user!r} is not in group {src.name!r}", users=[user])
+        if src is dst:
+            raise ProposalError(f"user {user!r} is already in group {dst.name!r}", users=[user])
         return self._replace(
             attrs.evolve(g, members=g.members - {user})
             if g is src

@@ -1,0 +1,184 @@
+"""The groupify command: output, files written, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import groupify
+from groupify.cli import main
+from tests.conftest import to_gaad
+
+
+@pytest.fixture
+def gaad(tmp_path: Path, small: groupify.Inventory) -> Path:
+    path = tmp_path / "gaad.json"
+    path.write_text(json.dumps(to_gaad(small)))
+    return path
+
+
+def test_scan_lists_iam2_failures(gaad: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """scan prints the users with direct policies."""
+    assert main(["scan", "--from-gaad", str(gaad)]) == 0
+    out = capsys.readouterr().out
+    assert "IAM.2: 4 user(s) have policies attached directly" in out
+    assert "root-bg" in out and "dave" not in out
+
+
+def test_scan_json(gaad: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """scan --json is machine-readable."""
+    assert main(["scan", "--from-gaad", str(gaad), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["account_id"] == "111122223333"
+    assert [u["user"] for u in data["iam2_failing"]] == ["alice", "bob", "carol", "root-bg"]
+
+
+def test_propose_writes_an_editable_proposal(
+    gaad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """propose --out writes a proposal that plan --proposal accepts after an edit."""
+    proposal = tmp_path / "proposal.json"
+    assert (
+        main(
+            [
+                "propose",
+                "--from-gaad",
+                str(gaad),
+                "--exclude-user",
+                "root-*",
+                "--out",
+                str(proposal),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "data-analyst" in out and "Documented exceptions" in out
+    data = json.loads(proposal.read_text())
+    data["groups"][0]["name"] = "analysts"
+    proposal.write_text(json.dumps(data))
+    plan = tmp_path / "plan.json"
+    assert (
+        main(["plan", "--from-gaad", str(gaad), "--proposal", str(proposal), "--out", str(plan)])
+        == 0
+    )
+    assert any(
+        s["params"].get("GroupName") == "analysts" for s in json.loads(plan.read_text())["steps"]
+    )
+
+
+def test_plan_writes_a_verified_plan(
+    gaad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """plan --out writes a plan that loads and verifies."""
+    out_path = tmp_path / "plan.json"
+    assert (
+        main(
+            [
+                "plan",
+                "--from-gaad",
+                str(gaad),
+                "--exclude-tag",
+                "BreakGlass",
+                "--out",
+                str(out_path),
+            ]
+        )
+        == 0
+    )
+    assert "Verified:" in capsys.readouterr().out
+    assert groupify.load_plan(out_path).summary()["users_migrated"] == 3
+
+
+def test_plan_json_summary(gaad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """plan --json prints the summary for scripts."""
+    assert (
+        main(["plan", "--from-gaad", str(gaad), "--out", str(tmp_path / "p.json"), "--json"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["summary"]["steps"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "--from-gaad", "/nonexistent.json"], "no such file"),
+        (
+            [
+                "plan",
+                "--from-gaad",
+                "{gaad}",
+                "--out",
+                "{tmp}/p.json",
+                "--quota",
+                "groups_per_user=x",
+            ],
+            "NAME=INTEGER",
+        ),
+        (
+            ["plan", "--from-gaad", "{gaad}", "--out", "{tmp}/p.json", "--quota", "nope=1"],
+            "unknown quota",
+        ),
+        (
+            [
+                "plan",
+                "--from-gaad",
+                "{gaad}",
+                "--out",
+                "{tmp}/p.json",
+                "--quota",
+                "groups_per_account=1",
+            ],
+            "quota is 1",
+        ),
+        (
+            ["plan", "--from-gaad", "{gaad}", "--out", "{tmp}/p.json", "--proposal", "{gaad}"],
+            "not a groupify proposal",
+        ),
+        (
+            ["plan", "--from-gaad", "{gaad}", "--out", "{tmp}/p.json", "--exclude-tag", "=x"],
+            "KEY or KEY=VALUE",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    gaad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    """Bad input: one line on stderr, exit code 2, no file written."""
+    argv = [a.format(gaad=gaad, tmp=tmp_path) for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("groupify: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_console_script_runs(gaad: Path, tmp_path: Path) -> None:
+    """python -m groupify.cli works as a process, with no traceback on bad input."""
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "groupify.cli",
+            "plan",
+            "--from-gaad",
+            str(gaad),
+            "--out",
+            str(tmp_path / "p.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "groupify.cli", "scan", "--from-gaad", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr and "is a directory" in bad.stderr

@@ -1,0 +1,193 @@
+"""Reading GAAD files and pages into an inventory."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import groupify
+from groupify import GaadFormatError, PolicyRef
+from groupify.policy import canonical_document, document_size, is_aws_managed
+from tests.conftest import aws, doc, make_inventory, to_gaad
+
+
+def _write(tmp_path: Path, data: Any, name: str = "gaad.json") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_object_json_and_urlencoded_documents_are_one_policy() -> None:
+    """The three spellings of a document canonicalise to the same text."""
+    obj = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+    }
+    text = json.dumps(obj, indent=4)
+    encoded = urllib.parse.quote(json.dumps(obj))
+    assert canonical_document(obj) == canonical_document(text) == canonical_document(encoded)
+    assert PolicyRef.inline(obj) == PolicyRef.inline(encoded)
+
+
+def test_document_size_ignores_whitespace() -> None:
+    """IAM does not count whitespace against size quotas."""
+    assert document_size('{ "a" : "b c" }') == len('{"a":"bc"}')
+
+
+@pytest.mark.parametrize(
+    ("arn", "expected"),
+    [
+        ("arn:aws:iam::aws:policy/ReadOnlyAccess", True),
+        ("arn:aws-us-gov:iam::aws:policy/ReadOnlyAccess", True),
+        ("arn:aws:iam::123456789012:policy/ReadOnlyAccess", False),
+    ],
+)
+def test_is_aws_managed(arn: str, expected: bool) -> None:
+    """AWS-managed policies are told apart by the account field, in any partition."""
+    assert is_aws_managed(arn) is expected
+
+
+def test_round_trip_through_cli_format(tmp_path: Path, small: groupify.Inventory) -> None:
+    """A GAAD file of an inventory loads back to the same inventory."""
+    loaded = groupify.load_gaad(_write(tmp_path, to_gaad(small)))
+    assert loaded.fingerprint == small.fingerprint
+    assert loaded.user_by_name["alice"].inline[0].document == doc("athena:StartQueryExecution")
+
+
+def test_urlencoded_pages_load_like_the_cli_file(small: groupify.Inventory) -> None:
+    """Raw API pages (URL-encoded documents, split users) equal the merged CLI file."""
+    gaad = to_gaad(small)
+    for u in gaad["UserDetailList"]:
+        for p in u["UserPolicyList"]:
+            p["PolicyDocument"] = urllib.parse.quote(json.dumps(p["PolicyDocument"]))
+    users = gaad.pop("UserDetailList")
+    pages = [
+        {"UserDetailList": users[:2], "IsTruncated": True, "Marker": "m1"},
+        {**gaad, "UserDetailList": users[2:], "IsTruncated": False},
+    ]
+    assert groupify.parse_gaad(pages).fingerprint == small.fingerprint
+
+
+def test_same_document_under_two_names_is_one_policy(small: groupify.Inventory) -> None:
+    """alice's 'athena' and bob's 'athena-query' are one inline policy."""
+    assert small.user_by_name["alice"].direct == small.user_by_name["bob"].direct
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "not valid JSON (line 1, column 1"),
+        ("[]", "not an object"),
+        ("{}", "no UserDetailList"),
+        ('{"UserDetailList": {}}', "UserDetailList must be a list"),
+        ('{"UserDetailList": [{"Arn": "x"}]}', "missing or invalid UserName"),
+        (
+            '{"UserDetailList": [], "IsTruncated": true, "Marker": "x"}',
+            "holds only the first page",
+        ),
+    ],
+)
+def test_malformed_files_are_refused_in_one_line(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    """Bad files raise GaadFormatError naming the file, on one line."""
+    path = _write(tmp_path, content)
+    with pytest.raises(GaadFormatError) as info:
+        groupify.load_gaad(path)
+    text = str(info.value)
+    assert message in text
+    assert str(path) in text
+    assert "\n" not in text
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    """A missing file is a GaadFormatError, not an OSError."""
+    with pytest.raises(GaadFormatError, match="no such file"):
+        groupify.load_gaad(tmp_path / "nope.json")
+
+
+def test_group_not_described_is_refused(tmp_path: Path) -> None:
+    """A user in a group the file lacks (a filtered save) cannot be planned for."""
+    gaad = to_gaad(
+        make_inventory({"a": {"managed": [aws("ReadOnlyAccess")], "groups": ["g"]}}, {"g": {}})
+    )
+    gaad["GroupDetailList"] = []
+    with pytest.raises(GaadFormatError, match="which the inventory does not describe"):
+        groupify.load_gaad(_write(tmp_path, gaad))
+
+
+def test_users_differing_in_case_are_refused(tmp_path: Path) -> None:
+    """IAM names are unique ignoring case; a file that says otherwise is corrupt."""
+    gaad = to_gaad(make_inventory({"ann": {}, "bob": {}}))
+    gaad["UserDetailList"][1]["UserName"] = "Ann"
+    with pytest.raises(GaadFormatError, match="appears twice"):
+        groupify.load_gaad(_write(tmp_path, gaad))
+
+
+def test_bad_inline_document_names_user_and_policy(tmp_path: Path) -> None:
+    """An inline document that is not JSON is reported with its user and name."""
+    gaad = to_gaad(make_inventory({"ann": {"inline": {"p": doc("s3:*")}}}))
+    gaad["UserDetailList"][0]["UserPolicyList"][0]["PolicyDocument"] = "%7Bbroken"
+    with pytest.raises(GaadFormatError, match="user 'ann', inline policy 'p'"):
+        groupify.load_gaad(_write(tmp_path, gaad))
+
+
+def test_mixed_accounts_are_refused() -> None:
+    """Entities from two accounts in one file are refused."""
+    gaad = to_gaad(make_inventory({"ann": {}}))
+    other = dict(
+        gaad["UserDetailList"][0], UserName="bob", Arn="arn:aws:iam::999999999999:user/bob"
+    )
+    gaad["UserDetailList"].append(other)
+    with pytest.raises(GaadFormatError, match="more than one account"):
+        groupify.parse_gaad([gaad])
+
+
+def test_customer_policies_are_kept_and_aws_ones_dropped() -> None:
+    """Customer policy details are kept; AWS-managed ones are known by ARN alone."""
+    gaad = to_gaad(make_inventory({"ann": {}}))
+    version = {
+        "Document": {"Version": "2012-10-17", "Statement": []},
+        "VersionId": "v1",
+        "IsDefaultVersion": True,
+    }
+    gaad["Policies"] = [
+        {
+            "PolicyName": "mine",
+            "Arn": "arn:aws:iam::111122223333:policy/mine",
+            "Path": "/",
+            "DefaultVersionId": "v1",
+            "PolicyVersionList": [version],
+            "AttachmentCount": 0,
+        },
+        {
+            "PolicyName": "ReadOnlyAccess",
+            "Arn": aws("ReadOnlyAccess"),
+            "Path": "/",
+            "DefaultVersionId": "v1",
+            "PolicyVersionList": [version],
+        },
+    ]
+    inv = groupify.parse_gaad([gaad])
+    assert [p.arn for p in inv.policies] == ["arn:aws:iam::111122223333:policy/mine"]
+    assert inv.policies[0].document == canonical_document(version["Document"])
+
+
+def test_inventory_dict_round_trip(small: groupify.Inventory) -> None:
+    """Inventory.to_dict / from_dict is lossless."""
+    assert groupify.Inventory.from_dict(small.to_dict()) == small
+
+
+def test_reprs_are_short() -> None:
+    """Reprs name the thing and its size, not its contents."""
+    inv = make_inventory({"ann": {"managed": [aws("ReadOnlyAccess")]}})
+    assert repr(inv) == "Inventory(account=111122223333, users=1, groups=0)"
+    assert repr(inv.users[0]) == "User('ann', direct=1, groups=0)"
+    assert (
+        repr(PolicyRef.managed(aws("ReadOnlyAccess")))
+        == "PolicyRef(arn:aws:iam::aws:policy/ReadOnlyAccess)"
+    )
