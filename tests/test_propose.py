@@ -199,6 +199,8 @@ def test_names_from_tags_are_disambiguated() -> None:
         (aws("AWSBillingReadOnlyAccess"), "billing-readonly"),
         (cust("deploy_prod"), "deploy_prod"),
         (cust("TeamBilling"), "team-billing"),
+        (aws("CloudWatchReadOnlyAccess"), "cloudwatch-readonly"),
+        (aws("AmazonDynamoDBFullAccess"), "dynamodb-full"),
     ],
 )
 def test_policy_slugs(arn: str, expected: str) -> None:
@@ -330,3 +332,22 @@ def test_repr(small: groupify.Inventory) -> None:
     p = groupify.propose(small, exclude_tags=["BreakGlass"])
     assert repr(p) == "Proposal(strategy='exact', users=3, groups=2 new + 0 reused, exceptions=1)"
     assert repr(p.group("data-analyst")) == "ProposedGroup('data-analyst', policies=2, members=2)"
+
+
+def test_deviating_member_of_a_reused_team_is_named_against_it() -> None:
+    """When a team reuses an existing group, a deviating member's group says how it differs."""
+    team = {"Team": "finance", "JobFunction": "analyst"}
+    ro, ce = aws("AWSBillingReadOnlyAccess"), cust("CostExplorerReadOnly")
+    inv = make_inventory(
+        {
+            "a": {"managed": [ro, ce], "tags": team},
+            "b": {"managed": [ro, ce], "tags": team},
+            "c": {"managed": [ce], "tags": team},
+        },
+        {"billing-viewers": {"managed": [ro, ce]}},
+    )
+    names = {g.members: g.name for g in groupify.propose(inv).groups}
+    assert names == {
+        frozenset({"a", "b"}): "billing-viewers",
+        frozenset({"c"}): "finance-analyst-without-billing-readonly",
+    }

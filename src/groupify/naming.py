@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from groupify.errors import InvalidNameError
 from groupify.model import Inventory, PolicyRef, User
@@ -29,6 +29,36 @@ _WORDS = {
     "PowerUser": "poweruser",
     "ViewOnly": "viewonly",
 }
+#: Service names kept as one word (``CloudWatch`` is ``cloudwatch``, not ``cloud-watch``).
+_SERVICES = [
+    "CloudFormation",
+    "CloudFront",
+    "CloudHSM",
+    "CloudSearch",
+    "CloudShell",
+    "CloudTrail",
+    "CloudWatch",
+    "CodeArtifact",
+    "CodeBuild",
+    "CodeCommit",
+    "CodeDeploy",
+    "CodePipeline",
+    "CodeStar",
+    "DataSync",
+    "DynamoDB",
+    "ElastiCache",
+    "ElasticBeanstalk",
+    "EventBridge",
+    "GuardDuty",
+    "LakeFormation",
+    "OpenSearch",
+    "QuickSight",
+    "SageMaker",
+    "SecretsManager",
+    "SecurityHub",
+    "StepFunctions",
+    "WorkSpaces",
+]
 
 
 def validate_name(name: str, *, kind: str = "group", max_length: int = GROUP_NAME_MAX) -> str:
@@ -56,6 +86,8 @@ def slug(text: str) -> str:
 
 
 def _kebab(camel: str) -> str:
+    for word in _SERVICES:
+        camel = camel.replace(word, f"-{word.lower()}-")
     for word, repl in _WORDS.items():
         camel = camel.replace(word, f"-{repl}-")
     # AmazonS3 -> S3, EC2Instance -> ec2-instance
@@ -118,30 +150,38 @@ def suggest_name(
     members: Sequence[User],
     policies: Collection[PolicyRef],
     inventory: Inventory,
-    taken: Collection[str],
+    taken: Mapping[str, frozenset[PolicyRef]],
     *,
     part: str = "",
 ) -> str:
     """A valid name, not in *taken* (compared ignoring case), for a group of *members*.
 
-    Tags shared by every member come first (``data-analyst``); otherwise the
-    policies name it. On a clash the policy label is added, then a number.
-    *part* (``-2``) is kept at the end for the pieces of a split set.
+    *taken* maps names already used, lower-cased, to their groups' policies.
+    Tags shared by every member come first (``data-analyst``). Where another
+    group already has that name, the policies that tell the two apart are
+    added (``support-engineer-ssm``, ``web-without-dynamodb-full``); without
+    shared tags the policies name the group. A number comes last. *part*
+    (``-part2``) stays at the end for the pieces of a split set.
     """
-    lowered = {t.lower() for t in taken}
     by_tags = tag_name(members)
-    by_policies = policy_name(policies, inventory)
-    candidates = [by_tags] if by_tags else []
+    candidates = []
     if by_tags:
-        candidates.append(f"{by_tags}-{by_policies}")
-    candidates.append(by_policies)
+        candidates.append(by_tags)
+        other = taken.get(_fit(by_tags, part).lower())
+        if other is not None:
+            extra, missing = frozenset(policies) - other, other - frozenset(policies)
+            if extra:
+                candidates.append(f"{by_tags}-{policy_name(extra, inventory)}")
+            elif missing:
+                candidates.append(f"{by_tags}-without-{policy_name(missing, inventory)}")
+    candidates.append(policy_name(policies, inventory))
     for candidate in candidates:
         name = _fit(candidate, part)
-        if name.lower() not in lowered:
+        if name.lower() not in taken:
             return validate_name(name)
     n = 2
     while True:
         name = _fit(candidates[0], f"{part}-{n}")
-        if name.lower() not in lowered:
+        if name.lower() not in taken:
             return validate_name(name)
         n += 1

@@ -20,7 +20,7 @@ from attrs import field, frozen
 from groupify import cluster
 from groupify.errors import InputError, ProposalError, QuotaError, StalePlanError
 from groupify.model import Inventory, PolicyRef, Quotas, User
-from groupify.naming import suggest_name, validate_name
+from groupify.naming import suggest_name, tag_name, validate_name
 
 __all__ = [
     "STRATEGIES",
@@ -592,11 +592,16 @@ def _realize(biclusters: Sequence[Bicluster], base: Proposal) -> list[ProposedGr
             pieces[i][3],
         ),
     )
-    taken = [g.name for g in inv.groups]
+    taken = {g.name.lower(): g.policies for g in inv.groups}
     names: dict[int, str] = {}
     for i in order:
         if i in reuse:
             names[i] = reuse[i]
+            # The team's name now stands for the reused group, so a deviating
+            # member is named against it rather than taking the plain name.
+            alias = tag_name(inv.user_by_name[m] for m in sorted(pieces[i][1]))
+            if alias:
+                taken.setdefault(alias.lower(), pieces[i][0])
             continue
         policies, members, _, part, parts = pieces[i]
         users = [inv.user_by_name[m] for m in sorted(members)]
@@ -605,7 +610,7 @@ def _realize(biclusters: Sequence[Bicluster], base: Proposal) -> list[ProposedGr
             users, all_policies, inv, taken, part=f"-part{part + 1}" if parts > 1 else ""
         )
         names[i] = name
-        taken.append(name)
+        taken[name.lower()] = policies
 
     out: dict[str, ProposedGroup] = {}
     for i, (policies, members, as_managed, part, parts) in enumerate(pieces):
