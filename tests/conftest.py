@@ -50,7 +50,7 @@ def make_inventory(
     quotas: Quotas | None = None,
     group_count: int | None = None,
 ) -> Inventory:
-    """Users as ``{name: {"managed": [...], "inline": {name: doc}, "groups": [...], "tags": {}}}``."""
+    """An inventory from ``{user: {"managed": [], "inline": {}, "groups": [], "tags": {}}}``."""
     return Inventory(
         account_id=ACCOUNT,
         users=[

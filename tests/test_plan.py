@@ -226,7 +226,8 @@ def test_cli_rendering_of_a_step() -> None:
         "s1", "attach_group_policy", {"GroupName": "data", "PolicyArn": aws("ReadOnlyAccess")}
     )
     assert step.cli() == (
-        "aws iam attach-group-policy --group-name data --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess"
+        "aws iam attach-group-policy --group-name data "
+        "--policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess"
     )
     assert repr(step) == "Step(s1 attach_group_policy data, ReadOnlyAccess)"
 
