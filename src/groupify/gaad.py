@@ -113,8 +113,13 @@ def parse_gaad(
     quotas: Quotas | None = None,
     caller_arn: str | None = None,
     group_count: int | None = None,
+    account_id: str | None = None,
 ) -> Inventory:
-    """Build an :class:`Inventory` from one or more GAAD pages (or one merged file)."""
+    """Build an :class:`Inventory` from one or more GAAD pages (or one merged file).
+
+    *account_id* (from ``sts:GetCallerIdentity`` in a scan) names the account
+    when no ARN in the pages does, and must agree with them otherwise.
+    """
     users: list[User] = []
     groups: list[Group] = []
     policies: list[ManagedPolicy] = []
@@ -156,6 +161,8 @@ def parse_gaad(
 
     arns = [u.arn for u in users] + [g.arn for g in groups] + [p.arn for p in policies]
     accounts = {a for a in map(_account_from_arn, arns) if a is not None}
+    if account_id is not None:
+        accounts.add(account_id)
     if len(accounts) > 1:
         raise _fail(source, f"entities from more than one account: {', '.join(sorted(accounts))}")
     if not accounts:
@@ -240,7 +247,8 @@ def _policy(raw: Any, source: str) -> ManagedPolicy | None:
     count = raw.get("AttachmentCount")
     policy = ManagedPolicy(
         arn=arn,
-        name=_str(raw, "PolicyName", where, source),
+        # moto leaves PolicyName out of GAAD; the ARN's last part is the name.
+        name=_str(raw, "PolicyName", where, source, default=arn.rsplit("/", 1)[-1]),
         path=_str(raw, "Path", where, source, default="/"),
         document=document,
         attachment_count=count if isinstance(count, int) else None,

@@ -33,7 +33,13 @@ __all__ = ["AccountModel", "check_steps"]
 class AccountModel:
     """A mutable model of the IAM state a plan touches, built from an inventory."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        created_policies: Mapping[str, str] | None = None,
+        created_groups: Iterable[str] = (),
+    ) -> None:
         self.inventory = inventory
         self.user_managed = {u.name: set(u.managed) for u in inventory.users}
         self.user_inline = {u.name: {p.name: p.document for p in u.inline} for u in inventory.users}
@@ -47,8 +53,8 @@ class AccountModel:
             for g in u.groups:
                 self.group_members[g].add(u.name)
         #: ARN -> canonical document of the policies the plan created.
-        self.created: dict[str, str] = {}
-        self.created_groups: set[str] = set()
+        self.created: dict[str, str] = dict(created_policies or {})
+        self.created_groups: set[str] = set(created_groups)
         self._groups_lower = {g.lower() for g in self.group_managed}
 
     def ref(self, arn: str) -> PolicyRef:
@@ -175,6 +181,67 @@ class AccountModel:
         del self.user_inline[UserName][PolicyName]
         return (UserName,)
 
+    # -- the inverse calls, for rollback ---------------------------------------
+
+    def _remove_user_from_group(self, GroupName: str, UserName: str) -> tuple[str, ...]:
+        if GroupName not in self.user_groups[self._user(UserName)]:
+            raise ValueError(f"user {UserName!r} is not in group {GroupName!r}")
+        self.user_groups[UserName].discard(GroupName)
+        self.group_members[GroupName].discard(UserName)
+        return (UserName,)
+
+    def _detach_group_policy(self, GroupName: str, PolicyArn: str) -> tuple[str, ...]:
+        self._new_group(GroupName)
+        if PolicyArn not in self.group_managed[GroupName]:
+            raise ValueError(f"{PolicyArn} is not attached to group {GroupName!r}")
+        self.group_managed[GroupName].discard(PolicyArn)
+        return tuple(self.group_members[GroupName])
+
+    def _delete_group_policy(self, GroupName: str, PolicyName: str) -> tuple[str, ...]:
+        self._new_group(GroupName)
+        if PolicyName not in self.group_inline[GroupName]:
+            raise ValueError(f"group {GroupName!r} has no inline policy {PolicyName!r}")
+        del self.group_inline[GroupName][PolicyName]
+        return tuple(self.group_members[GroupName])
+
+    def _delete_group(self, GroupName: str) -> tuple[str, ...]:
+        self._new_group(GroupName)
+        if (
+            self.group_members[GroupName]
+            or self.group_managed[GroupName]
+            or (self.group_inline[GroupName])
+        ):
+            raise ValueError(f"group {GroupName!r} still has members or policies")
+        for table in (self.group_managed, self.group_inline, self.group_members):
+            del table[GroupName]
+        self.created_groups.discard(GroupName)
+        self._groups_lower.discard(GroupName.lower())
+        return ()
+
+    def _delete_policy(self, PolicyArn: str) -> tuple[str, ...]:
+        if PolicyArn not in self.created:
+            raise ValueError(f"policy {PolicyArn} was not created by this plan")
+        holders = [g for g, arns in self.group_managed.items() if PolicyArn in arns]
+        holders += [u for u, arns in self.user_managed.items() if PolicyArn in arns]
+        if holders:
+            raise ValueError(f"policy {PolicyArn} is still attached to {holders[0]!r}")
+        del self.created[PolicyArn]
+        return ()
+
+    def _attach_user_policy(self, UserName: str, PolicyArn: str) -> tuple[str, ...]:
+        if PolicyArn in self.user_managed[self._user(UserName)]:
+            raise ValueError(f"{PolicyArn} is already attached to user {UserName!r}")
+        self.user_managed[UserName].add(PolicyArn)
+        return (UserName,)
+
+    def _put_user_policy(
+        self, UserName: str, PolicyName: str, PolicyDocument: str
+    ) -> tuple[str, ...]:
+        if PolicyName in self.user_inline[self._user(UserName)]:
+            raise ValueError(f"user {UserName!r} already has inline policy {PolicyName!r}")
+        self.user_inline[UserName][PolicyName] = canonical_document(PolicyDocument)
+        return (UserName,)
+
 
 def policy_arn(inventory: Inventory, name: str, path: str = "/") -> str:
     """The ARN IAM gives a customer-managed policy *name* under *path* in this account."""
@@ -195,20 +262,29 @@ def check_steps(
     *,
     in_scope: Iterable[str],
     protected: Mapping[str, str],
+    model: AccountModel | None = None,
+    baseline: Mapping[str, frozenset[PolicyRef]] | None = None,
+    check_dag: bool = True,
 ) -> AccountModel:
     """Replay *steps* in order on a model of *inventory*; raise if any is unsafe.
 
     *in_scope* names the users whose direct policies must all be gone at the
     end; *protected* maps users the plan must not touch (exempt users, the
     caller) to the reason. Returns the final model.
+
+    *model* starts the replay from another state than the inventory's (the live
+    account part-way through a run) and *baseline* gives the access each user
+    must keep (default: the inventory's); *check_dag* off skips the checks of
+    ``after`` (for a subset of a plan's steps, or calls that are not a plan).
     """
-    model = AccountModel(inventory)
-    baseline = {u.name: inventory.access(u) for u in inventory.users}
+    model = model or AccountModel(inventory)
+    if baseline is None:
+        baseline = {u.name: inventory.access(u) for u in inventory.users}
     ids: dict[str, int] = {}
     for index, step in enumerate(steps):
         if step.id in ids:
             raise PlanVerificationError(f"step id {step.id!r} appears twice", step=step.id)
-        for dep in step.after:
+        for dep in step.after if check_dag else ():
             if dep not in ids:
                 raise PlanVerificationError(
                     f"step {step.id} runs after {dep!r}, which is not an earlier step",
@@ -249,7 +325,8 @@ def check_steps(
             raise PlanVerificationError(
                 f"user {name!r} still has direct policies at the end of the plan", user=name
             )
-    _check_ancestors(inventory, steps)
+    if check_dag:
+        _check_ancestors(inventory, steps)
     return model
 
 

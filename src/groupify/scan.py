@@ -14,6 +14,7 @@ from typing import Any
 from groupify.errors import AWSError, GroupifyError
 from groupify.gaad import parse_gaad
 from groupify.model import Inventory, Quotas
+from groupify.retry import RetryPolicy, call_with_retries, client_config
 
 __all__ = ["GAAD_FILTER", "scan"]
 
@@ -33,9 +34,21 @@ def _client_error(exc: Exception, operation: str) -> AWSError:
     )
 
 
-def _pages(client: Any) -> Iterator[Mapping[str, Any]]:
-    paginator = client.get_paginator("get_account_authorization_details")
-    yield from paginator.paginate(Filter=GAAD_FILTER)
+def _pages(client: Any, retry: RetryPolicy) -> Iterator[Mapping[str, Any]]:
+    """Every page of GetAccountAuthorizationDetails, each call retried on its own."""
+    kwargs: dict[str, Any] = {"Filter": GAAD_FILTER}
+    while True:
+        page = call_with_retries(retry, client.get_account_authorization_details, **kwargs)
+        yield page
+        if not page.get("IsTruncated"):
+            return
+        marker = page.get("Marker")
+        if not marker:
+            raise AWSError(
+                "GetAccountAuthorizationDetails said IsTruncated but gave no Marker",
+                operation="GetAccountAuthorizationDetails",
+            )
+        kwargs["Marker"] = marker
 
 
 def scan(
@@ -44,12 +57,14 @@ def scan(
     quotas: Quotas | None = None,
     iam: Any = None,
     sts: Any = None,
+    retry: RetryPolicy | None = None,
 ) -> Inventory:
     """Read the account that *session* (a ``boto3.Session``; default: a new one) reaches.
 
     Standard boto3 configuration applies: profiles, credentials, region and
     ``AWS_ENDPOINT_URL``. *iam* and *sts* clients may be passed instead (tests
-    do). *quotas* overrides the quotas read from ``GetAccountSummary``.
+    do). *quotas* overrides the quotas read from ``GetAccountSummary``. Every
+    call is retried per *retry* (default :class:`RetryPolicy`).
     Raises :class:`~groupify.errors.AWSError` when a call fails.
     """
     from botocore.exceptions import BotoCoreError, ClientError
@@ -58,20 +73,22 @@ def scan(
         import boto3
 
         session = session or boto3.Session()
-        iam = iam or session.client("iam")
-        sts = sts or session.client("sts")
+        iam = iam or session.client("iam", config=client_config())
+        sts = sts or session.client("sts", config=client_config())
+    retry = retry or RetryPolicy()
 
     operation = "GetCallerIdentity"
     try:
-        caller = sts.get_caller_identity()["Arn"]
+        caller = call_with_retries(retry, sts.get_caller_identity)
         operation = "GetAccountSummary"
-        summary = iam.get_account_summary()["SummaryMap"]
+        summary = call_with_retries(retry, iam.get_account_summary)["SummaryMap"]
         operation = "GetAccountAuthorizationDetails"
         inventory = parse_gaad(
-            _pages(iam),
+            _pages(iam, retry),
             source="live account",
             quotas=quotas or Quotas.from_account_summary(summary),
-            caller_arn=caller,
+            caller_arn=caller["Arn"],
+            account_id=caller["Account"],
             group_count=summary.get("Groups"),
         )
     except (ClientError, BotoCoreError) as exc:

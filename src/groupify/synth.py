@@ -45,7 +45,7 @@ import random
 import string
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -1243,3 +1243,54 @@ def _roles(
             }
         )
     return out
+
+
+def populate(iam: Any, gaad: Mapping[str, Any]) -> None:
+    """Create the users, groups and customer-managed policies of *gaad* through *iam*.
+
+    For tests, demos and benchmarks against an embedded IAM (moto); AWS-managed
+    policies must already exist there (moto:
+    ``mock_aws(config={"iam": {"load_aws_managed_policies": True}})``).
+    Permissions boundaries and roles are not created.
+    """
+
+    def document(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value)
+
+    for policy in gaad.get("Policies", []):
+        if policy["Arn"].split(":")[4] == "aws":
+            continue
+        versions = sorted(policy.get("PolicyVersionList", []), key=lambda v: v["VersionId"])
+        default = next((v for v in versions if v.get("IsDefaultVersion")), versions[-1])
+        iam.create_policy(
+            PolicyName=policy["PolicyName"],
+            Path=policy.get("Path", "/"),
+            PolicyDocument=document(default["Document"]),
+        )
+    for group in gaad.get("GroupDetailList", []):
+        name = group["GroupName"]
+        iam.create_group(GroupName=name, Path=group.get("Path", "/"))
+        for attached in group.get("AttachedManagedPolicies", []):
+            iam.attach_group_policy(GroupName=name, PolicyArn=attached["PolicyArn"])
+        for inline in group.get("GroupPolicyList", []):
+            iam.put_group_policy(
+                GroupName=name,
+                PolicyName=inline["PolicyName"],
+                PolicyDocument=document(inline["PolicyDocument"]),
+            )
+    for user in gaad.get("UserDetailList", []):
+        name = user["UserName"]
+        kwargs: dict[str, Any] = {"UserName": name, "Path": user.get("Path", "/")}
+        if user.get("Tags"):
+            kwargs["Tags"] = user["Tags"]
+        iam.create_user(**kwargs)
+        for attached in user.get("AttachedManagedPolicies", []):
+            iam.attach_user_policy(UserName=name, PolicyArn=attached["PolicyArn"])
+        for inline in user.get("UserPolicyList", []):
+            iam.put_user_policy(
+                UserName=name,
+                PolicyName=inline["PolicyName"],
+                PolicyDocument=document(inline["PolicyDocument"]),
+            )
+        for group_name in user.get("GroupList", []):
+            iam.add_user_to_group(GroupName=group_name, UserName=name)

@@ -1,0 +1,156 @@
+"""The journal: an append-only record of what a run did, durable across crashes.
+
+One JSON object a line. The first line is the header and holds the whole plan
+(so :func:`groupify.rollback` needs nothing else); then, for every step, a
+``start`` line before its call and a ``done`` line after it, each flushed and
+fsynced before the run goes on. After ``kill -9`` the file ends, at worst, with
+a partial line, which is ignored and cut off on the next open.
+
+Records::
+
+    {"type": "header", "format": "groupify.journal/1", "plan": {...}, "created": "..."}
+    {"type": "run", "mode": "apply" | "rollback", "at": "..."}
+    {"type": "start", "step": "s12", "at": "..."}
+    {"type": "done", "step": "s12", "outcome": "applied" | "already", "at": "..."}
+    {"type": "undo-start", "step": "s12", "at": "..."}
+    {"type": "undo-done", "step": "s12", "outcome": "applied" | "already", "at": "..."}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+from typing import Any
+
+from groupify.errors import InputError
+from groupify.plan import Plan
+
+__all__ = ["FORMAT", "Journal"]
+
+FORMAT = "groupify.journal/1"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class Journal:
+    """An open journal file for one plan. Thread-safe; every record is durable."""
+
+    def __init__(self, path: str, plan: Plan, records: list[dict[str, Any]]) -> None:
+        self.path = path
+        self.plan = plan
+        self.records = records
+        self._lock = threading.Lock()
+
+    # -- opening ------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], plan: Plan) -> Journal:
+        """Open (or create) the journal of *plan* at *path*.
+
+        An existing journal must belong to the same plan (same checksum);
+        otherwise :class:`InputError` is raised and nothing is written.
+        """
+        name = os.fspath(path)
+        if os.path.exists(name):
+            journal = cls.read(name)
+            if journal.plan.to_dict()["checksum"] != plan.to_dict()["checksum"]:
+                raise InputError(
+                    f"{name}: journal belongs to another plan; give a new --journal path"
+                )
+            return journal
+        header = {"type": "header", "format": FORMAT, "created": _now(), "plan": plan.to_dict()}
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, (json.dumps(header, ensure_ascii=False) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return cls(name, plan, [header])
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> Journal:
+        """Read a journal; refuse one that is not a groupify journal or whose plan is bad."""
+        name = os.fspath(path)
+        try:
+            with open(name, "rb") as fh:
+                raw = fh.read()
+        except FileNotFoundError:
+            raise InputError(f"{name}: no such journal") from None
+        lines = raw.split(b"\n")
+        complete = lines[:-1]  # the last element is b"" or a partial line from a crash
+        if lines[-1]:
+            # Cut a partial last record (a write cut short by a crash) off the file.
+            with open(name, "r+b") as fh:
+                fh.truncate(len(raw) - len(lines[-1]))
+        records: list[dict[str, Any]] = []
+        for number, line in enumerate(complete, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise InputError(f"{name}: line {number} is not a journal record") from None
+            if not isinstance(record, dict) or "type" not in record:
+                raise InputError(f"{name}: line {number} is not a journal record")
+            records.append(record)
+        if not records or records[0].get("type") != "header" or records[0].get("format") != FORMAT:
+            raise InputError(f"{name}: not a groupify journal")
+        plan = Plan.from_dict(records[0]["plan"], source=f"{name} (plan)")
+        known = {s.id for s in plan.steps}
+        for record in records[1:]:
+            step = record.get("step")
+            if step is not None and step not in known:
+                raise InputError(f"{name}: record for unknown step {step!r}")
+        return cls(name, plan, records)
+
+    # -- writing ----------------------------------------------------------------
+
+    def record(self, kind: str, step: str | None = None, **extra: Any) -> None:
+        """Append one record and make it durable before returning."""
+        body: dict[str, Any] = {"type": kind}
+        if step is not None:
+            body["step"] = step
+        body.update(extra)
+        body["at"] = _now()
+        data = (json.dumps(body, ensure_ascii=False) + "\n").encode()
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.records.append(body)
+
+    # -- reading ------------------------------------------------------------------
+
+    def _by_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {r["step"]: r for r in self.records if r.get("type") == kind and "step" in r}
+
+    @property
+    def started(self) -> set[str]:
+        """Steps whose call this journal's runs began (perhaps without finishing)."""
+        return set(self._by_type("start"))
+
+    @property
+    def done(self) -> dict[str, str]:
+        """Steps recorded as done, with their outcome (``applied`` or ``already``)."""
+        return {k: v.get("outcome", "applied") for k, v in self._by_type("done").items()}
+
+    @property
+    def undone(self) -> set[str]:
+        return set(self._by_type("undo-done"))
+
+    def ours(self) -> set[str]:
+        """Steps whose call this journal's runs sent, or began to send.
+
+        Steps found already in place when a run began have a ``done`` record
+        but no ``start``: they are not ours, and rollback leaves them alone.
+        A step started but never recorded done (a crash mid-call) is ours;
+        rollback undoes it only where its effect is in place.
+        """
+        return self.started

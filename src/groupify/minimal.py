@@ -1,0 +1,930 @@
+"""Minimal groups: the fewest groups that give every user exactly its policies.
+
+This is the Basic Role Mining Problem (Vaidya, Atluri and Guo 2007), which is the
+minimum biclique cover of the bipartite users ↔ policies graph: a group is a set of
+policies and a set of members, every policy of a group is held by every member (no
+widening), and every user's policies are the union of its groups' policies (no gap).
+
+The method, in the order it runs (see ``docs/minimal.md`` for the why):
+
+1. Users with the same set of policies are one row; a policy is one bit of a row.
+2. Kernelisation, repeated until nothing changes: a row that is the union of the rows
+   strictly inside it needs no group of its own; a column (policy) held by exactly the
+   same rows as another, or by the union of the columns strictly inside it, can be
+   added back to the groups later. Both keep the optimum (Ene et al., SACMAT 2008).
+3. The kernel splits into connected components (networkx); each is solved alone.
+4. Per component: its maximal bicliques (formal concepts) are the candidate groups,
+   and choosing the fewest is a set cover over the edges. Set-cover reductions
+   (essential candidates, dominated edges, dominated candidates) usually decide
+   everything; what is left is solved exactly, by HiGHS if ``highspy`` is installed
+   and by a pure-Python branch and bound otherwise, with a greedy cover first so
+   that a deadline always leaves a valid answer. Fooling sets give lower bounds.
+5. The removed columns go back into the groups, each user picks the fewest groups
+   that cover it, and IAM quotas are met with a fallback that still reproduces each
+   user's access exactly, or the users are named when no assignment can meet them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import math
+import time
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Generic, Literal, TypeVar
+
+import attrs
+import networkx as nx
+
+from groupify.errors import InputError
+
+__all__ = [
+    "MinimalGroup",
+    "MinimalResult",
+    "MinimalStats",
+    "check_cover",
+    "minimal_groups",
+]
+
+U = TypeVar("U", bound=Hashable)
+P = TypeVar("P", bound=Hashable)
+
+Solver = Literal["auto", "highs", "python"]
+
+# Enumerating maximal bicliques is output-sensitive; past this many in one component
+# the candidate list is no longer complete, and optimality can only come from a bound.
+_CONCEPT_CAP = 50_000
+# Choosing one user's groups is a tiny set cover; this only guards a pathological one.
+_ROW_NODE_LIMIT = 2_000
+
+
+# ---------------------------------------------------------------------------
+# Public data
+# ---------------------------------------------------------------------------
+
+
+def _id_key(value: Hashable) -> tuple[str, str, int, str]:
+    """A sort key for arbitrary ids that never depends on hash randomisation."""
+    kind = type(value)
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    if type(value) is int:
+        return (name, "", value, "")
+    if type(value) is str:
+        return (name, value, 0, "")
+    return (name, "", 0, repr(value))
+
+
+def _sorted_repr(items: Iterable[Hashable]) -> str:
+    ordered = sorted(items, key=_id_key)
+    return "frozenset({" + ", ".join(map(repr, ordered)) + "})" if ordered else "frozenset()"
+
+
+@attrs.frozen(repr=False)
+class MinimalGroup(Generic[U, P]):
+    """One group: every member holds every one of its policies."""
+
+    policies: frozenset[P]
+    members: frozenset[U]
+
+    def __repr__(self) -> str:
+        # Sorted, so the repr is the same under every PYTHONHASHSEED.
+        return (
+            f"MinimalGroup(policies={_sorted_repr(self.policies)}, "
+            f"members={_sorted_repr(self.members)})"
+        )
+
+
+@attrs.frozen
+class MinimalStats:
+    """How the instance shrank and what decided it; for benchmarks and curiosity."""
+
+    users: int  # users with at least one policy
+    policies: int
+    distinct_sets: int
+    kernel_sets: int  # rows left after the dominance reductions
+    components: int
+    largest_component: int  # rows in the largest component of the kernel
+    candidates: int  # maximal bicliques enumerated over all components
+    forced: int  # groups fixed by set-cover reductions alone
+    methods: tuple[str, ...]  # what decided the components: reductions, highs, ...
+    seconds: float
+
+
+@attrs.frozen(repr=False)
+class MinimalResult(Generic[U, P]):
+    """The groups found, and how far they are known to be from the fewest possible.
+
+    ``lower_bound`` is a proven lower bound on the number of groups of any exact
+    cover (with or without quotas); ``optimal`` says ``len(groups)`` meets it.
+
+    With quotas, ``fallback_users`` got (some) groups made from their own policies
+    because the shared groups would exceed ``max_groups_per_user``; and
+    ``over_quota_users`` cannot be given their access within the quotas at all (more
+    than ``max_groups_per_user * max_policies_per_group`` policies). Those still get an
+    exact cover, with more groups than allowed, so that a caller can name them.
+    """
+
+    groups: tuple[MinimalGroup[U, P], ...]
+    optimal: bool
+    lower_bound: int
+    fallback_users: frozenset[U] = frozenset()
+    over_quota_users: frozenset[U] = frozenset()
+    stats: MinimalStats | None = attrs.field(default=None, eq=False)
+
+    def __repr__(self) -> str:
+        proof = "optimal" if self.optimal else f"lower bound {self.lower_bound}"
+        extra = ""
+        if self.fallback_users:
+            extra += f", {len(self.fallback_users)} fallback users"
+        if self.over_quota_users:
+            extra += f", {len(self.over_quota_users)} over quota"
+        return f"<MinimalResult {len(self.groups)} groups, {proof}{extra}>"
+
+    def groups_of(self, user: U) -> tuple[MinimalGroup[U, P], ...]:
+        """The groups ``user`` is a member of, in result order."""
+        return tuple(group for group in self.groups if user in group.members)
+
+
+def check_cover(
+    assignments: Mapping[U, Collection[P]],
+    groups: Iterable[MinimalGroup[U, P]],
+) -> None:
+    """Raise ``ValueError`` naming the first way ``groups`` fail to reproduce ``assignments``.
+
+    Checked: every member is a known user; no group gives a member a policy it does
+    not hold (widening); every user gets all of its policies (gap).
+    """
+    wanted = {user: frozenset(policies) for user, policies in assignments.items()}
+    granted: dict[U, set[P]] = {}
+    for index, group in enumerate(groups):
+        for user in sorted(group.members, key=_id_key):
+            if user not in wanted:
+                raise ValueError(f"group {index} has member {user!r}, who is not a known user")
+            extra = group.policies - wanted[user]
+            if extra:
+                raise ValueError(
+                    f"group {index} widens {user!r}: grants {_sorted_repr(extra)} "
+                    "which the user does not hold"
+                )
+            granted.setdefault(user, set()).update(group.policies)
+    for user in sorted(wanted, key=_id_key):
+        missing = wanted[user] - granted.get(user, set())
+        if missing:
+            raise ValueError(f"user {user!r} is missing {_sorted_repr(missing)}")
+
+
+# ---------------------------------------------------------------------------
+# Bit sets: a row, a column, a set of edges are Python ints
+# ---------------------------------------------------------------------------
+
+
+def _bits(mask: int) -> Iterator[int]:
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def _transpose(rows: Sequence[int]) -> dict[int, int]:
+    """Column -> mask of the positions of the rows that hold it."""
+    columns: dict[int, int] = {}
+    for position, row in enumerate(rows):
+        bit = 1 << position
+        for column in _bits(row):
+            columns[column] = columns.get(column, 0) | bit
+    return columns
+
+
+def _chunks(mask: int, size: int | None) -> list[int]:
+    """``mask`` cut into pieces of at most ``size`` bits, in bit order."""
+    if not mask:
+        return []
+    if size is None:
+        return [mask]
+    pieces: list[int] = []
+    piece = 0
+    for bit in _bits(mask):
+        piece |= 1 << bit
+        if piece.bit_count() == size:
+            pieces.append(piece)
+            piece = 0
+    if piece:
+        pieces.append(piece)
+    return pieces
+
+
+# ---------------------------------------------------------------------------
+# Kernelisation
+# ---------------------------------------------------------------------------
+
+
+def _union_of_subsets(masks: Sequence[int]) -> list[bool]:
+    """For distinct ``masks``: is each the union of the other masks strictly inside it?"""
+    frequency: dict[int, int] = {}
+    for mask in masks:
+        for bit in _bits(mask):
+            frequency[bit] = frequency.get(bit, 0) + 1
+    # A subset of m holds its rarest bit, which m holds too: look only there.
+    buckets: dict[int, list[int]] = {}
+    for mask in masks:
+        rarest = min(_bits(mask), key=lambda bit: (frequency[bit], bit))
+        buckets.setdefault(rarest, []).append(mask)
+    flags: list[bool] = []
+    for mask in masks:
+        covered = 0
+        for bit in _bits(mask):
+            for other in buckets.get(bit, ()):
+                if other != mask and not other & ~mask:
+                    covered |= other
+            if covered == mask:
+                break
+        flags.append(covered == mask)
+    return flags
+
+
+def _drop_union_rows(rows: Sequence[int]) -> list[int]:
+    # All at once is sound: by induction on size, each dropped row is the union of
+    # kept rows inside it, so its groups come for free from theirs.
+    return [row for row, union in zip(rows, _union_of_subsets(rows), strict=True) if not union]
+
+
+@attrs.frozen
+class _RestoreColumns:
+    """Undo of one round of column removals: put each back where all supporters hold it.
+
+    ``stage`` maps each column present before the round to its supporting rows (a mask
+    over that round's rows); ``removed`` maps a removed column's support to the columns.
+    """
+
+    stage: dict[int, int]
+    removed: dict[int, int]
+
+    def apply(self, intents: list[int]) -> list[int]:
+        # An intent only has columns of this round or later, so ``stage`` knows them all.
+        # A removed column is added where every row that holds the intent holds it too:
+        # no widening, and (being a union of kept columns) its own rows get covered.
+        restored: list[int] = []
+        for intent in intents:
+            support = -1
+            for column in _bits(intent):
+                support &= self.stage[column]
+            for rows, columns in self.removed.items():
+                if not support & ~rows:
+                    intent |= columns
+            restored.append(intent)
+        return restored
+
+
+def _kernelize(rows: Sequence[int]) -> tuple[list[int], list[_RestoreColumns]]:
+    """The rows that still need deciding, and the log to turn their cover into ours."""
+    log: list[_RestoreColumns] = []
+    current = _drop_union_rows(sorted(set(rows)))
+    while True:
+        columns = _transpose(current)
+        by_support: dict[int, int] = {}
+        for column in sorted(columns):
+            by_support[columns[column]] = by_support.get(columns[column], 0) | (1 << column)
+        supports = sorted(by_support)
+        removed: dict[int, int] = {}
+        for support, union in zip(supports, _union_of_subsets(supports), strict=True):
+            same = by_support[support]
+            # Identical columns keep one representative; a union column goes entirely.
+            gone = same if union else same & ~(same & -same)
+            if gone:
+                removed[support] = gone
+        if not removed:
+            return current, log
+        log.append(_RestoreColumns(stage=columns, removed=removed))
+        dropped = 0
+        for gone in removed.values():
+            dropped |= gone
+        current = _drop_union_rows(sorted({row & ~dropped for row in current} - {0}))
+
+
+# ---------------------------------------------------------------------------
+# Set cover: elements and candidate sets are bits; a solution is a list of set ids
+# ---------------------------------------------------------------------------
+
+
+def _coverage(sets: Mapping[int, int]) -> dict[int, int]:
+    """Element -> mask of the sets that cover it."""
+    cover: dict[int, int] = {}
+    for name, members in sets.items():
+        bit = 1 << name
+        for element in _bits(members):
+            cover[element] = cover.get(element, 0) | bit
+    return cover
+
+
+@attrs.frozen
+class _Reduced:
+    forced: list[int]
+    sets: dict[int, int]
+    universe: int
+    cover: dict[int, int]
+
+
+def _reduce(sets: dict[int, int], universe: int) -> _Reduced | None:
+    """Apply the classic set-cover reductions until none applies; None if infeasible.
+
+    Each keeps the optimum: a set that alone covers an element must be taken; an
+    element covered by every set that covers another is covered for free; a set inside
+    another set is never needed (unit costs). Ties keep the lower id, so it is exact.
+    """
+    forced: list[int] = []
+    while True:
+        if not universe:
+            return _Reduced(forced, {}, 0, {})
+        cover = _coverage(sets)
+        if len(cover) != universe.bit_count():
+            return None
+        essential = {c.bit_length() - 1 for c in cover.values() if not c & (c - 1)}
+        if essential:
+            for name in sorted(essential):
+                forced.append(name)
+                universe &= ~sets[name]
+            sets = {n: m & universe for n, m in sets.items() if n not in essential and m & universe}
+            continue
+        dominated = 0
+        for element, covering in cover.items():
+            inside = universe & ~(1 << element)
+            for name in _bits(covering):
+                inside &= sets[name]
+            for other in _bits(inside):
+                if cover[other] != covering or other > element:
+                    dominated |= 1 << other
+        if dominated:
+            universe &= ~dominated
+            sets = {n: m & universe for n, m in sets.items() if m & universe}
+            continue
+        redundant: list[int] = []
+        for name, members in sets.items():
+            supersets = -1
+            for element in _bits(members):
+                supersets &= cover[element]
+            for other in _bits(supersets & ~(1 << name)):
+                if sets[other] != members or other < name:
+                    redundant.append(name)
+                    break
+        if redundant:
+            for name in redundant:
+                del sets[name]
+            continue
+        return _Reduced(forced, sets, universe, cover)
+
+
+def _independent_elements(sets: Mapping[int, int], cover: Mapping[int, int]) -> int:
+    """Greedy elements no two of which share a set: each needs a set of its own."""
+    blocked = 0
+    count = 0
+    for element in sorted(cover, key=lambda e: (cover[e].bit_count(), e)):
+        if blocked >> element & 1:
+            continue
+        count += 1
+        for name in _bits(cover[element]):
+            blocked |= sets[name]
+    return count
+
+
+def _prune(chosen: list[int], sets: Mapping[int, int]) -> list[int]:
+    """Drop sets whose elements the others cover, latest (least useful) first."""
+    count: dict[int, int] = {}
+    for name in chosen:
+        for element in _bits(sets[name]):
+            count[element] = count.get(element, 0) + 1
+    kept = list(chosen)
+    for name in reversed(chosen):
+        elements = list(_bits(sets[name]))
+        if all(count[element] > 1 for element in elements):
+            kept.remove(name)
+            for element in elements:
+                count[element] -= 1
+    return kept
+
+
+def _greedy(sets: Mapping[int, int], universe: int) -> list[int]:
+    """Most new elements first (lowest id on ties), then redundant sets pruned."""
+    heap = [(-(members & universe).bit_count(), name) for name, members in sets.items()]
+    heapq.heapify(heap)
+    chosen: list[int] = []
+    while universe:
+        negative_gain, name = heapq.heappop(heap)
+        gain = (sets[name] & universe).bit_count()
+        if gain != -negative_gain:
+            # Gains only shrink, so a stale entry is re-queued at its true gain.
+            heapq.heappush(heap, (-gain, name))
+            continue
+        if not gain:
+            raise AssertionError("set cover has an uncoverable element")  # pragma: no cover
+        chosen.append(name)
+        universe &= ~sets[name]
+    return _prune(chosen, sets)
+
+
+@attrs.frozen
+class _Frame:
+    chosen: list[int]
+    sets: dict[int, int]
+    universe: int
+    branches: list[int]
+    next: list[int]  # one-item box: index of the next branch to try
+
+
+def _branch_and_bound(
+    sets: dict[int, int],
+    universe: int,
+    incumbent: list[int],
+    deadline: float | None,
+    node_limit: int | None,
+) -> tuple[list[int], bool]:
+    """Depth-first search that reduces at every node; (best found, search completed)."""
+    best = list(incumbent)
+    nodes = 0
+
+    def expand(chosen: list[int], sets: dict[int, int], universe: int) -> _Frame | None:
+        reduced = _reduce(sets, universe)
+        if reduced is None:
+            return None
+        chosen = chosen + reduced.forced
+        if not reduced.universe:
+            if len(chosen) < len(best):
+                best[:] = chosen
+            return None
+        bound = len(chosen) + _independent_elements(reduced.sets, reduced.cover)
+        if bound >= len(best):
+            return None
+        cover = reduced.cover
+        # Branch on the element with the fewest ways to be covered.
+        element = min(cover, key=lambda e: (cover[e].bit_count(), e))
+        options = sorted(_bits(cover[element]), key=lambda n: (-reduced.sets[n].bit_count(), n))
+        return _Frame(chosen, reduced.sets, reduced.universe, options, [0])
+
+    stack: list[_Frame] = []
+    root = expand([], sets, universe)
+    if root is not None:
+        stack.append(root)
+    while stack:
+        frame = stack[-1]
+        index = frame.next[0]
+        if index == len(frame.branches) or len(frame.chosen) + 1 >= len(best):
+            stack.pop()
+            continue
+        nodes += 1
+        if (deadline is not None and time.monotonic() > deadline) or (
+            node_limit is not None and nodes > node_limit
+        ):
+            return best, False
+        frame.next[0] = index + 1
+        pick = frame.branches[index]
+        # Later siblings exclude earlier picks, so no cover is visited twice.
+        excluded = set(frame.branches[:index])
+        left = frame.universe & ~frame.sets[pick]
+        child_sets = {
+            n: m & left
+            for n, m in frame.sets.items()
+            if n != pick and n not in excluded and m & left
+        }
+        child = expand([*frame.chosen, pick], child_sets, left)
+        if child is not None:
+            stack.append(child)
+    return best, True
+
+
+def _load_highs() -> Any | None:
+    """The optional MIP solver, or None; tests replace this to take the fallback path."""
+    try:
+        return importlib.import_module("highspy")
+    except ImportError:
+        return None
+
+
+def _highs_cover(
+    highspy: Any, sets: Mapping[int, int], universe: int, deadline: float | None
+) -> tuple[list[int] | None, int, bool]:
+    """Solve the set cover as a MIP with HiGHS: (solution or None, lower bound, optimal)."""
+    names = sorted(sets)
+    row_of = {element: row for row, element in enumerate(_bits(universe))}
+    starts = [0]
+    index: list[int] = []
+    for name in names:
+        index.extend(row_of[element] for element in _bits(sets[name]))
+        starts.append(len(index))
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(names)
+    lp.num_row_ = len(row_of)
+    lp.col_cost_ = [1.0] * len(names)
+    lp.col_lower_ = [0.0] * len(names)
+    lp.col_upper_ = [1.0] * len(names)
+    lp.row_lower_ = [1.0] * len(row_of)
+    lp.row_upper_ = [highspy.kHighsInf] * len(row_of)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = starts
+    lp.a_matrix_.index_ = index
+    lp.a_matrix_.value_ = [1.0] * len(index)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * len(names)
+    # The bare binding: the Python wrapper's constructor prints a banner to stdout.
+    solver = getattr(highspy, "_Highs", highspy.Highs)()
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("random_seed", 0)
+    if deadline is not None:
+        solver.setOptionValue("time_limit", max(0.01, deadline - time.monotonic()))
+    solver.passModel(lp)
+    solver.run()
+    info = solver.getInfo()
+    optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    chosen: list[int] | None = None
+    if info.primal_solution_status == 2:  # feasible
+        values = solver.getSolution().col_value
+        chosen = [name for name, value in zip(names, values, strict=True) if value > 0.5]
+        covered = 0
+        for name in chosen:
+            covered |= sets[name]
+        if covered != universe:  # pragma: no cover - a solver bug; never trust it blindly
+            chosen, optimal = None, False
+    if optimal and chosen is not None:
+        return chosen, len(chosen), True
+    bound = info.mip_dual_bound
+    lower = math.ceil(bound - 1e-6) if math.isfinite(bound) else 0
+    return chosen, max(lower, 0), False
+
+
+@attrs.frozen
+class _Cover:
+    chosen: list[int]
+    lower_bound: int
+    optimal: bool
+    forced: int
+    method: str
+
+
+def _solve_cover(
+    sets: Sequence[int],
+    universe: int,
+    *,
+    deadline: float | None,
+    highs: Any | None,
+    node_limit: int | None = None,
+) -> _Cover:
+    """Fewest of ``sets`` whose union is ``universe`` (which they must be able to cover)."""
+    reduced = _reduce(dict(enumerate(sets)), universe)
+    if reduced is None:
+        raise AssertionError("set cover is infeasible")  # pragma: no cover
+    forced = reduced.forced
+    if not reduced.universe:
+        return _Cover(forced, len(forced), True, len(forced), "reductions")
+    lower = len(forced) + _independent_elements(reduced.sets, reduced.cover)
+    core = _greedy(reduced.sets, reduced.universe)
+    if len(forced) + len(core) == lower:
+        return _Cover(forced + core, lower, True, len(forced), "greedy")
+    if deadline is not None and time.monotonic() > deadline:
+        return _Cover(forced + core, lower, False, len(forced), "greedy")
+    if highs is not None:
+        found, core_lower, proven = _highs_cover(highs, reduced.sets, reduced.universe, deadline)
+        if found is not None and len(found) <= len(core):
+            core = found
+        lower = max(lower, len(forced) + core_lower)
+        proven = proven or len(forced) + len(core) == lower
+        return _Cover(forced + core, lower, proven, len(forced), "highs")
+    core, complete = _branch_and_bound(reduced.sets, reduced.universe, core, deadline, node_limit)
+    if complete:
+        lower = len(forced) + len(core)
+    return _Cover(forced + core, lower, complete, len(forced), "branch-and-bound")
+
+
+# ---------------------------------------------------------------------------
+# One component of the kernel
+# ---------------------------------------------------------------------------
+
+
+def _concepts(rows: Sequence[int], deadline: float | None) -> tuple[list[int], bool]:
+    """The intents of all maximal bicliques (closed sets), and whether that is all of them.
+
+    Every intent is an intersection of rows, so closing the rows under intersection with
+    a row finds them all. Rows and single-column closures come first, so a truncated
+    list still holds the candidates that matter most.
+    """
+    columns = _transpose(rows)
+    found: dict[int, None] = dict.fromkeys(rows)
+    for column in sorted(columns):
+        closure = -1
+        for position in _bits(columns[column]):
+            closure &= rows[position]
+        found.setdefault(closure)
+    frontier = list(found)
+    work = 0
+    while frontier:
+        fresh: list[int] = []
+        for intent in frontier:
+            near = 0
+            for column in _bits(intent):
+                near |= columns[column]
+            for position in _bits(near):
+                meet = intent & rows[position]
+                if meet not in found:
+                    found[meet] = None
+                    fresh.append(meet)
+            work += 1
+            if len(found) >= _CONCEPT_CAP or (
+                deadline is not None and work % 64 == 0 and time.monotonic() > deadline
+            ):
+                return list(found), False
+        frontier = fresh
+    return list(found), True
+
+
+def _fooling_bound(rows: Sequence[int]) -> int:
+    """Greedy fooling set: edges no two of which fit in one biclique.
+
+    Edges (r, c) and (r', c') share a biclique exactly when r holds c' and r' holds c.
+    This bound holds whatever candidates were enumerated.
+    """
+    columns = _transpose(rows)
+    available = list(rows)
+    count = 0
+    for position in sorted(range(len(rows)), key=lambda i: (rows[i].bit_count(), i)):
+        if not available[position]:
+            continue
+        column = min(_bits(available[position]), key=lambda c: (columns[c].bit_count(), c))
+        count += 1
+        for other in _bits(columns[column]):
+            available[other] &= ~rows[position]
+    return count
+
+
+@attrs.frozen
+class _Part:
+    intents: list[int]
+    lower_bound: int
+    optimal: bool
+    candidates: int
+    forced: int
+    method: str
+
+
+def _solve_component(rows: Sequence[int], deadline: float | None, highs: Any | None) -> _Part:
+    """Fewest bicliques covering ``rows`` (a connected kernel, columns numbered locally)."""
+    if len(rows) == 1:
+        return _Part([rows[0]], 1, True, 1, 1, "reductions")
+    bound = _fooling_bound(rows)
+    if deadline is not None and time.monotonic() > deadline:
+        return _Part(list(rows), bound, len(rows) == bound, 0, 0, "timeout")
+    intents, complete = _concepts(rows, deadline)
+    # Edges are numbered row by row; a candidate covers its rectangle of them.
+    offsets: list[int] = []
+    places: list[dict[int, int]] = []
+    total = 0
+    for row in rows:
+        offsets.append(total)
+        places.append({column: i for i, column in enumerate(_bits(row))})
+        total += row.bit_count()
+    columns = _transpose(rows)
+    sets: list[int] = []
+    for intent in intents:
+        support = -1
+        for column in _bits(intent):
+            support &= columns[column]
+        edges = 0
+        for position in _bits(support):
+            offset, place = offsets[position], places[position]
+            for column in _bits(intent):
+                edges |= 1 << (offset + place[column])
+        sets.append(edges)
+    cover = _solve_cover(sets, (1 << total) - 1, deadline=deadline, highs=highs)
+    chosen = [intents[name] for name in cover.chosen]
+    if complete:
+        # Over all maximal bicliques the set-cover bound is a bound on the real problem.
+        lower = max(bound, cover.lower_bound)
+        proven = cover.optimal or len(chosen) == lower
+    else:
+        lower = bound
+        proven = len(chosen) == lower
+    method = cover.method if complete else f"{cover.method} (truncated candidates)"
+    return _Part(
+        chosen, len(chosen) if proven else lower, proven, len(intents), cover.forced, method
+    )
+
+
+def _compress(mask: int, place: Mapping[int, int]) -> int:
+    local = 0
+    for bit in _bits(mask):
+        local |= 1 << place[bit]
+    return local
+
+
+def _expand(local: int, columns: Sequence[int]) -> int:
+    mask = 0
+    for bit in _bits(local):
+        mask |= 1 << columns[bit]
+    return mask
+
+
+def _components(rows: Sequence[int]) -> list[list[int]]:
+    """Positions of ``rows`` grouped by connected component of the row–column graph."""
+    graph = nx.Graph()
+    for position, row in enumerate(rows):
+        graph.add_node(("r", position))
+        graph.add_edges_from((("r", position), ("c", column)) for column in _bits(row))
+    parts = [
+        sorted(position for kind, position in part if kind == "r")
+        for part in nx.connected_components(graph)
+    ]
+    return sorted(parts)
+
+
+# ---------------------------------------------------------------------------
+# The whole call
+# ---------------------------------------------------------------------------
+
+
+def _closure(intent: int, rows: Sequence[int], columns: Mapping[int, int]) -> int:
+    """The largest intent held by exactly the rows that hold ``intent``."""
+    support = -1
+    for column in _bits(intent):
+        support &= columns[column]
+    closed = -1
+    for position in _bits(support):
+        closed &= rows[position]
+    return closed
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InputError(f"{name} must be a positive integer or None, not {value!r}")
+
+
+def minimal_groups(
+    assignments: Mapping[U, Collection[P]],
+    *,
+    max_groups_per_user: int | None = None,
+    max_policies_per_group: int | None = None,
+    time_limit: float | None = None,
+    solver: Solver = "auto",
+) -> MinimalResult[U, P]:
+    """The fewest groups whose unions give every user exactly its policies.
+
+    ``assignments`` maps each user to the policies it holds; ids are any hashable
+    values. Users with no policies get no group. Every group's policies are held by
+    all its members, and every user gets exactly its own set.
+
+    ``max_groups_per_user`` and ``max_policies_per_group`` are honoured (IAM allows 10
+    of each by default); users that the shared groups cannot serve within them get
+    groups of their own policies (``fallback_users``), and users no assignment can
+    serve are named in ``over_quota_users``.
+
+    ``time_limit`` (seconds) bounds the search; the best cover found is returned, with
+    ``optimal`` False unless the bound was met. Without it the exact search runs to the
+    end, which is quick on real data but exponential in the worst case.
+
+    ``solver`` picks the exact method: ``"highs"`` (HiGHS MIP, needs ``highspy``),
+    ``"python"`` (pure-Python branch and bound) or ``"auto"`` (HiGHS when installed).
+
+    The result depends only on the input's content, not on its iteration order.
+    """
+    started = time.monotonic()
+    _positive("max_groups_per_user", max_groups_per_user)
+    _positive("max_policies_per_group", max_policies_per_group)
+    if time_limit is not None and not time_limit >= 0:
+        raise InputError(f"time_limit must be a non-negative number or None, not {time_limit!r}")
+    deadline = None if time_limit is None else started + time_limit
+    highs = None if solver == "python" else _load_highs()
+    if solver == "highs" and highs is None:
+        raise InputError("solver='highs' needs the optional dependency highspy")
+    if solver not in ("auto", "highs", "python"):
+        raise InputError(f"solver must be 'auto', 'highs' or 'python', not {solver!r}")
+
+    policies: list[P] = sorted(
+        {policy for held in assignments.values() for policy in held}, key=_id_key
+    )
+    bit_of = {policy: bit for bit, policy in enumerate(policies)}
+    users_of: dict[int, list[U]] = {}
+    for user in sorted(assignments, key=_id_key):
+        mask = 0
+        for policy in assignments[user]:
+            mask |= 1 << bit_of[policy]
+        if mask:
+            users_of.setdefault(mask, []).append(user)
+    rows = sorted(users_of, key=lambda m: (m.bit_count(), m))
+
+    kernel, log = _kernelize(rows)
+    parts: list[_Part] = []
+    intents: list[int] = []
+    sizes: list[int] = []
+    for positions in _components(kernel):
+        sizes.append(len(positions))
+        members = [kernel[p] for p in positions]
+        used = 0
+        for row in members:
+            used |= row
+        local_columns = list(_bits(used))
+        place = {column: i for i, column in enumerate(local_columns)}
+        part = _solve_component([_compress(row, place) for row in members], deadline, highs)
+        parts.append(part)
+        intents.extend(_expand(intent, local_columns) for intent in part.intents)
+    for step in reversed(log):
+        intents = step.apply(intents)
+
+    columns = _transpose(rows)
+    closed: set[int] = set()
+    for intent in intents:
+        full = _closure(intent, rows, columns)
+        # Maximal groups help users fit in fewer groups, unless they break the size quota.
+        if max_policies_per_group is None or full.bit_count() <= max_policies_per_group:
+            intent = full
+        closed.update(_chunks(intent, max_policies_per_group))
+    choices = sorted(closed, key=lambda m: (m.bit_count(), m))
+
+    assignment, fallback_rows, over_rows = _assign(
+        rows, choices, max_groups_per_user, max_policies_per_group, deadline
+    )
+    members_of: dict[int, list[U]] = {}
+    for row, picked in zip(rows, assignment, strict=True):
+        for intent in picked:
+            members_of.setdefault(intent, []).extend(users_of[row])
+    ordered = sorted(members_of, key=lambda m: (-len(members_of[m]), m.bit_count(), m))
+    groups = tuple(
+        MinimalGroup(
+            policies=frozenset(policies[bit] for bit in _bits(intent)),
+            members=frozenset(members_of[intent]),
+        )
+        for intent in ordered
+    )
+    lower = sum(part.lower_bound for part in parts)
+    stats = MinimalStats(
+        users=sum(len(found) for found in users_of.values()),
+        policies=len(policies),
+        distinct_sets=len(rows),
+        kernel_sets=len(kernel),
+        components=len(parts),
+        largest_component=max(sizes, default=0),
+        candidates=sum(part.candidates for part in parts),
+        forced=sum(part.forced for part in parts),
+        methods=tuple(sorted({part.method for part in parts})),
+        seconds=time.monotonic() - started,
+    )
+    return MinimalResult(
+        groups=groups,
+        optimal=len(groups) == lower,
+        lower_bound=lower,
+        fallback_users=frozenset(u for row in fallback_rows for u in users_of[row]),
+        over_quota_users=frozenset(u for row in over_rows for u in users_of[row]),
+        stats=stats,
+    )
+
+
+def _assign(
+    rows: Sequence[int],
+    choices: Sequence[int],
+    max_groups: int | None,
+    max_policies: int | None,
+    deadline: float | None,
+) -> tuple[list[list[int]], list[int], list[int]]:
+    """For each row, the fewest intents that cover it, within the quotas where possible.
+
+    Returns the intents per row, the rows that needed groups of their own, and the rows
+    no assignment can fit in the quotas (given the cover with the fewest groups found).
+    """
+    frequency: dict[int, int] = {}
+    for intent in choices:
+        for bit in _bits(intent):
+            frequency[bit] = frequency.get(bit, 0) + 1
+    buckets: dict[int, list[int]] = {}
+    for intent in choices:
+        rarest = min(_bits(intent), key=lambda bit: (frequency[bit], bit))
+        buckets.setdefault(rarest, []).append(intent)
+    assignment: list[list[int]] = []
+    fallback: list[int] = []
+    over: list[int] = []
+    for row in rows:
+        inside = [i for bit in _bits(row) for i in buckets.get(bit, ()) if not i & ~row]
+        inside.sort(key=lambda m: (m.bit_count(), m))
+        found = _solve_cover(inside, row, deadline=deadline, highs=None, node_limit=_ROW_NODE_LIMIT)
+        picked = sorted(inside[name] for name in found.chosen)
+        if max_groups is None or len(picked) <= max_groups:
+            assignment.append(picked)
+            continue
+        mixed = _fallback(row, inside, max_groups, max_policies)
+        if mixed is None:
+            own = _chunks(row, max_policies)
+            assignment.append(own if len(own) < len(picked) else picked)
+            over.append(row)
+        else:
+            assignment.append(mixed)
+            fallback.append(row)
+    return assignment, fallback, over
+
+
+def _fallback(
+    row: int, inside: Sequence[int], max_groups: int, max_policies: int | None
+) -> list[int] | None:
+    """Shared groups for most of ``row`` and its own chunks for the rest, within quota."""
+    order = _greedy(dict(enumerate(inside)), row)
+    # Greedy order covers the most first; prune may reorder nothing, so keep its order.
+    shared = [inside[name] for name in order]
+    for count in range(min(len(shared), max_groups), -1, -1):
+        covered = 0
+        for intent in shared[:count]:
+            covered |= intent
+        rest = _chunks(row & ~covered, max_policies)
+        if count + len(rest) <= max_groups:
+            return sorted(shared[:count] + rest)
+    return None

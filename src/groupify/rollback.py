@@ -1,0 +1,161 @@
+"""Undo what runs of a plan did, from their journal, without an access gap.
+
+Each step a run sent is reversed, in reverse plan order (so a user's direct
+policies are back, and visible, before its group membership goes), and only
+where its effect is still in place. Groups and policies are deleted only
+where a run of this journal created them; nothing else is ever deleted.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from groupify.apply import ApplyResult, Executor, Progress, _CallCounter, make_clients, run_steps
+from groupify.errors import PlanVerificationError
+from groupify.journal import Journal
+from groupify.live import is_done, live_model, reconcile
+from groupify.plan import Plan, Step
+from groupify.replay import AccountModel, check_steps, policy_arn
+from groupify.retry import RetryPolicy
+from groupify.scan import scan
+
+__all__ = ["reverse", "rollback", "undo_steps"]
+
+
+def reverse(step: Step, plan: Plan) -> Step:
+    """The IAM call that undoes *step* (id ``u<n>`` for step ``s<n>``)."""
+    p = step.params
+    inv = plan.inventory
+    match step.op:
+        case "create_group":
+            op, params = "delete_group", {"GroupName": p["GroupName"]}
+        case "create_policy":
+            op = "delete_policy"
+            params = {"PolicyArn": policy_arn(inv, p["PolicyName"], p.get("Path", "/"))}
+        case "attach_group_policy":
+            op, params = "detach_group_policy", dict(p)
+        case "put_group_policy":
+            op = "delete_group_policy"
+            params = {"GroupName": p["GroupName"], "PolicyName": p["PolicyName"]}
+        case "add_user_to_group":
+            op, params = "remove_user_from_group", dict(p)
+        case "detach_user_policy":
+            op, params = "attach_user_policy", dict(p)
+        case "delete_user_policy":
+            user = inv.user_by_name[p["UserName"]]
+            document = next(x.document for x in user.inline if x.name == p["PolicyName"])
+            op = "put_user_policy"
+            params = {**p, "PolicyDocument": document}
+        case _:
+            raise ValueError(f"cannot reverse {step.op!r}")
+    return Step.make("u" + step.id.removeprefix("s"), op, params)
+
+
+def undo_steps(plan: Plan, journal: Journal, model: AccountModel) -> list[tuple[Step, Step]]:
+    """(step, its reverse) for every step this journal's runs made that is still in place.
+
+    Reverse plan order; each reverse runs after the one before it (sequential).
+    """
+    ours = journal.ours()
+    out: list[tuple[Step, Step]] = []
+    previous: list[str] = []
+    for step in reversed(plan.steps):
+        if step.id not in ours or not is_done(step, model):
+            continue
+        undo = reverse(step, plan)
+        undo = Step(undo.id, undo.op, undo.param_items, tuple(previous))
+        out.append((step, undo))
+        previous = [undo.id]
+    return out
+
+
+def rollback(
+    journal: str | os.PathLike[str],
+    session: Any = None,
+    *,
+    dry_run: bool = False,
+    retry: RetryPolicy | None = None,
+    settle: float = 5.0,
+    propagation_timeout: float = 120.0,
+    iam: Any = None,
+    sts: Any = None,
+    progress: Progress | None = None,
+) -> ApplyResult:
+    """Restore the state the plan in *journal* started from, as far as its runs changed it.
+
+    The live account must be the plan's inventory plus steps of the plan
+    (otherwise :class:`~groupify.live.DriftError`, nothing changed). The
+    reverse calls are verified on a model first: every user keeps exactly
+    its original access after each of them.
+    """
+    log = Journal.read(journal)
+    plan = log.plan
+    retry = retry or RetryPolicy()
+    if iam is None or sts is None:
+        made_iam, made_sts = make_clients(session)
+        iam, sts = iam or made_iam, sts or made_sts
+    counter = _CallCounter()
+    iam.meta.events.register("before-call.iam", counter)
+    try:
+        live = scan(iam=iam, sts=sts, retry=retry)
+        state = reconcile(plan, live)
+        model = live_model(plan, live)
+        pairs = undo_steps(plan, log, model)
+        undos = [u for _, u in pairs]
+        protected = {e.user: e.reason for e in plan.exceptions}
+        try:
+            check_steps(
+                live,
+                undos,
+                in_scope=(),
+                protected=protected,
+                model=live_model(plan, live),
+                baseline=state.baseline,
+                check_dag=False,
+            )
+        except PlanVerificationError as exc:  # pragma: no cover - a bug if it happens
+            raise PlanVerificationError(f"rollback would be unsafe: {exc}") from None
+        if dry_run:
+            return ApplyResult(
+                mode="dry-run",
+                applied=(),
+                already=(),
+                failed=(),
+                remaining=[u.id for u in undos],
+                calls=counter.counts,
+                journal=log.path,
+            )
+        executor = Executor(
+            plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
+        )
+        original = {u.name: u for u in plan.inventory.users}
+        log.record("run", mode="rollback")
+        forward = {u.id: s for s, u in pairs}
+
+        def execute(undo: Step) -> str:
+            step = forward[undo.id]
+            if undo.op == "remove_user_from_group":
+                user = original[undo.params["UserName"]]
+                group_refs = executor.final.group_policies(undo.params["GroupName"])
+                executor.confirm_direct(user.name, user.direct & group_refs)
+            log.record("undo-start", step.id)
+            outcome = executor.call(undo)
+            executor.note_grant(undo)
+            log.record("undo-done", step.id, outcome=outcome)
+            return outcome
+
+        applied, already, failed, remaining = run_steps(
+            undos, execute, workers=1, progress=progress
+        )
+        return ApplyResult(
+            mode="rollback",
+            applied=applied,
+            already=already,
+            failed=failed,
+            remaining=remaining,
+            calls=counter.counts,
+            journal=log.path,
+        )
+    finally:
+        iam.meta.events.unregister("before-call.iam", counter)

@@ -1,0 +1,110 @@
+"""Check an account after a run: IAM.2 passes, and every user kept its access."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from attrs import frozen
+
+from groupify.apply import make_clients
+from groupify.live import access_report
+from groupify.model import Inventory
+from groupify.plan import Plan, load_plan
+from groupify.retry import RetryPolicy
+from groupify.scan import scan
+
+__all__ = ["UserCheck", "VerifyReport", "verify", "verify_inventory"]
+
+
+@frozen
+class UserCheck:
+    """One user after a run: IAM.2 (no direct policy) and access (as when planned)."""
+
+    user: str
+    iam2: bool
+    access: bool | None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.iam2 and self.access is not False
+
+
+@frozen
+class VerifyReport:
+    """Per-user results of :func:`verify`; ``ok`` when every check passed."""
+
+    account_id: str
+    users: tuple[UserCheck, ...]
+    exceptions: tuple[tuple[str, str], ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(u.ok for u in self.users)
+
+    @property
+    def failures(self) -> tuple[UserCheck, ...]:
+        return tuple(u for u in self.users if not u.ok)
+
+    def __repr__(self) -> str:
+        return (
+            f"VerifyReport(account={self.account_id}, users={len(self.users)}, "
+            f"failures={len(self.failures)})"
+        )
+
+
+def verify_inventory(plan: Plan, live: Inventory) -> VerifyReport:
+    """Compare a live inventory with the plan: IAM.2 for every non-exempt user, and
+    unchanged effective access for every user the plan's inventory recorded."""
+    exempt = {e.user: e.reason for e in plan.exceptions}
+    caller = live.caller_user
+    if caller and caller not in exempt:
+        exempt[caller] = "runs groupify"
+    report = access_report(plan, live)
+    checks = []
+    for user in live.users:
+        if user.name in exempt:
+            continue
+        iam2 = not user.direct
+        note = []
+        if not iam2:
+            names = sorted(live.label(p) for p in user.direct)
+            note.append(f"direct policies: {', '.join(names)}")
+        access: bool | None = None
+        if user.name in report:
+            then, now = report[user.name]
+            access = then == now
+            lost, gained = then - now, now - then
+            if lost:
+                note.append("lost " + ", ".join(sorted(plan.inventory.label(p) for p in lost)))
+            if gained:
+                note.append("gained " + ", ".join(sorted(live.label(p) for p in gained)))
+        else:
+            note.append("not in the plan's inventory")
+        checks.append(UserCheck(user.name, iam2, access, "; ".join(note)))
+    for name in sorted(set(plan.inventory.user_by_name) - set(live.user_by_name) - set(exempt)):
+        checks.append(UserCheck(name, True, False, "user no longer exists"))
+    return VerifyReport(
+        account_id=live.account_id,
+        users=tuple(sorted(checks, key=lambda c: c.user)),
+        exceptions=tuple(sorted(exempt.items())),
+    )
+
+
+def verify(
+    plan: Plan | str | os.PathLike[str],
+    session: Any = None,
+    *,
+    iam: Any = None,
+    sts: Any = None,
+    retry: RetryPolicy | None = None,
+) -> VerifyReport:
+    """Re-read the account and check it against *plan* (a Plan or a plan file)."""
+    if not isinstance(plan, Plan):
+        plan = load_plan(plan)
+    if iam is None or sts is None:
+        made_iam, made_sts = make_clients(session)
+        iam, sts = iam or made_iam, sts or made_sts
+    live = scan(iam=iam, sts=sts, retry=retry or RetryPolicy())
+    return verify_inventory(plan, live)
