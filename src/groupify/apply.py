@@ -173,6 +173,8 @@ class Executor:
         self.created_groups = created_groups(plan)
         self.created_policies = created_policies(plan)
         self._grant_times: dict[str, float] = {}
+        self._seen_members: set[tuple[str, str]] = set()
+        self._seen_grants: set[tuple[str, PolicyRef]] = set()
         self._lock = threading.Lock()
         final = check_steps(
             plan.inventory,
@@ -203,21 +205,22 @@ class Executor:
     def user_groups(self, user: str) -> set[str]:
         return {g["GroupName"] for g in self._all("list_groups_for_user", "Groups", UserName=user)}
 
-    def group_grants(self, group: str, ref: PolicyRef) -> bool:
-        """Whether *group* visibly grants *ref* (by ARN, created policy or inline document)."""
-        arns = {
-            p["PolicyArn"]
-            for p in self._all("list_attached_group_policies", "AttachedPolicies", GroupName=group)
-        }
-        if ref.is_managed:
-            return ref.key in arns
-        if any(self.created_policies.get(a) == ref.key for a in arns):
-            return True
+    def group_refs(self, group: str) -> set[PolicyRef]:
+        """What *group* visibly grants now: its managed policies and inline documents.
+
+        A policy the plan created stands for its document.
+        """
+        out = set()
+        for attached in self._all(
+            "list_attached_group_policies", "AttachedPolicies", GroupName=group
+        ):
+            arn = attached["PolicyArn"]
+            doc = self.created_policies.get(arn)
+            out.add(PolicyRef("inline", doc) if doc is not None else PolicyRef.managed(arn))
         for name in self._all("list_group_policies", "PolicyNames", GroupName=group):
             doc = self.read("get_group_policy", GroupName=group, PolicyName=name)
-            if canonical_document(doc["PolicyDocument"]) == ref.key:
-                return True
-        return False
+            out.add(PolicyRef.inline(doc["PolicyDocument"]))
+        return out
 
     # -- writes -----------------------------------------------------------------
 
@@ -385,8 +388,7 @@ class Executor:
         self._settle([user, *("group:" + g for g in covering)])
         deadline = time.monotonic() + self.propagation_timeout
         while True:
-            visible = self.user_groups(user)
-            if any(g in visible and self.group_grants(g, ref) for g in covering):
+            if self._route_visible(user, ref, covering):
                 return
             if time.monotonic() >= deadline:
                 raise PropagationError(
@@ -396,6 +398,31 @@ class Executor:
                     operation=step.op,
                 )
             time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+    def _route_visible(self, user: str, ref: PolicyRef, covering: Iterable[str]) -> bool:
+        """Read (or recall having read) a membership and a group policy granting *ref*.
+
+        What was once seen stays true for the run (a plan never removes group
+        memberships or group policies), so each is read at most until seen.
+        """
+        covering = list(covering)
+        with self._lock:
+            members = {g for g in covering if (user, g) in self._seen_members}
+        if not members:
+            visible = self.user_groups(user)
+            members = {g for g in covering if g in visible}
+            with self._lock:
+                self._seen_members |= {(user, g) for g in visible}
+        for group in sorted(members):
+            with self._lock:
+                if (group, ref) in self._seen_grants:
+                    return True
+            refs = self.group_refs(group)
+            with self._lock:
+                self._seen_grants |= {(group, r) for r in refs}
+            if ref in refs:
+                return True
+        return False
 
     def confirm_direct(self, user: str, refs: Iterable[PolicyRef]) -> None:
         """Before taking a user out of a group in rollback, see its direct policies back."""

@@ -80,34 +80,92 @@ def build_parser() -> argparse.ArgumentParser:
         "--proposal", metavar="FILE", help="plan from a (reviewed, edited) proposal file"
     )
     p.add_argument("--out", metavar="FILE", required=True, help="write the plan (JSON) here")
+    p = sub.add_parser("apply", help="apply a plan (asks first; --dry-run changes nothing)")
+    p.add_argument("plan", help="plan file from 'groupify plan'")
+    p.add_argument("--dry-run", action="store_true", help="report what would be done; no change")
+    p.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="journal to resume from and roll back with (default: PLAN.journal)",
+    )
+    p.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
+    p.add_argument("--workers", type=int, default=4, help="parallel IAM calls (default 4)")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="wait between granting a user's group access and removing its direct policies",
+    )
+    p.add_argument("--profile", help="AWS profile (default: boto3's usual chain)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    p = sub.add_parser("verify", help="check IAM.2 and unchanged access after a run")
+    p.add_argument("plan", help="plan file the run applied")
+    p.add_argument("--profile", help="AWS profile (default: boto3's usual chain)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    p = sub.add_parser("rollback", help="undo what the runs in a journal did")
+    p.add_argument("--journal", metavar="FILE", required=True, help="journal written by apply")
+    p.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
+    p.add_argument("--dry-run", action="store_true", help="report what would be undone")
+    p.add_argument("--settle", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("--profile", help="AWS profile (default: boto3's usual chain)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
     return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "apply":
+        return commands.apply_cmd(
+            args.plan,
+            dry_run=args.dry_run,
+            journal=args.journal,
+            yes=args.yes,
+            workers=args.workers,
+            settle=args.settle,
+            profile=args.profile,
+            as_json=args.json,
+        )
+    if args.command == "verify":
+        return commands.verify_cmd(args.plan, profile=args.profile, as_json=args.json)
+    if args.command == "rollback":
+        return commands.rollback_cmd(
+            args.journal,
+            yes=args.yes,
+            dry_run=args.dry_run,
+            settle=args.settle,
+            profile=args.profile,
+            as_json=args.json,
+        )
+    inventory = commands.inventory_from(args.from_gaad, profile=args.profile, quotas=args.quota)
+    if args.command == "scan":
+        return commands.scan_cmd(inventory, as_json=args.json)
+    if args.command == "propose":
+        return commands.propose_cmd(
+            inventory,
+            strategy=args.strategy,
+            exclude_users=args.exclude_user,
+            exclude_tags=args.exclude_tag,
+            as_json=args.json,
+            out_path=args.out,
+        )
+    return commands.plan_cmd(
+        inventory,
+        out_path=args.out,
+        strategy=args.strategy,
+        exclude_users=args.exclude_user,
+        exclude_tags=args.exclude_tag,
+        proposal_path=args.proposal,
+        as_json=args.json,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        inventory = commands.inventory_from(args.from_gaad, profile=args.profile, quotas=args.quota)
-        if args.command == "scan":
-            return commands.scan_cmd(inventory, as_json=args.json)
-        if args.command == "propose":
-            return commands.propose_cmd(
-                inventory,
-                strategy=args.strategy,
-                exclude_users=args.exclude_user,
-                exclude_tags=args.exclude_tag,
-                as_json=args.json,
-                out_path=args.out,
-            )
-        return commands.plan_cmd(
-            inventory,
-            out_path=args.out,
-            strategy=args.strategy,
-            exclude_users=args.exclude_user,
-            exclude_tags=args.exclude_tag,
-            proposal_path=args.proposal,
-            as_json=args.json,
-        )
+        return _run(args)
     except AWSError as exc:
         print(f"groupify: error: {exc}", file=sys.stderr)
         return EXIT_AWS

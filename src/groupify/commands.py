@@ -239,3 +239,243 @@ def plan_cmd(
         out.write(_proposal_text(proposal) + "\n" + plan_text(plan))
         out.write(f"Plan written to {out_path}\n")
     return 0
+
+
+# -- apply, verify, rollback ------------------------------------------------------
+
+
+def _confirm(prompt: str, *, yes: bool, out: TextIO) -> None:
+    """Ask on the terminal; refuse without one (use --yes in scripts)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError("not a terminal and --yes not given; refusing to change the account")
+    out.write(prompt + " [y/N] ")
+    out.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise InputError("not confirmed; nothing was changed")
+
+
+class _Progress:
+    """One status line on a terminal; a line every 10% otherwise."""
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self.stream = stream
+        self.label = label
+        self.tty = stream.isatty()
+        self.shown = -1
+
+    def __call__(self, event: str, step: Any, done: int, total: int) -> None:
+        if event == "start":
+            return
+        if self.tty:
+            self.stream.write(f"\r{self.label} {done}/{total} {step.op} {step.id}".ljust(70))
+            if done == total:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif total and (done * 10 // total) > self.shown:
+            self.shown = done * 10 // total
+            self.stream.write(f"{self.label} {done}/{total} steps\n")
+
+
+def _result_text(result: Any, total: int) -> str:
+    lines = [
+        f"{result.mode}: {len(result.applied)} step(s) applied, {len(result.already)} already "
+        f"done, {len(result.failed)} failed, {len(result.remaining)} remaining of {total}",
+        f"API calls: {result.mutating_calls} mutating, {result.read_calls} read",
+    ]
+    for step_id, message in result.failed:
+        lines.append(f"FAILED {step_id}: {message}")
+    if result.remaining and result.mode != "dry-run":
+        lines.append(
+            "Nothing was left half-done: every user still has all of its access. "
+            "Run the same command again to resume."
+        )
+    if result.journal:
+        lines.append(f"Journal: {result.journal}")
+    return "\n".join(lines) + "\n"
+
+
+def apply_cmd(
+    plan_path: str,
+    *,
+    dry_run: bool = False,
+    journal: str | None = None,
+    yes: bool = False,
+    workers: int = 4,
+    settle: float = 5.0,
+    profile: str | None = None,
+    as_json: bool = False,
+    out: TextIO | None = None,
+) -> int:
+    """Dry-run or apply a plan file; exit 0 when the account is in the planned state."""
+    from groupify.apply import apply
+    from groupify.plan import load_plan
+
+    out = out or sys.stdout
+    plan = load_plan(plan_path)
+    session = _session(profile)
+    preview = apply(plan, session, dry_run=True)
+    by_id = {s.id: s for s in plan.steps}
+    if dry_run:
+        if as_json:
+            _dump(
+                {
+                    "already": list(preview.already),
+                    "would_run": [by_id[i].to_dict() for i in preview.remaining],
+                    "calls": dict(preview.calls),
+                },
+                out,
+            )
+            return 0
+        out.write(plan_text(plan))
+        rows = [
+            (
+                s.id,
+                "already done" if s.id in preview.already else "would run",
+                s.op,
+                _target(s),
+                "yes" if s.is_destructive else "",
+            )
+            for s in plan.steps
+        ]
+        out.write(table(["step", "status", "op", "target", "removes access"], rows) + "\n")
+        out.write(
+            f"\nDry run: {len(preview.remaining)} step(s) would run, {len(preview.already)} "
+            f"already done; no change was made ({preview.read_calls} read calls).\n"
+        )
+        return 0
+    destructive = sum(1 for i in preview.remaining if by_id[i].is_destructive)
+    if not preview.remaining:
+        out.write("Nothing to do: every step of the plan is already in place.\n")
+        return 0
+    _confirm(
+        f"Apply {len(preview.remaining)} step(s) to account {plan.account_id} "
+        f"({destructive} remove direct policies after their group route is in place)?",
+        yes=yes,
+        out=out,
+    )
+    journal = journal or plan_path + ".journal"
+    result = apply(
+        plan,
+        session,
+        journal=journal,
+        workers=workers,
+        settle=settle,
+        progress=_Progress(sys.stderr, "apply"),
+    )
+    if as_json:
+        _dump(_result_dict(result), out)
+    else:
+        out.write(_result_text(result, len(plan.steps)))
+    return 0 if result.ok else 1
+
+
+def _result_dict(result: Any) -> dict[str, Any]:
+    return {
+        "mode": result.mode,
+        "ok": result.ok,
+        "applied": list(result.applied),
+        "already": list(result.already),
+        "failed": [{"step": s, "error": m} for s, m in result.failed],
+        "remaining": list(result.remaining),
+        "calls": dict(result.calls),
+        "journal": result.journal,
+    }
+
+
+def _target(step: Any) -> str:
+    p = step.params
+    what = p.get("PolicyArn", p.get("PolicyName", ""))
+    who = p.get("UserName") or p.get("GroupName") or ""
+    if step.op == "add_user_to_group":
+        return f"{p['UserName']} -> {p['GroupName']}"
+    return f"{who} {what.rsplit('/', 1)[-1]}".strip()
+
+
+def _session(profile: str | None) -> Any:
+    if not profile:
+        return None
+    import boto3
+
+    return boto3.Session(profile_name=profile)
+
+
+def verify_cmd(
+    plan_path: str, *, profile: str | None = None, as_json: bool = False, out: TextIO | None = None
+) -> int:
+    """Check IAM.2 and unchanged access per user; exit 1 when any check fails."""
+    from groupify.verify import verify
+
+    out = out or sys.stdout
+    report = verify(plan_path, _session(profile))
+    if as_json:
+        _dump(
+            {
+                "account_id": report.account_id,
+                "ok": report.ok,
+                "users": [
+                    {"user": u.user, "iam2": u.iam2, "access_unchanged": u.access, "note": u.note}
+                    for u in report.users
+                ],
+                "exceptions": [{"user": u, "reason": r} for u, r in report.exceptions],
+            },
+            out,
+        )
+        return 0 if report.ok else 1
+    rows = [
+        (
+            u.user,
+            "pass" if u.iam2 else "FAIL",
+            {True: "unchanged", False: "CHANGED", None: "-"}[u.access],
+            u.note,
+        )
+        for u in report.users
+    ]
+    out.write(table(["user", "IAM.2", "access", "note"], rows, max_width=80) + "\n")
+    if report.exceptions:
+        out.write("\nDocumented exceptions (IAM.2 not expected to pass):\n")
+        out.write(table(["user", "reason"], list(report.exceptions)) + "\n")
+    failures = report.failures
+    out.write(
+        f"\n{len(report.users) - len(failures)} of {len(report.users)} user(s) pass"
+        + ("." if not failures else f"; {len(failures)} fail.")
+        + "\n"
+    )
+    return 0 if report.ok else 1
+
+
+def rollback_cmd(
+    journal: str,
+    *,
+    yes: bool = False,
+    dry_run: bool = False,
+    settle: float = 5.0,
+    profile: str | None = None,
+    as_json: bool = False,
+    out: TextIO | None = None,
+) -> int:
+    """Undo what the runs recorded in *journal* did."""
+    from groupify.rollback import rollback
+
+    out = out or sys.stdout
+    session = _session(profile)
+    preview = rollback(journal, session, dry_run=True)
+    if dry_run or not preview.remaining:
+        if as_json:
+            _dump(_result_dict(preview), out)
+        else:
+            out.write(
+                f"Rollback would make {len(preview.remaining)} call(s); no change was made.\n"
+                if preview.remaining
+                else "Nothing to roll back.\n"
+            )
+        return 0
+    _confirm(f"Undo {len(preview.remaining)} change(s) recorded in {journal}?", yes=yes, out=out)
+    result = rollback(journal, session, settle=settle, progress=_Progress(sys.stderr, "rollback"))
+    if as_json:
+        _dump(_result_dict(result), out)
+    else:
+        out.write(_result_text(result, len(preview.remaining)))
+    return 0 if result.ok else 1

@@ -59,7 +59,7 @@ def verify_inventory(plan: Plan, live: Inventory) -> VerifyReport:
     unchanged effective access for every user the plan's inventory recorded."""
     exempt = {e.user: e.reason for e in plan.exceptions}
     caller = live.caller_user
-    if caller and caller not in exempt:
+    if caller and caller in live.user_by_name and caller not in exempt:
         exempt[caller] = "runs groupify"
     report = access_report(plan, live)
     checks = []

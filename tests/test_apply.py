@@ -1,0 +1,403 @@
+"""Applying plans against a real moto server over HTTP, with faults, crashes and drift."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+import groupify
+from groupify.apply import apply
+from groupify.errors import InputError, PlanVerificationError, StalePlanError
+from groupify.journal import Journal
+from groupify.live import DriftError
+from groupify.plan import Plan, Step
+from groupify.retry import RetryPolicy
+from groupify.rollback import rollback
+from groupify.verify import verify
+from tests import aws
+
+FAST = RetryPolicy.no_wait(attempts=40)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """One moto server on a free port for the module."""
+    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    srv.start()
+    host, port = srv.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", aws.REGION)
+
+
+@pytest.fixture
+def url(server: str) -> str:
+    """The server, wiped and loaded with the small account."""
+    aws.reset(server)
+    iam, _ = aws.clients(server)
+    aws.small_account(iam)
+    return server
+
+
+def make_plan(url: str) -> Plan:
+    iam, sts = aws.clients(url)
+    inventory = groupify.scan(iam=iam, sts=sts)
+    return groupify.build_plan(groupify.propose(inventory, exclude_tags=["BreakGlass"]))
+
+
+def run(url: str, plan: Plan | str, journal: Path, *extra_hooks: Any, **kwargs: Any) -> Any:
+    iam, sts = aws.clients(url)
+    for hook in extra_hooks:
+        hook.attach(iam)
+    kwargs.setdefault("retry", FAST)
+    kwargs.setdefault("settle", 0)
+    return apply(plan, iam=iam, sts=sts, journal=journal, **kwargs)
+
+
+def test_apply_reaches_the_planned_state_without_a_gap(url: str, tmp_path: Path) -> None:
+    """Apply runs every step, keeps access intact call by call, and IAM.2 then passes."""
+    plan = make_plan(url)
+    watchdog = aws.Watchdog()
+    result = run(url, plan, tmp_path / "j", watchdog)
+    assert result.ok, result.failed
+    assert result.mutating_calls == len(plan.steps)
+    assert watchdog.mutations and not watchdog.violations
+    iam, sts = aws.clients(url)
+    report = verify(plan, iam=iam, sts=sts)
+    assert report.ok, report.failures
+    assert [e[0] for e in report.exceptions] == ["root-bg"]
+    assert aws.state_now()["users"]["root-bg"][0]  # break-glass user untouched
+
+
+def test_dry_run_makes_no_mutating_call(url: str) -> None:
+    """A dry run reads and reports; it changes nothing."""
+    plan = make_plan(url)
+    before = aws.state_now()
+    log = aws.CallLog()
+    iam, sts = aws.clients(url)
+    log.attach(iam)
+    result = apply(plan, iam=iam, sts=sts, dry_run=True, retry=FAST)
+    assert log.mutating == 0
+    assert result.remaining == tuple(s.id for s in plan.steps)
+    assert aws.state_now() == before
+
+
+def test_reapply_makes_zero_mutating_calls(url: str, tmp_path: Path) -> None:
+    """Applying a finished plan again finds every step in place."""
+    plan = make_plan(url)
+    run(url, plan, tmp_path / "j")
+    log = aws.CallLog()
+    again = run(url, plan, tmp_path / "j", log)
+    assert again.ok
+    assert log.mutating == 0
+    assert len(again.already) == len(plan.steps)
+
+
+@pytest.mark.parametrize("workers", [1, 8])
+def test_faults_converge(url: str, tmp_path: Path, workers: int) -> None:
+    """20% throttling, 5xx, dropped connections and lost responses: apply still converges."""
+    plan = make_plan(url)
+    watchdog = aws.Watchdog()
+    faults = aws.Faults(
+        throttle=0.2,
+        server_error=0.05,
+        drop=0.03,
+        lose_response=0.05,
+        seed=workers,
+        watchdog=watchdog,
+    )
+    result = run(url, plan, tmp_path / "j", watchdog, faults, workers=workers)
+    assert result.ok, result.failed
+    assert faults.injected["Throttling"] > 0
+    assert faults.injected["ServiceFailure"] > 0
+    assert not watchdog.violations
+    iam, sts = aws.clients(url)
+    assert verify(plan, iam=iam, sts=sts).ok
+
+
+def _crash_then_resume(url: str, tmp_path: Path, at: int, *, after: bool) -> None:
+    plan = make_plan(url)
+    watchdog = aws.Watchdog()
+    journal = tmp_path / f"j{at}{after}"
+    with pytest.raises(aws.Crash):
+        run(url, plan, journal, watchdog, aws.Crasher(at, after=after))
+    assert not watchdog.violations
+    resumed = run(url, plan, journal, watchdog)
+    assert resumed.ok, resumed.failed
+    assert not watchdog.violations
+    iam, sts = aws.clients(url)
+    assert verify(plan, iam=iam, sts=sts).ok
+    # Rollback after a crashed-and-resumed run still restores the start exactly.
+    rolled = rollback(journal, iam=iam, sts=sts, retry=FAST, settle=0)
+    assert rolled.ok, rolled.failed
+    assert not watchdog.violations
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before-call", "after-call"])
+@pytest.mark.parametrize("share", range(3))
+def test_crash_at_every_step_then_resume(
+    server: str, tmp_path: Path, after: bool, share: int
+) -> None:
+    """A crash before or after any mutating call, then a resume: always converges, no gap.
+
+    The step indexes are shared out over three tests so that they run in parallel.
+    """
+    aws.reset(server)
+    iam, _ = aws.clients(server)
+    aws.small_account(iam)
+    n = len(make_plan(server).steps)
+    assert n >= 20
+    for at in range(share, n, 3):
+        aws.reset(server)
+        aws.small_account(aws.clients(server)[0])
+        start = aws.state_now()
+        _crash_then_resume(server, tmp_path, at, after=after)
+        assert aws.state_now() == start, (at, after)
+
+
+def test_rollback_restores_the_original_state_exactly(url: str, tmp_path: Path) -> None:
+    """Rollback undoes every change, deletes only what groupify created, and never opens a gap."""
+    before = aws.state_now()
+    iam, sts = aws.clients(url)
+    fingerprint = groupify.scan(iam=iam, sts=sts).fingerprint
+    plan = make_plan(url)
+    run(url, plan, tmp_path / "j")
+    assert aws.state_now() != before
+    watchdog = aws.Watchdog()
+    watchdog.attach(iam)
+    result = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert result.ok, result.failed
+    assert not watchdog.violations
+    assert aws.state_now() == before
+    assert groupify.scan(iam=iam, sts=sts).fingerprint == fingerprint
+    again = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert again.applied == ()
+
+
+def test_rollback_never_deletes_what_it_did_not_create(url: str, tmp_path: Path) -> None:
+    """A reused existing group keeps existing after rollback; only memberships we added go."""
+    plan = make_plan(url)
+    reused = [g["name"] for g in plan.groups if g["existing"]]
+    assert reused == ["billing"]
+    run(url, plan, tmp_path / "j")
+    iam, sts = aws.clients(url)
+    rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert {"readers", "billing"} <= set(aws.state_now()["groups"])
+
+
+@pytest.mark.parametrize(
+    "drift",
+    [
+        "attach another policy to a user",
+        "detach a user policy",
+        "delete a user",
+        "add a policy to a reused group",
+        "create the planned group with another member",
+    ],
+)
+def test_drift_is_refused_and_nothing_changes(url: str, tmp_path: Path, drift: str) -> None:
+    """A touched entity that changed since planning stops apply before any change."""
+    plan = make_plan(url)
+    iam, sts = aws.clients(url)
+    arn = f"arn:aws:iam::{aws.ACCOUNT}:policy/"
+    match drift:
+        case "attach another policy to a user":
+            iam.attach_user_policy(UserName="ana", PolicyArn=arn + "deploy")
+        case "detach a user policy":
+            iam.detach_user_policy(UserName="dev", PolicyArn=arn + "deploy")
+        case "delete a user":
+            iam.detach_user_policy(UserName="fay", PolicyArn=arn + "billing")
+            iam.delete_user(UserName="fay")
+        case "add a policy to a reused group":
+            iam.attach_group_policy(GroupName="readers", PolicyArn=arn + "admin")
+        case "create the planned group with another member":
+            name = next(s.params["GroupName"] for s in plan.steps if s.op == "create_group")
+            iam.create_group(GroupName=name)
+            iam.add_user_to_group(GroupName=name, UserName="hal")
+    before = aws.state_now()
+    log = aws.CallLog()
+    with pytest.raises(DriftError) as info:
+        run(url, plan, tmp_path / "j", log)
+    assert log.mutating == 0
+    assert aws.state_now() == before
+    assert "make a new plan" in str(info.value)
+    assert not (tmp_path / "j").exists()
+
+
+def test_plan_for_another_account_is_refused(url: str, tmp_path: Path) -> None:
+    """A plan's account id must match the live account."""
+    plan = make_plan(url)
+    data = plan.inventory.to_dict()
+    data["account_id"] = "999999999999"
+    other = Plan(
+        inventory=groupify.Inventory.from_dict(data),
+        steps=plan.steps,
+        exceptions=plan.exceptions,
+        in_scope=plan.in_scope,
+    )
+    with pytest.raises(StalePlanError, match="999999999999"):
+        run(url, other, tmp_path / "j")
+
+
+def test_unsafe_hand_edited_plan_is_refused_before_any_call(url: str, tmp_path: Path) -> None:
+    """A plan re-ordered to detach first fails verification; nothing is changed."""
+    plan = make_plan(url)
+    first_detach = next(s for s in plan.steps if s.is_destructive)
+    steps = [
+        Step(first_detach.id, first_detach.op, first_detach.param_items, ()),
+        *(s for s in plan.steps if s.id != first_detach.id),
+    ]
+    bad = Plan(
+        inventory=plan.inventory, steps=steps, exceptions=plan.exceptions, in_scope=plan.in_scope
+    )
+    before = aws.state_now()
+    with pytest.raises(PlanVerificationError):
+        run(url, bad, tmp_path / "j")
+    assert aws.state_now() == before
+
+
+def test_journal_of_another_plan_is_refused(url: str, tmp_path: Path) -> None:
+    """A journal belongs to one plan."""
+    plan = make_plan(url)
+    Journal.open(tmp_path / "j", plan)
+    iam, _ = aws.clients(url)
+    iam.detach_user_policy(UserName="fay", PolicyArn=f"arn:aws:iam::{aws.ACCOUNT}:policy/billing")
+    iam.attach_user_policy(UserName="fay", PolicyArn=f"arn:aws:iam::{aws.ACCOUNT}:policy/billing")
+    iam.put_user_policy(UserName="hal", PolicyName="x", PolicyDocument=json.dumps(aws.doc("sqs:*")))
+    other = make_plan(url)
+    with pytest.raises(InputError, match="another plan"):
+        run(url, other, tmp_path / "j")
+
+
+def test_never_touches_the_caller(url: str, tmp_path: Path) -> None:
+    """A plan that would change the principal running apply is refused."""
+    plan = make_plan(url)
+    data = plan.inventory.to_dict()
+    iam, sts = aws.clients(url)
+
+    class Caller:
+        def __init__(self, arn: str) -> None:
+            self.arn = arn
+            self.meta = sts.meta
+
+        def get_caller_identity(self) -> dict[str, str]:
+            return {"Arn": self.arn, "Account": aws.ACCOUNT, "UserId": "AIDA"}
+
+    del data
+    with pytest.raises(StalePlanError, match="running groupify"):
+        apply(
+            plan,
+            iam=iam,
+            sts=Caller(f"arn:aws:iam::{aws.ACCOUNT}:user/ana"),
+            journal=tmp_path / "j",
+            retry=FAST,
+            settle=0,
+        )
+
+
+def test_kill_9_then_resume(url: str, tmp_path: Path) -> None:
+    """kill -9 of a real `groupify apply` mid-run; running it again finishes with no gap."""
+    plan_path = tmp_path / "plan.json"
+    make_plan(url).save(plan_path)
+    journal = tmp_path / "plan.json.journal"
+    env = {**os.environ, "AWS_ENDPOINT_URL": url}
+    watchdog = aws.Watchdog()
+    argv = [
+        sys.executable,
+        "-m",
+        "groupify.cli",
+        "apply",
+        str(plan_path),
+        "--yes",
+        "--settle",
+        "0",
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if journal.exists() and journal.read_text().count('"done"') >= 6:
+            break
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    watchdog.check("kill -9")
+    assert not watchdog.violations
+    done = Journal.read(journal).done
+    assert 0 < len(done) < len(groupify.load_plan(plan_path).steps)
+    finished = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stderr
+    watchdog.check("resume")
+    assert not watchdog.violations
+    check = subprocess.run(
+        [sys.executable, "-m", "groupify.cli", "verify", str(plan_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout
+
+
+def test_cli_refuses_without_a_terminal_or_yes(url: str, tmp_path: Path) -> None:
+    """With no terminal and no --yes, apply refuses and changes nothing."""
+    plan_path = tmp_path / "plan.json"
+    make_plan(url).save(plan_path)
+    before = aws.state_now()
+    env = {**os.environ, "AWS_ENDPOINT_URL": url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "groupify.cli", "apply", str(plan_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "--yes" in proc.stderr
+    assert aws.state_now() == before
+
+
+def test_cli_runbook_through_aws_endpoint_url(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """plan, apply --dry-run, apply, verify, rollback, verify through AWS_ENDPOINT_URL."""
+    from groupify.cli import main
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    plan = str(tmp_path / "plan.json")
+    assert main(["plan", "--exclude-user", "root-*", "--out", plan]) == 0
+    assert main(["apply", plan, "--dry-run"]) == 0
+    assert "would run" in capsys.readouterr().out
+    assert main(["apply", plan, "--yes", "--settle", "0"]) == 0
+    assert main(["verify", plan]) == 0
+    assert main(["apply", plan, "--yes"]) == 0
+    assert "Nothing to do" in capsys.readouterr().out
+    assert main(["rollback", "--journal", plan + ".journal", "--yes", "--settle", "0"]) == 0
+    assert main(["verify", plan]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "root-bg" in out
