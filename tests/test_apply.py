@@ -221,7 +221,7 @@ def test_rollback_never_deletes_what_it_did_not_create(url: str, tmp_path: Path)
 def test_drift_is_refused_and_nothing_changes(url: str, tmp_path: Path, drift: str) -> None:
     """A touched entity that changed since planning stops apply before any change."""
     plan = make_plan(url)
-    iam, sts = aws.clients(url)
+    iam, _ = aws.clients(url)
     arn = f"arn:aws:iam::{aws.ACCOUNT}:policy/"
     match drift:
         case "attach another policy to a user":
