@@ -17,9 +17,8 @@ from moto.server import ThreadedMotoServer
 
 import groupify
 from groupify.apply import apply
-from groupify.errors import InputError, PlanVerificationError, StalePlanError
+from groupify.errors import DriftError, InputError, PlanVerificationError, StalePlanError
 from groupify.journal import Journal
-from groupify.live import DriftError
 from groupify.plan import Plan, Step
 from groupify.retry import RetryPolicy
 from groupify.rollback import rollback
@@ -401,3 +400,79 @@ def test_cli_runbook_through_aws_endpoint_url(
     assert main(["verify", plan]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "root-bg" in out
+
+
+class FailOn:
+    """Fails every call of one operation with a non-retryable IAM error."""
+
+    def __init__(self, op: str, code: str = "AccessDenied", status: int = 403) -> None:
+        self.op, self.code, self.status = op, code, status
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        if f"Action={self.op}&" in (body or "") + "&":
+            return aws._error(self.code, self.status)
+        return None
+
+    def attach(self, iam: Any) -> None:
+        iam.meta.events.register_first("before-send.iam", self)
+
+
+def test_non_retryable_error_stops_cleanly_with_a_report(url: str, tmp_path: Path) -> None:
+    """AccessDenied on detaching stops the run: a report, no gap, and a resume finishes."""
+    plan = make_plan(url)
+    watchdog = aws.Watchdog()
+    result = run(url, plan, tmp_path / "j", watchdog, FailOn("DetachUserPolicy"), workers=1)
+    assert not result.ok
+    ((failed_id, message),) = result.failed
+    assert "AccessDenied" in message and failed_id.startswith("s")
+    assert result.remaining
+    assert set(result.applied) | set(result.remaining) | {failed_id} == {s.id for s in plan.steps}
+    assert not watchdog.violations
+    resumed = run(url, plan, tmp_path / "j", watchdog)
+    assert resumed.ok
+    assert not watchdog.violations
+
+
+def test_route_not_visible_keeps_the_direct_policy(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When reads never show the new group membership, no direct policy is removed."""
+    from groupify.apply import Executor
+
+    monkeypatch.setattr(Executor, "user_groups", lambda self, user: set())
+    plan = make_plan(url)
+    log = aws.CallLog()
+    result = run(url, plan, tmp_path / "j", log, propagation_timeout=0)
+    assert not result.ok
+    assert "visibly grants" in result.failed[0][1]
+    assert log.calls["detach_user_policy"] == 0
+    assert log.calls["delete_user_policy"] == 0
+
+
+def test_same_named_group_appearing_mid_run_is_a_conflict(url: str, tmp_path: Path) -> None:
+    """A group with the planned name created by someone else just before our call: stop."""
+    plan = make_plan(url)
+    name = next(s.params["GroupName"] for s in plan.steps if s.op == "create_group")
+    other, _ = aws.clients(url)
+
+    class Race:
+        def __call__(self, params: Any = None, **_: Any) -> None:
+            if params["GroupName"] == name:
+                other.create_group(GroupName=name)
+                other.add_user_to_group(GroupName=name, UserName="hal")
+
+        def attach(self, iam: Any) -> None:
+            iam.meta.events.register("before-parameter-build.iam.CreateGroup", self)
+
+    result = run(url, plan, tmp_path / "j", Race(), workers=1)
+    assert not result.ok
+    assert "already exists with members or policies" in result.failed[0][1]
+    assert "hal" in aws.state_now()["groups"][name][2]
+
+
+def test_apply_requires_a_journal(url: str) -> None:
+    """Without a journal a crash could not be resumed: refused."""
+    iam, sts = aws.clients(url)
+    with pytest.raises(InputError, match="journal"):
+        apply(make_plan(url), iam=iam, sts=sts)

@@ -6,14 +6,21 @@ The pipeline, one function a stage::
     proposal = groupify.propose(inventory, exclude_users=["breakglass"])
     plan = groupify.build_plan(proposal)            # verified: no gap, no widening
     plan.save("plan.json")
+
+    result = groupify.apply(plan, journal="plan.journal", dry_run=True)  # then for real
+    report = groupify.verify(plan)                  # IAM.2 passes, access unchanged
+    groupify.rollback("plan.journal")               # if needed: back to the start
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from groupify.apply import ApplyResult, apply
 from groupify.errors import (
     AWSError,
+    ConflictError,
+    DriftError,
     GaadFormatError,
     GroupifyError,
     InputError,
@@ -21,6 +28,7 @@ from groupify.errors import (
     PlanError,
     PlanFormatError,
     PlanVerificationError,
+    PropagationError,
     ProposalError,
     QuotaError,
     StalePlanError,
@@ -29,7 +37,10 @@ from groupify.gaad import load_gaad, parse_gaad
 from groupify.model import Group, InlinePolicy, Inventory, ManagedPolicy, PolicyRef, Quotas, User
 from groupify.plan import Plan, Step, build_plan, load_plan
 from groupify.propose import Exemption, Exemptions, Proposal, ProposedGroup, propose
+from groupify.retry import RetryPolicy
+from groupify.rollback import rollback
 from groupify.scan import scan
+from groupify.verify import UserCheck, VerifyReport, verify
 
 try:
     __version__ = version("groupify")
@@ -38,6 +49,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "AWSError",
+    "ApplyResult",
+    "ConflictError",
+    "DriftError",
     "Exemption",
     "Exemptions",
     "GaadFormatError",
@@ -53,19 +67,26 @@ __all__ = [
     "PlanFormatError",
     "PlanVerificationError",
     "PolicyRef",
+    "PropagationError",
     "Proposal",
     "ProposalError",
     "ProposedGroup",
     "QuotaError",
     "Quotas",
+    "RetryPolicy",
     "StalePlanError",
     "Step",
     "User",
+    "UserCheck",
+    "VerifyReport",
     "__version__",
+    "apply",
     "build_plan",
     "load_gaad",
     "load_plan",
     "parse_gaad",
     "propose",
+    "rollback",
     "scan",
+    "verify",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from groupify.errors import AWSError, GroupifyError, InputError
+from groupify.errors import AWSError, ConflictError, GroupifyError, InputError, PropagationError
 from groupify.journal import Journal
 from groupify.live import Reconciliation, created_groups, created_policies, reconcile
 from groupify.model import Inventory, PolicyRef
@@ -70,14 +70,6 @@ MUTATING_OPS = frozenset(
 )
 
 Progress = Callable[[str, Step, int, int], None]
-
-
-class ConflictError(AWSError):
-    """An entity with the planned name exists and is not what the plan would make."""
-
-
-class PropagationError(AWSError):
-    """A group route did not become visible in time; the direct policy was kept."""
 
 
 def _pairs(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

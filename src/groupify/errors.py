@@ -11,8 +11,11 @@
     ├── PlanError
     │   ├── PlanFormatError        a plan file that is malformed or was tampered with
     │   ├── StalePlanError         the account or inventory changed since planning
+    │   │   └── DriftError         entities the plan touches changed; lists the changes
     │   └── PlanVerificationError  a plan that would open a gap or widen access (a bug)
     └── AWSError                   an AWS call failed; carries the operation and error code
+        ├── ConflictError          a same-named entity exists that groupify did not plan
+        └── PropagationError       a new group route did not become visible in time
 
 Every error has a one-line ``str()`` fit for a terminal.
 """
@@ -23,6 +26,8 @@ from collections.abc import Sequence
 
 __all__ = [
     "AWSError",
+    "ConflictError",
+    "DriftError",
     "GaadFormatError",
     "GroupifyError",
     "InputError",
@@ -30,6 +35,7 @@ __all__ = [
     "PlanError",
     "PlanFormatError",
     "PlanVerificationError",
+    "PropagationError",
     "ProposalError",
     "QuotaError",
     "StalePlanError",
@@ -115,3 +121,23 @@ class AWSError(GroupifyError):
         self.operation = operation
         self.code = code
         super().__init__(message)
+
+
+class DriftError(StalePlanError):
+    """Entities the plan touches changed since it was made; ``changes`` says how."""
+
+    def __init__(self, changes: Sequence[str]) -> None:
+        self.changes = tuple(changes)
+        shown = "; ".join(self.changes[:3])
+        more = f" (and {len(self.changes) - 3} more)" if len(self.changes) > 3 else ""
+        super().__init__(
+            f"the account changed since the plan was made: {shown}{more}; make a new plan"
+        )
+
+
+class ConflictError(AWSError):
+    """An entity with the planned name exists and is not what the plan would make."""
+
+
+class PropagationError(AWSError):
+    """A group route did not become visible in time; the direct policy was kept."""

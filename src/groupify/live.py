@@ -6,30 +6,18 @@ and a :class:`~groupify.Plan`; no AWS calls here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import cached_property
 
 from attrs import frozen
 
-from groupify.errors import StalePlanError
+from groupify.errors import DriftError, StalePlanError
 from groupify.model import Inventory, PolicyRef
 from groupify.plan import Plan, Step
 from groupify.policy import canonical_document
 from groupify.replay import AccountModel, check_steps, policy_arn
 
 __all__ = ["DriftError", "Reconciliation", "created_policies", "live_model", "reconcile"]
-
-
-class DriftError(StalePlanError):
-    """Entities the plan touches changed since it was made; ``changes`` says how."""
-
-    def __init__(self, changes: Iterable[str]) -> None:
-        self.changes = tuple(changes)
-        shown = "; ".join(self.changes[:3])
-        more = f" (and {len(self.changes) - 3} more)" if len(self.changes) > 3 else ""
-        super().__init__(
-            f"the account changed since the plan was made: {shown}{more}; make a new plan"
-        )
 
 
 def created_policies(plan: Plan) -> dict[str, str]:
