@@ -166,6 +166,7 @@ class Executor:
         self.created_policies = created_policies(plan)
         self._grant_times: dict[str, float] = {}
         self._seen_members: set[tuple[str, str]] = set()
+        self._user_locks: dict[str, threading.Lock] = {}
         self._seen_grants: set[tuple[str, PolicyRef]] = set()
         self._lock = threading.Lock()
         final = check_steps(
@@ -380,8 +381,11 @@ class Executor:
         self._settle([user, *("group:" + g for g in covering)])
         deadline = time.monotonic() + self.propagation_timeout
         while True:
-            if self._route_visible(user, ref, covering):
-                return
+            # One check per user at a time: parallel removals of one user's
+            # policies then share what the first one read.
+            with self._user_lock(user):
+                if self._route_visible(user, ref, covering):
+                    return
             if time.monotonic() >= deadline:
                 raise PropagationError(
                     f"{step.id}: no group of {user!r} visibly grants "
@@ -390,6 +394,10 @@ class Executor:
                     operation=step.op,
                 )
             time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+    def _user_lock(self, user: str) -> threading.Lock:
+        with self._lock:
+            return self._user_locks.setdefault(user, threading.Lock())
 
     def _route_visible(self, user: str, ref: PolicyRef, covering: Iterable[str]) -> bool:
         """Read (or recall having read) a membership and a group policy granting *ref*.

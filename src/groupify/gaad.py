@@ -41,6 +41,12 @@ def load_gaad(path: str | os.PathLike[str], *, quotas: Quotas | None = None) -> 
         raise GaadFormatError(
             f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    if isinstance(data, dict) and data.get("IsTruncated"):
+        # The CLI merges pages; a truncated file was saved one page at a time.
+        raise GaadFormatError(
+            f"{name}: file holds only the first page (IsTruncated is true); save it again "
+            "without --no-paginate or --max-items"
+        )
     return parse_gaad([data], source=name, quotas=quotas)
 
 
@@ -133,12 +139,6 @@ def parse_gaad(
                 source,
                 "not a get-account-authorization-details document (no UserDetailList, "
                 "GroupDetailList or Policies)",
-            )
-        if page.get("IsTruncated") and source:
-            raise _fail(
-                source,
-                "file holds only the first page (IsTruncated is true); save it again "
-                "without --no-paginate or --max-items",
             )
         for raw in _list(page, "UserDetailList", "document", source):
             users.append(_user(raw, source))

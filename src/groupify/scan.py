@@ -36,7 +36,8 @@ def _client_error(exc: Exception, operation: str) -> AWSError:
 
 def _pages(client: Any, retry: RetryPolicy) -> Iterator[Mapping[str, Any]]:
     """Every page of GetAccountAuthorizationDetails, each call retried on its own."""
-    kwargs: dict[str, Any] = {"Filter": GAAD_FILTER}
+    # 1,000 is the largest page IAM serves: ten times fewer calls than its default.
+    kwargs: dict[str, Any] = {"Filter": GAAD_FILTER, "MaxItems": 1000}
     while True:
         page = call_with_retries(retry, client.get_account_authorization_details, **kwargs)
         yield page
