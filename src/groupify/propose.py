@@ -263,6 +263,7 @@ class Proposal:
             for member in g.members:
                 membership.setdefault(member, []).append(g)
         over: list[str] = []
+        why: list[str] = []
         for user in self.in_scope:
             granted: frozenset[PolicyRef] = frozenset()
             for g in membership.get(user.name, ()):
@@ -285,10 +286,15 @@ class Proposal:
             joins = {g.name for g in membership.get(user.name, ())} - set(user.groups)
             if len(user.groups) + len(joins) > quotas.groups_per_user:
                 over.append(user.name)
+                why.append(
+                    f"{user.name} ({len(user.groups)} now + {len(joins)} for "
+                    f"{len(self.needed[user.name])} policies: {_list(sorted(joins), 3)})"
+                )
         if over:
             raise QuotaError(
                 f"{len(over)} user(s) would be in more than {quotas.groups_per_user} groups: "
-                f"{_list(over)}",
+                f"{_list(why, 3)}; raise --quota groups_per_user if the account's quota "
+                "is higher, or exclude these users",
                 quota="GroupsPerUserQuota",
                 limit=quotas.groups_per_user,
                 users=over,
