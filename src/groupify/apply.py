@@ -109,6 +109,11 @@ class ApplyResult:
     def read_calls(self) -> int:
         return sum(n for op, n in self.calls if op not in MUTATING_OPS)
 
+    def _repr_html_(self) -> str:
+        from groupify.notebook import result_html
+
+        return result_html(self)
+
     def __repr__(self) -> str:
         return (
             f"ApplyResult({self.mode}, applied={len(self.applied)}, "

@@ -30,7 +30,7 @@ import heapq
 import importlib
 import math
 import time
-from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
@@ -56,6 +56,9 @@ Solver = Literal["auto", "highs", "python"]
 _CONCEPT_CAP = 50_000
 # Choosing one user's groups is a tiny set cover; this only guards a pathological one.
 _ROW_NODE_LIMIT = 2_000
+# Covering with pieces of oversized groups is a heuristic stage whatever solves it, so
+# it gets a short search, counted in nodes so that the result does not depend on speed.
+_POOL_NODE_LIMIT = 200
 
 
 # ---------------------------------------------------------------------------
@@ -178,11 +181,22 @@ def check_cover(
 # ---------------------------------------------------------------------------
 
 
-def _bits(mask: int) -> Iterator[int]:
-    while mask:
-        low = mask & -mask
-        yield low.bit_length() - 1
-        mask ^= low
+def _bits(mask: int) -> list[int]:
+    """Positions of the set bits of ``mask``, lowest first."""
+    positions: list[int] = []
+    if mask.bit_count() < 40:
+        while mask:
+            low = mask & -mask
+            positions.append(low.bit_length() - 1)
+            mask ^= low
+        return positions
+    # Peeling bits off a big int copies it each time; a string scan does not.
+    text = bin(mask)[:1:-1]
+    found = text.find("1")
+    while found != -1:
+        positions.append(found)
+        found = text.find("1", found + 1)
+    return positions
 
 
 def _transpose(rows: Sequence[int]) -> dict[int, int]:
@@ -195,20 +209,20 @@ def _transpose(rows: Sequence[int]) -> dict[int, int]:
     return columns
 
 
-def _chunks(mask: int, size: int | None) -> list[int]:
-    """``mask`` cut into pieces of at most ``size`` bits, in bit order."""
+def _chunks(mask: int, size: int | None, rank: Mapping[int, int] | None = None) -> list[int]:
+    """``mask`` cut into pieces of at most ``size`` bits, taken in ``rank`` order."""
     if not mask:
         return []
-    if size is None:
+    if size is None or mask.bit_count() <= size:
         return [mask]
+    order = _bits(mask)
+    if rank is not None:
+        order.sort(key=rank.__getitem__)
     pieces: list[int] = []
-    piece = 0
-    for bit in _bits(mask):
-        piece |= 1 << bit
-        if piece.bit_count() == size:
-            pieces.append(piece)
-            piece = 0
-    if piece:
+    for start in range(0, len(order), size):
+        piece = 0
+        for bit in order[start : start + size]:
+            piece |= 1 << bit
         pieces.append(piece)
     return pieces
 
@@ -499,7 +513,11 @@ def _load_highs() -> Any | None:
 
 
 def _highs_cover(
-    highspy: Any, sets: Mapping[int, int], universe: int, deadline: float | None
+    highspy: Any,
+    sets: Mapping[int, int],
+    universe: int,
+    deadline: float | None,
+    node_limit: int | None = None,
 ) -> tuple[list[int] | None, int, bool]:
     """Solve the set cover as a MIP with HiGHS: (solution or None, lower bound, optimal)."""
     names = sorted(sets)
@@ -528,6 +546,8 @@ def _highs_cover(
     solver.setOptionValue("random_seed", 0)
     if deadline is not None:
         solver.setOptionValue("time_limit", max(0.01, deadline - time.monotonic()))
+    if node_limit is not None:
+        solver.setOptionValue("mip_max_nodes", node_limit)
     solver.passModel(lp)
     solver.run()
     info = solver.getInfo()
@@ -579,12 +599,16 @@ def _solve_cover(
     if deadline is not None and time.monotonic() > deadline:
         return _Cover(forced + core, lower, False, len(forced), "greedy")
     if highs is not None:
-        found, core_lower, proven = _highs_cover(highs, reduced.sets, reduced.universe, deadline)
+        found, core_lower, proven = _highs_cover(
+            highs, reduced.sets, reduced.universe, deadline, node_limit
+        )
         if found is not None and len(found) <= len(core):
             core = found
         lower = max(lower, len(forced) + core_lower)
         proven = proven or len(forced) + len(core) == lower
         return _Cover(forced + core, lower, proven, len(forced), "highs")
+    if node_limit == 0:
+        return _Cover(forced + core, lower, False, len(forced), "greedy")
     core, complete = _branch_and_bound(reduced.sets, reduced.universe, core, deadline, node_limit)
     if complete:
         lower = len(forced) + len(core)
@@ -596,40 +620,69 @@ def _solve_cover(
 # ---------------------------------------------------------------------------
 
 
-def _concepts(rows: Sequence[int], deadline: float | None) -> tuple[list[int], bool]:
-    """The intents of all maximal bicliques (closed sets), and whether that is all of them.
+def _support(intent: int, columns: Mapping[int, int]) -> int:
+    """Mask of the rows that hold every column of ``intent``."""
+    support = -1
+    for column in _bits(intent):
+        support &= columns[column]
+    return support
 
-    Every intent is an intersection of rows, so closing the rows under intersection with
-    a row finds them all. Rows and single-column closures come first, so a truncated
-    list still holds the candidates that matter most.
+
+def _candidates(
+    rows: Sequence[int],
+    columns: Mapping[int, int],
+    uncovered: Sequence[int],
+    deadline: float | None,
+) -> tuple[list[int], bool]:
+    """Intents of the maximal bicliques that cover an uncovered edge; and are they all.
+
+    An intent is an intersection of rows. If one covers the uncovered edge (r, c), so
+    does every intersection between it and r, so a search from the rows with uncovered
+    edges, intersecting with a row at each step and dropping what covers nothing new,
+    finds them all while never enumerating the (often much larger) rest of the lattice.
     """
-    columns = _transpose(rows)
-    found: dict[int, None] = dict.fromkeys(rows)
-    for column in sorted(columns):
-        closure = -1
-        for position in _bits(columns[column]):
-            closure &= rows[position]
-        found.setdefault(closure)
-    frontier = list(found)
-    work = 0
+    # Column -> rows where that edge is still uncovered.
+    open_rows = _transpose(uncovered)
+    frontier = [rows[p] for p in range(len(rows)) if uncovered[p]]
+    useful: dict[int, bool] = dict.fromkeys(frontier, True)
+    found: list[int] = list(frontier)
+    expanded = 0
     while frontier:
         fresh: list[int] = []
         for intent in frontier:
+            # Split the rows that meet ``intent`` by which of its columns they hold: one
+            # block per distinct intersection, a few big-int operations instead of a
+            # loop over every row.
             near = 0
             for column in _bits(intent):
                 near |= columns[column]
-            for position in _bits(near):
-                meet = intent & rows[position]
-                if meet not in found:
-                    found[meet] = None
+            blocks = [(near, intent)]
+            for column in _bits(intent):
+                holders = columns[column]
+                split: list[tuple[int, int]] = []
+                for block, meet in blocks:
+                    inside = block & holders
+                    if inside != block:
+                        split.append((block & ~holders, meet & ~(1 << column)))
+                    if inside:
+                        split.append((inside, meet))
+                blocks = split
+            for _, meet in blocks:
+                if meet in useful or not meet:
+                    continue
+                support = _support(meet, columns)
+                known = any(support & open_rows.get(c, 0) for c in _bits(meet))
+                useful[meet] = known
+                if known:
+                    found.append(meet)
                     fresh.append(meet)
-            work += 1
+            expanded += 1
             if len(found) >= _CONCEPT_CAP or (
-                deadline is not None and work % 64 == 0 and time.monotonic() > deadline
+                deadline is not None and expanded % 64 == 0 and time.monotonic() > deadline
             ):
-                return list(found), False
+                return found, False
         frontier = fresh
-    return list(found), True
+    return found, True
 
 
 def _fooling_bound(rows: Sequence[int]) -> int:
@@ -665,43 +718,62 @@ def _solve_component(rows: Sequence[int], deadline: float | None, highs: Any | N
     """Fewest bicliques covering ``rows`` (a connected kernel, columns numbered locally)."""
     if len(rows) == 1:
         return _Part([rows[0]], 1, True, 1, 1, "reductions")
+    columns = _transpose(rows)
+    # Every biclique over the edge (r, c) lies between the one of all rows holding c
+    # and the one of row r alone; when those coincide it is the only one, so it is in
+    # every cover. Taking these first is free and leaves few edges to decide.
+    present = set(rows)
+    essential: list[int] = []
+    for column in sorted(columns):
+        closure = -1
+        for position in _bits(columns[column]):
+            closure &= rows[position]
+        if closure in present:
+            present.discard(closure)
+            essential.append(closure)
+    uncovered = list(rows)
+    for intent in essential:
+        for position in _bits(_support(intent, columns)):
+            uncovered[position] &= ~intent
+    if not any(uncovered):
+        return _Part(essential, len(essential), True, len(essential), len(essential), "reductions")
     bound = _fooling_bound(rows)
     if deadline is not None and time.monotonic() > deadline:
-        return _Part(list(rows), bound, len(rows) == bound, 0, 0, "timeout")
-    intents, complete = _concepts(rows, deadline)
-    # Edges are numbered row by row; a candidate covers its rectangle of them.
+        fallback = essential + [row for row, left in zip(rows, uncovered, strict=True) if left]
+        return _Part(fallback, bound, len(fallback) == bound, 0, len(essential), "timeout")
+    intents, complete = _candidates(rows, columns, uncovered, deadline)
+    # The uncovered edges, numbered row by row; a candidate covers those in its rectangle.
     offsets: list[int] = []
     places: list[dict[int, int]] = []
     total = 0
-    for row in rows:
+    for left in uncovered:
         offsets.append(total)
-        places.append({column: i for i, column in enumerate(_bits(row))})
-        total += row.bit_count()
-    columns = _transpose(rows)
+        places.append({column: i for i, column in enumerate(_bits(left))})
+        total += left.bit_count()
     sets: list[int] = []
     for intent in intents:
-        support = -1
-        for column in _bits(intent):
-            support &= columns[column]
         edges = 0
-        for position in _bits(support):
+        for position in _bits(_support(intent, columns)):
             offset, place = offsets[position], places[position]
-            for column in _bits(intent):
+            for column in _bits(intent & uncovered[position]):
                 edges |= 1 << (offset + place[column])
         sets.append(edges)
     cover = _solve_cover(sets, (1 << total) - 1, deadline=deadline, highs=highs)
-    chosen = [intents[name] for name in cover.chosen]
+    chosen = essential + [intents[name] for name in cover.chosen]
+    if len(chosen) > len(rows):
+        # A search cut short can do worse than one group per row, which always works.
+        chosen = list(rows)
+    forced = len(essential) + cover.forced
     if complete:
         # Over all maximal bicliques the set-cover bound is a bound on the real problem.
-        lower = max(bound, cover.lower_bound)
-        proven = cover.optimal or len(chosen) == lower
+        lower = max(bound, len(essential) + cover.lower_bound)
+        method = cover.method
     else:
         lower = bound
-        proven = len(chosen) == lower
-    method = cover.method if complete else f"{cover.method} (truncated candidates)"
-    return _Part(
-        chosen, len(chosen) if proven else lower, proven, len(intents), cover.forced, method
-    )
+        method = f"{cover.method} (truncated candidates)"
+    proven = len(chosen) == lower or (complete and cover.optimal)
+    candidates = len(essential) + len(intents)
+    return _Part(chosen, len(chosen) if proven else lower, proven, candidates, forced, method)
 
 
 def _compress(mask: int, place: Mapping[int, int]) -> int:
@@ -824,13 +896,10 @@ def minimal_groups(
         intents = step.apply(intents)
 
     columns = _transpose(rows)
-    closed: set[int] = set()
-    for intent in intents:
-        full = _closure(intent, rows, columns)
-        # Maximal groups help users fit in fewer groups, unless they break the size quota.
-        if max_policies_per_group is None or full.bit_count() <= max_policies_per_group:
-            intent = full
-        closed.update(_chunks(intent, max_policies_per_group))
+    # Maximal groups (largest policy set for the same members) let users fit in fewer.
+    closed = sorted({_closure(intent, rows, columns) for intent in intents})
+    if max_policies_per_group is not None:
+        closed = _size_capped(rows, closed, max_policies_per_group, deadline, highs)
     choices = sorted(closed, key=lambda m: (m.bit_count(), m))
 
     assignment, fallback_rows, over_rows = _assign(
@@ -849,6 +918,9 @@ def minimal_groups(
         for intent in ordered
     )
     lower = sum(part.lower_bound for part in parts)
+    if max_policies_per_group is not None and rows:
+        # Within the size quota a user needs at least this many groups by itself.
+        lower = max(lower, -(-rows[-1].bit_count() // max_policies_per_group))
     stats = MinimalStats(
         users=sum(len(found) for found in users_of.values()),
         policies=len(policies),
@@ -871,6 +943,69 @@ def minimal_groups(
     )
 
 
+def _size_capped(
+    rows: Sequence[int],
+    intents: Sequence[int],
+    max_policies: int,
+    deadline: float | None,
+    highs: Any | None,
+) -> list[int]:
+    """A cover of ``rows`` by intents of at most ``max_policies`` columns.
+
+    Intents within the limit stay. What they leave uncovered is a new set cover, over a
+    pool of pieces: the oversized intents cut two ways (in column order, and with
+    columns held by the same rows side by side, so that pieces of different intents
+    coincide) and each row's own remainder cut up, which makes it always feasible.
+    """
+    small = [intent for intent in intents if intent.bit_count() <= max_policies]
+    large = [intent for intent in intents if intent.bit_count() > max_policies]
+    if not large:
+        return list(intents)
+    columns = _transpose(rows)
+    rank = {
+        column: place
+        for place, column in enumerate(
+            sorted(columns, key=lambda c: (-columns[c].bit_count(), columns[c], c))
+        )
+    }
+    residual: list[int] = []
+    for row in rows:
+        covered = 0
+        for intent in small:
+            if not intent & ~row:
+                covered |= intent
+        residual.append(row & ~covered)
+    pool: dict[int, None] = {}
+    for intent in large:
+        pool.update(dict.fromkeys(_chunks(intent, max_policies)))
+        pool.update(dict.fromkeys(_chunks(intent, max_policies, rank)))
+    for left in residual:
+        pool.update(dict.fromkeys(_chunks(left, max_policies, rank)))
+    offsets: list[int] = []
+    places: list[dict[int, int]] = []
+    total = 0
+    for left in residual:
+        offsets.append(total)
+        places.append({column: i for i, column in enumerate(_bits(left))})
+        total += left.bit_count()
+    if not total:
+        return small
+    pieces = list(pool)
+    sets: list[int] = []
+    for piece in pieces:
+        edges = 0
+        for position in _bits(_support(piece, columns)):
+            offset, place = offsets[position], places[position]
+            for column in _bits(piece & residual[position]):
+                edges |= 1 << (offset + place[column])
+        sets.append(edges)
+    # A heuristic stage whatever the solver proves, so its search is kept short.
+    cover = _solve_cover(
+        sets, (1 << total) - 1, deadline=deadline, highs=highs, node_limit=_POOL_NODE_LIMIT
+    )
+    return small + [pieces[name] for name in cover.chosen]
+
+
 def _assign(
     rows: Sequence[int],
     choices: Sequence[int],
@@ -891,10 +1026,15 @@ def _assign(
     for intent in choices:
         rarest = min(_bits(intent), key=lambda bit: (frequency[bit], bit))
         buckets.setdefault(rarest, []).append(intent)
+    available = set(choices)
     assignment: list[list[int]] = []
     fallback: list[int] = []
     over: list[int] = []
     for row in rows:
+        if row in available:
+            # A group with exactly the user's policies: one group, nothing to choose.
+            assignment.append([row])
+            continue
         inside = [i for bit in _bits(row) for i in buckets.get(bit, ()) if not i & ~row]
         inside.sort(key=lambda m: (m.bit_count(), m))
         found = _solve_cover(inside, row, deadline=deadline, highs=None, node_limit=_ROW_NODE_LIMIT)
@@ -904,8 +1044,9 @@ def _assign(
             continue
         mixed = _fallback(row, inside, max_groups, max_policies)
         if mixed is None:
-            own = _chunks(row, max_policies)
-            assignment.append(own if len(own) < len(picked) else picked)
+            # No assignment fits; shared groups at least add no groups for the caller
+            # to report.
+            assignment.append(picked)
             over.append(row)
         else:
             assignment.append(mixed)

@@ -404,6 +404,17 @@ class Inventory:
         text = json.dumps(core, sort_keys=True, separators=(",", ":"))
         return "sha256:" + digest(text, 64)
 
+    def _repr_html_(self) -> str:
+        from groupify.notebook import inventory_html
+
+        return inventory_html(self)
+
+    def to_dataframe(self) -> Any:
+        """Users as a pandas DataFrame (needs ``groupify[notebook]``)."""
+        from groupify.frames import inventory_frame
+
+        return inventory_frame(self)
+
     def __repr__(self) -> str:
         return (
             f"Inventory(account={self.account_id}, users={len(self.users)}, "

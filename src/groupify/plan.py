@@ -23,11 +23,11 @@ from groupify import __name__ as _pkg
 from groupify.errors import PlanFormatError, PlanVerificationError, StalePlanError
 from groupify.model import Inventory, PolicyRef
 from groupify.naming import POLICY_NAME_MAX, slug, validate_name
-from groupify.policy import digest
+from groupify.policy import digest, document_size
 from groupify.propose import Exemption, Proposal, _exemptions, _strings
 from groupify.replay import check_steps, policy_arn
 
-__all__ = ["FORMAT", "OPS", "Plan", "Step", "build_plan", "load_plan"]
+__all__ = ["FORMAT", "OPS", "Plan", "Quota", "Step", "build_plan", "load_plan"]
 
 FORMAT = "groupify.plan/1"
 
@@ -123,6 +123,24 @@ def _steps(items: Iterable[Step]) -> tuple[Step, ...]:
 
 
 @frozen
+class Quota:
+    """One IAM quota against what a plan uses of it."""
+
+    name: str
+    limit: int
+    used: int
+    what: str
+
+    @property
+    def headroom(self) -> int:
+        return self.limit - self.used
+
+    @property
+    def share(self) -> float:
+        return self.used / self.limit if self.limit else 0.0
+
+
+@frozen
 class Plan:
     """Ordered, verified IAM calls for one inventory, with what a reviewer needs."""
 
@@ -181,6 +199,56 @@ class Plan:
             "steps": len(self.steps),
             "steps_by_op": {op: ops[op] for op in OPS if ops[op]},
         }
+
+    def headroom(self) -> list[Quota]:
+        """How close the finished plan brings the account to each IAM quota."""
+        inv = self.inventory
+        q = inv.quotas
+        groups_of = {u.name: len(u.groups) for u in inv.users}
+        managed: Counter[str] = Counter()
+        inline: Counter[str] = Counter()
+        for s in self.steps:
+            p = s.params
+            if s.op == "add_user_to_group":
+                groups_of[p["UserName"]] += 1
+            elif s.op == "attach_group_policy":
+                managed[p["GroupName"]] += 1
+            elif s.op == "put_group_policy":
+                inline[p["GroupName"]] += document_size(p["PolicyDocument"])
+        ops = Counter(s.op for s in self.steps)
+        touched = set(self.in_scope)
+        return [
+            Quota(
+                "groups per user",
+                q.groups_per_user,
+                max((groups_of[u] for u in touched), default=0),
+                "most groups any migrated user is in",
+            ),
+            Quota(
+                "managed policies per group",
+                q.managed_policies_per_group,
+                max(managed.values(), default=0),
+                "most managed policies on a new group",
+            ),
+            Quota(
+                "group inline policy characters",
+                q.group_inline_chars,
+                max(inline.values(), default=0),
+                "largest inline total on a new group",
+            ),
+            Quota(
+                "groups per account",
+                q.groups_per_account,
+                inv.existing_group_count + ops["create_group"],
+                "groups in the account afterwards",
+            ),
+            Quota(
+                "customer-managed policies",
+                q.policies_per_account,
+                len(inv.policies) + ops["create_policy"],
+                "known customer policies afterwards",
+            ),
+        ]
 
     # -- file form ------------------------------------------------------------
 
@@ -296,6 +364,17 @@ class Plan:
                 "the account changed since the plan was made (inventory fingerprint differs); "
                 "make a new plan"
             )
+
+    def _repr_html_(self) -> str:
+        from groupify.notebook import plan_html
+
+        return plan_html(self)
+
+    def to_dataframe(self) -> Any:
+        """Steps as a pandas DataFrame (needs ``groupify[notebook]``)."""
+        from groupify.frames import plan_frame
+
+        return plan_frame(self)
 
     def __repr__(self) -> str:
         return (

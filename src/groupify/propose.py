@@ -27,6 +27,7 @@ __all__ = [
     "Exemption",
     "Exemptions",
     "Proposal",
+    "ProposalDiff",
     "ProposedGroup",
     "propose",
 ]
@@ -133,6 +134,8 @@ class Proposal:
     exemptions: Exemptions = Exemptions()
     strategy: str = "exact"
     excluded: tuple[Exemption, ...] = field(default=(), converter=_exemptions)
+    #: The proposal this one was edited from (notebook views show the change).
+    previous: Proposal | None = field(default=None, eq=False, repr=False)
 
     # -- scope --------------------------------------------------------------
 
@@ -263,7 +266,7 @@ class Proposal:
             for member in g.members:
                 membership.setdefault(member, []).append(g)
         over: list[str] = []
-        why: list[str] = []
+        reasons: list[str] = []
         for user in self.in_scope:
             granted: frozenset[PolicyRef] = frozenset()
             for g in membership.get(user.name, ()):
@@ -286,14 +289,14 @@ class Proposal:
             joins = {g.name for g in membership.get(user.name, ())} - set(user.groups)
             if len(user.groups) + len(joins) > quotas.groups_per_user:
                 over.append(user.name)
-                why.append(
+                reasons.append(
                     f"{user.name} ({len(user.groups)} now + {len(joins)} for "
                     f"{len(self.needed[user.name])} policies: {_list(sorted(joins), 3)})"
                 )
         if over:
             raise QuotaError(
                 f"{len(over)} user(s) would be in more than {quotas.groups_per_user} groups: "
-                f"{_list(why, 3)}; raise --quota groups_per_user if the account's quota "
+                f"{_list(reasons, 3)}; raise --quota groups_per_user if the account's quota "
                 "is higher, or exclude these users",
                 quota="GroupsPerUserQuota",
                 limit=quotas.groups_per_user,
@@ -339,7 +342,7 @@ class Proposal:
 
     def _replace(self, groups: Iterable[ProposedGroup], **changes: Any) -> Proposal:
         kept = tuple(g for g in groups if g.members)
-        return attrs.evolve(self, groups=kept, **changes).validate()
+        return attrs.evolve(self, groups=kept, previous=self, **changes).validate()
 
     def rename(self, old: str, new: str) -> Proposal:
         """Rename proposed group *old* to *new*."""
@@ -398,6 +401,45 @@ class Proposal:
             (attrs.evolve(g, members=g.members - {user}) for g in self.groups),
             excluded=(*self.excluded, exemption),
         )
+
+    def split(self, group: str, members: Iterable[str], *, name: str | None = None) -> Proposal:
+        """Move *members* of *group* into a new group with the same policies."""
+        source = self.group(group)
+        moving = frozenset(members)
+        if source.existing:
+            raise ProposalError(f"{source.name!r} is an existing group; split a new group instead")
+        if not moving:
+            raise ProposalError("give the members to move into the new group")
+        strangers = sorted(moving - source.members)
+        if strangers:
+            raise ProposalError(f"{_list(strangers)} not in group {source.name!r}", users=strangers)
+        if moving == source.members:
+            raise ProposalError(f"that is every member of {source.name!r}; rename it instead")
+        new_name = name or suggest_name(
+            [self.inventory.user_by_name[m] for m in sorted(moving)],
+            source.policies,
+            self.inventory,
+            {
+                **{g.name.lower(): g.policies for g in self.inventory.groups},
+                **{g.name.lower(): g.policies for g in self.groups},
+            },
+        )
+        twin = attrs.evolve(
+            source, name=new_name, members=moving, reason=f"split from {source.name}"
+        )
+        return self._replace(
+            [
+                *(
+                    attrs.evolve(g, members=g.members - moving) if g is source else g
+                    for g in self.groups
+                ),
+                twin,
+            ]
+        )
+
+    def diff(self, other: Proposal) -> ProposalDiff:
+        """What changed from this proposal to *other* (an edited one)."""
+        return ProposalDiff.between(self, other)
 
     # -- reading ----------------------------------------------------------------
 
@@ -493,6 +535,17 @@ class Proposal:
             raise InputError(f"malformed proposal: {type(exc).__name__}: {exc}") from None
         return proposal.validate()
 
+    def _repr_html_(self) -> str:
+        from groupify.notebook import proposal_html
+
+        return proposal_html(self)
+
+    def to_dataframe(self, what: str = "groups") -> Any:
+        """Groups (``"groups"``) or memberships (``"users"``) as a pandas DataFrame."""
+        from groupify.frames import proposal_frame
+
+        return proposal_frame(self, what)
+
     def __repr__(self) -> str:
         s = self.summary()
         return (
@@ -500,6 +553,73 @@ class Proposal:
             f"groups={s['groups_new']} new + {s['groups_reused']} reused, "
             f"exceptions={s['exceptions']})"
         )
+
+
+@frozen
+class ProposalDiff:
+    """Groups added, removed and renamed, and users moved, between two proposals."""
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    renamed: tuple[tuple[str, str], ...]
+    moved: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]
+    excluded: tuple[str, ...]
+
+    @classmethod
+    def between(cls, old: Proposal, new: Proposal) -> ProposalDiff:
+        def key(g: ProposedGroup) -> tuple[frozenset[PolicyRef], frozenset[str]]:
+            return (g.policies, g.members)
+
+        old_by_key = {key(g): g.name for g in old.groups}
+        new_by_key = {key(g): g.name for g in new.groups}
+        renamed = sorted(
+            (old_by_key[k], new_by_key[k])
+            for k in old_by_key.keys() & new_by_key.keys()
+            if old_by_key[k] != new_by_key[k]
+        )
+        renamed_old = {a for a, _ in renamed}
+        renamed_new = {b for _, b in renamed}
+        old_names = {g.name for g in old.groups}
+        new_names = {g.name for g in new.groups}
+        moved = []
+        users = sorted({m for g in (*old.groups, *new.groups) for m in g.members})
+        for user in users:
+            was = tuple(sorted(g.name for g in old.groups_of(user)))
+            now = tuple(sorted(g.name for g in new.groups_of(user)))
+            renames = dict(renamed)
+            if tuple(sorted(renames.get(n, n) for n in was)) != now:
+                moved.append((user, was, now))
+        return cls(
+            added=tuple(sorted(new_names - old_names - renamed_new)),
+            removed=tuple(sorted(old_names - new_names - renamed_old)),
+            renamed=tuple(renamed),
+            moved=tuple(moved),
+            excluded=tuple(
+                sorted({e.user for e in new.exceptions} - {e.user for e in old.exceptions})
+            ),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.renamed or self.moved or self.excluded)
+
+    def lines(self) -> list[str]:
+        out = [f"+ group {n}" for n in self.added]
+        out += [f"- group {n}" for n in self.removed]
+        out += [f"~ group {a} -> {b}" for a, b in self.renamed]
+        out += [
+            f"~ user {u}: {', '.join(was) or '(no group)'} -> {', '.join(now) or '(no group)'}"
+            for u, was, now in self.moved
+        ]
+        out += [f"! user {u} excluded" for u in self.excluded]
+        return out or ["(no change)"]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        from groupify.notebook import diff_html
+
+        return diff_html(self)
 
 
 def _policy_dict(inv: Inventory, ref: PolicyRef, as_managed: bool) -> dict[str, Any]:
@@ -660,7 +780,8 @@ def _reason(
     if existing:
         return f"existing group with exactly these policies; {who} need them"
     verb = "holds" if n == 1 else "hold"
-    text = f"{who} {verb} exactly these {len(policies)} polic{'ies' if len(policies) != 1 else 'y'}"
+    what = "this policy" if len(policies) == 1 else f"these {len(policies)} policies"
+    text = f"{who} {verb} exactly {what}"
     if parts > 1:
         text += f" (part {part + 1} of {parts}: the set exceeds the group quotas)"
     return text

@@ -47,6 +47,11 @@ class VerifyReport:
     def failures(self) -> tuple[UserCheck, ...]:
         return tuple(u for u in self.users if not u.ok)
 
+    def _repr_html_(self) -> str:
+        from groupify.notebook import verify_html
+
+        return verify_html(self)
+
     def __repr__(self) -> str:
         return (
             f"VerifyReport(account={self.account_id}, users={len(self.users)}, "
