@@ -80,8 +80,9 @@ def _ids(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _counts(items: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
-    return tuple(sorted(items.items()))
+def _counts(items: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    pairs = items.items() if isinstance(items, Mapping) else items
+    return tuple(sorted(pairs))
 
 
 @frozen

@@ -567,20 +567,23 @@ class ProposalDiff:
 
     @classmethod
     def between(cls, old: Proposal, new: Proposal) -> ProposalDiff:
-        def key(g: ProposedGroup) -> tuple[frozenset[PolicyRef], frozenset[str]]:
-            return (g.policies, g.members)
-
-        old_by_key = {key(g): g.name for g in old.groups}
-        new_by_key = {key(g): g.name for g in new.groups}
-        renamed = sorted(
-            (old_by_key[k], new_by_key[k])
-            for k in old_by_key.keys() & new_by_key.keys()
-            if old_by_key[k] != new_by_key[k]
-        )
-        renamed_old = {a for a, _ in renamed}
-        renamed_new = {b for _, b in renamed}
         old_names = {g.name for g in old.groups}
         new_names = {g.name for g in new.groups}
+        # A rename: a group gone and a group new with the same policies; where
+        # several fit, the one sharing the most members.
+        renamed: list[tuple[str, str]] = []
+        candidates = [g for g in new.groups if g.name not in old_names]
+        for g in sorted(old.groups, key=lambda g: g.name):
+            if g.name in new_names:
+                continue
+            fits = [c for c in candidates if c.policies == g.policies and c.members & g.members]
+            if fits:
+                best = max(fits, key=lambda c: (len(c.members & g.members), c.name))
+                renamed.append((g.name, best.name))
+                candidates.remove(best)
+        renamed.sort()
+        renamed_old = {a for a, _ in renamed}
+        renamed_new = {b for _, b in renamed}
         moved = []
         users = sorted({m for g in (*old.groups, *new.groups) for m in g.members})
         for user in users:
