@@ -371,7 +371,14 @@ class Proposal:
             as_managed=a.as_managed | b.as_managed,
         )
         out = [g for g in self.groups if g is not a and g is not b]
-        return self._replace([*out, merged])
+        try:
+            return self._replace([*out, merged])
+        except ProposalError as exc:
+            raise ProposalError(
+                f"cannot merge {a.name!r} and {b.name!r}: {str(exc).split(';')[0]}; groups "
+                "merge only when every member of both holds every policy of both",
+                users=exc.users,
+            ) from None
 
     def move_user(self, user: str, source: str, target: str) -> Proposal:
         """Move *user* from group *source* to group *target*."""
