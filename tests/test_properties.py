@@ -152,14 +152,15 @@ def _random_order(plan: Plan, rnd: random.Random) -> list[Step]:
     return out
 
 
-@given(accounts(), st.randoms(use_true_random=False))
+@pytest.mark.parametrize("strategy", ["exact", "minimal"])
+@given(case=accounts(), rnd=st.randoms(use_true_random=False))
 def test_plan_keeps_access_in_every_order(
-    case: tuple[Inventory, list[str]], rnd: random.Random
+    strategy: str, case: tuple[Inventory, list[str]], rnd: random.Random
 ) -> None:
     """Any order the DAG allows keeps every user's access; in-scope users end with none direct."""
     inv, exempt = case
     try:
-        proposal = groupify.propose(inv, exclude_users=exempt)
+        proposal = groupify.propose(inv, exclude_users=exempt, strategy=strategy)
     except QuotaError:
         assume(False)
         raise
@@ -175,12 +176,13 @@ def test_plan_keeps_access_in_every_order(
     assert set(plan.in_scope) == migrated
 
 
-@given(accounts())
-def test_plan_is_deterministic(case: tuple[Inventory, list[str]]) -> None:
+@pytest.mark.parametrize("strategy", ["exact", "minimal"])
+@given(case=accounts())
+def test_plan_is_deterministic(strategy: str, case: tuple[Inventory, list[str]]) -> None:
     """The same account gives byte-identical plans, whatever the order users are listed in."""
     inv, exempt = case
     try:
-        first = groupify.build_plan(groupify.propose(inv, exclude_users=exempt))
+        first = groupify.build_plan(groupify.propose(inv, exclude_users=exempt, strategy=strategy))
     except QuotaError:
         assume(False)
         raise
@@ -190,7 +192,9 @@ def test_plan_is_deterministic(case: tuple[Inventory, list[str]]) -> None:
         groups=list(reversed(inv.groups)),
         quotas=inv.quotas,
     )
-    second = groupify.build_plan(groupify.propose(shuffled, exclude_users=list(reversed(exempt))))
+    second = groupify.build_plan(
+        groupify.propose(shuffled, exclude_users=list(reversed(exempt)), strategy=strategy)
+    )
     a, b = first.to_dict(), second.to_dict()
     a.pop("generator"), b.pop("generator")
     assert a == b
