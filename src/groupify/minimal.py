@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import heapq
 import importlib
+import itertools
 import math
 import time
-from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
@@ -56,6 +57,8 @@ Solver = Literal["auto", "highs", "python"]
 _CONCEPT_CAP = 50_000
 # Choosing one user's groups is a tiny set cover; this only guards a pathological one.
 _ROW_NODE_LIMIT = 2_000
+# Subgradient steps for the pure-Python lower bound; it stops early once it stalls.
+_LAGRANGE_ITERATIONS = 400
 # Covering with pieces of oversized groups is a heuristic stage whatever solves it, so
 # it gets a short search, counted in nodes so that the result does not depend on speed.
 _POOL_NODE_LIMIT = 200
@@ -197,6 +200,17 @@ def _bits(mask: int) -> list[int]:
         positions.append(found)
         found = text.find("1", found + 1)
     return positions
+
+
+def _mask(positions: Iterable[int]) -> int:
+    """The int with exactly these bits set (built in one go: ``|=`` per bit is quadratic)."""
+    ordered = sorted(set(positions))
+    if not ordered:
+        return 0
+    data = bytearray(ordered[-1] // 8 + 1)
+    for position in ordered:
+        data[position >> 3] |= 1 << (position & 7)
+    return int.from_bytes(data, "little")
 
 
 def _transpose(rows: Sequence[int]) -> dict[int, int]:
@@ -359,16 +373,19 @@ def _reduce(sets: dict[int, int], universe: int) -> _Reduced | None:
                 universe &= ~sets[name]
             sets = {n: m & universe for n, m in sets.items() if n not in essential and m & universe}
             continue
-        dominated = 0
-        for element, covering in cover.items():
-            inside = universe & ~(1 << element)
+        # Elements with the same covering sets are one element: keep the lowest.
+        classes: dict[int, int] = {}
+        for element in sorted(cover):
+            classes.setdefault(cover[element], element)
+        kept = _mask(classes.values())
+        dominated: list[int] = []
+        for covering, element in classes.items():
+            inside = kept & ~(1 << element)
             for name in _bits(covering):
                 inside &= sets[name]
-            for other in _bits(inside):
-                if cover[other] != covering or other > element:
-                    dominated |= 1 << other
-        if dominated:
-            universe &= ~dominated
+            dominated.extend(_bits(inside))
+        if dominated or len(classes) < len(cover):
+            universe &= kept & ~_mask(dominated)
             sets = {n: m & universe for n, m in sets.items() if m & universe}
             continue
         redundant: list[int] = []
@@ -435,43 +452,70 @@ def _greedy(sets: Mapping[int, int], universe: int) -> list[int]:
     return _prune(chosen, sets)
 
 
-@attrs.frozen
+@attrs.define
 class _Frame:
     chosen: list[int]
     sets: dict[int, int]
     universe: int
     branches: list[int]
-    next: list[int]  # one-item box: index of the next branch to try
+    next: int = 0  # index of the next branch to try
 
 
 def _branch_and_bound(
     sets: dict[int, int],
     universe: int,
-    incumbent: list[int],
+    target: int,
     deadline: float | None,
     node_limit: int | None,
-) -> tuple[list[int], bool]:
-    """Depth-first search that reduces at every node; (best found, search completed)."""
-    best = list(incumbent)
+    weights: Mapping[int, float],
+) -> tuple[list[int] | None, bool]:
+    """Depth-first search, reducing at every node, for a cover of fewer than ``target``.
+
+    ``weights`` are Lagrangian multipliers from the root: with them every node gets a
+    bound, and a set whose reduced cost alone lifts that bound to the incumbent's size
+    cannot be in a better cover, so it is dropped before branching.
+
+    Returns the best cover found (None if none beat ``target``) and whether the search
+    finished, in which case nothing smaller exists.
+    """
+    best: list[int] | None = None
+    limit = target
     nodes = 0
 
     def expand(chosen: list[int], sets: dict[int, int], universe: int) -> _Frame | None:
-        reduced = _reduce(sets, universe)
-        if reduced is None:
-            return None
-        chosen = chosen + reduced.forced
-        if not reduced.universe:
-            if len(chosen) < len(best):
-                best[:] = chosen
-            return None
-        bound = len(chosen) + _independent_elements(reduced.sets, reduced.cover)
-        if bound >= len(best):
-            return None
+        nonlocal best, limit
+        while True:
+            reduced = _reduce(sets, universe)
+            if reduced is None:
+                return None
+            chosen = chosen + reduced.forced
+            if not reduced.universe:
+                if len(chosen) < limit:
+                    best, limit = chosen, len(chosen)
+                return None
+            bound = len(chosen) + _independent_elements(reduced.sets, reduced.cover)
+            if bound >= limit:
+                return None
+            value, costs = _relaxed(reduced.sets, reduced.universe, weights)
+            if len(chosen) + math.ceil(value - 1e-6) >= limit:
+                return None
+            hopeless = {
+                name
+                for name, cost in costs.items()
+                if cost > 0 and len(chosen) + math.ceil(value + cost - 1e-6) >= limit
+            }
+            if not hopeless:
+                break
+            sets = {n: m for n, m in reduced.sets.items() if n not in hopeless}
+            universe = reduced.universe
         cover = reduced.cover
         # Branch on the element with the fewest ways to be covered.
         element = min(cover, key=lambda e: (cover[e].bit_count(), e))
-        options = sorted(_bits(cover[element]), key=lambda n: (-reduced.sets[n].bit_count(), n))
-        return _Frame(chosen, reduced.sets, reduced.universe, options, [0])
+        # Cheapest under the relaxation first: where good covers are usually found.
+        options = sorted(
+            _bits(cover[element]), key=lambda n: (costs[n], -reduced.sets[n].bit_count(), n)
+        )
+        return _Frame(chosen, reduced.sets, reduced.universe, options)
 
     stack: list[_Frame] = []
     root = expand([], sets, universe)
@@ -479,8 +523,7 @@ def _branch_and_bound(
         stack.append(root)
     while stack:
         frame = stack[-1]
-        index = frame.next[0]
-        if index == len(frame.branches) or len(frame.chosen) + 1 >= len(best):
+        if frame.next == len(frame.branches) or len(frame.chosen) + 1 >= limit:
             stack.pop()
             continue
         nodes += 1
@@ -488,10 +531,10 @@ def _branch_and_bound(
             node_limit is not None and nodes > node_limit
         ):
             return best, False
-        frame.next[0] = index + 1
-        pick = frame.branches[index]
+        pick = frame.branches[frame.next]
         # Later siblings exclude earlier picks, so no cover is visited twice.
-        excluded = set(frame.branches[:index])
+        excluded = set(frame.branches[: frame.next])
+        frame.next += 1
         left = frame.universe & ~frame.sets[pick]
         child_sets = {
             n: m & left
@@ -568,6 +611,99 @@ def _highs_cover(
     return chosen, max(lower, 0), False
 
 
+def _lagrangian(
+    sets: Mapping[int, int], universe: int, upper: int, deadline: float | None
+) -> tuple[int, list[int] | None, dict[int, float]]:
+    """A lower bound near the LP relaxation's, and maybe a cover of fewer than ``upper``.
+
+    Subgradient ascent on the Lagrangian relaxation (Beasley 1990): for multipliers
+    u >= 0 on the elements, sum(u) + sum over sets of min(0, 1 - u(set)) is below every
+    cover. The sets the relaxation picks, completed greedily and pruned, are often a
+    better cover than plain greedy. Pure Python, so that the fallback without a MIP
+    solver can still prove optima and find good covers.
+    """
+    names = list(sets)
+    elements = _bits(universe)
+    index = {element: i for i, element in enumerate(elements)}
+    members = [[index[e] for e in _bits(sets[name])] for name in names]
+    covering: list[int] = [0] * len(elements)
+    for listed in members:
+        for i in listed:
+            covering[i] += 1
+    # Start from the dual-feasible 1/(sets covering e), a bound in itself.
+    u = [1.0 / count for count in covering]
+    best = 0.0
+    best_u = u
+    found: list[int] | None = None
+    step = 2.0
+    stall = 0
+    for iteration in range(_LAGRANGE_ITERATIONS):
+        if deadline is not None and iteration % 16 == 0 and time.monotonic() > deadline:
+            break
+        value = sum(u)
+        reduced = [1.0 - sum(u[i] for i in listed) for listed in members]
+        picked = [k for k, cost in enumerate(reduced) if cost < 0]
+        value += sum(reduced[k] for k in picked)
+        if value > best + 1e-9:
+            best, best_u, stall = value, u, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                step, stall = step / 2, 0
+        if iteration % 4 == 0:
+            cover = _complete(names, sets, universe, picked, reduced)
+            if len(cover) < upper:
+                found, upper = cover, len(cover)
+        if math.ceil(best - 1e-6) >= upper or step < 1e-4:
+            break
+        gradient = [1.0] * len(elements)
+        for k in picked:
+            for i in members[k]:
+                gradient[i] -= 1.0
+        norm = sum(g * g for g in gradient)
+        if not norm:
+            break  # the relaxation picked an exact partition: u is optimal
+        move = step * (upper - value) / norm
+        u = [max(0.0, x + move * g) for x, g in zip(u, gradient, strict=True)]
+    weights = {element: best_u[i] for i, element in enumerate(elements)}
+    return math.ceil(best - 1e-6), found, weights
+
+
+def _relaxed(
+    sets: Mapping[int, int], universe: int, weights: Mapping[int, float]
+) -> tuple[float, dict[int, float]]:
+    """The Lagrangian value for fixed multipliers, and each set's reduced cost."""
+    value = sum(weights[e] for e in _bits(universe))
+    costs: dict[int, float] = {}
+    for name, members in sets.items():
+        cost = 1.0 - sum(weights[e] for e in _bits(members))
+        costs[name] = cost
+        if cost < 0:
+            value += cost
+    return value, costs
+
+
+def _complete(
+    names: Sequence[int],
+    sets: Mapping[int, int],
+    universe: int,
+    picked: Sequence[int],
+    reduced: Sequence[float],
+) -> list[int]:
+    """The relaxation's picks made a cover: greedy for the rest, then drop the redundant."""
+    chosen = [names[k] for k in picked]
+    left = universe
+    for name in chosen:
+        left &= ~sets[name]
+    if left:
+        rest = {name: sets[name] & left for name in names if sets[name] & left}
+        chosen += _greedy(rest, left)
+    cost = {name: reduced[k] for k, name in enumerate(names)}
+    # Prune the least attractive first: highest reduced cost at the end of the list.
+    chosen.sort(key=lambda name: (cost[name], name))
+    return _prune(chosen, sets)
+
+
 @attrs.frozen
 class _Cover:
     chosen: list[int]
@@ -584,35 +720,64 @@ def _solve_cover(
     deadline: float | None,
     highs: Any | None,
     node_limit: int | None = None,
+    known: Sequence[int] = (),
 ) -> _Cover:
-    """Fewest of ``sets`` whose union is ``universe`` (which they must be able to cover)."""
-    reduced = _reduce(dict(enumerate(sets)), universe)
+    """Fewest of ``sets`` whose union is ``universe`` (which they must be able to cover).
+
+    ``known`` is a cover the caller already has; the search only has to beat it.
+    """
+    # Sets that cover nothing would make the dominance tests see everything as a superset.
+    reduced = _reduce({n: m & universe for n, m in enumerate(sets) if m & universe}, universe)
     if reduced is None:
         raise AssertionError("set cover is infeasible")  # pragma: no cover
     forced = reduced.forced
     if not reduced.universe:
         return _Cover(forced, len(forced), True, len(forced), "reductions")
+    # Forced sets are in every optimal cover, so bounds add up: forced + the rest's.
     lower = len(forced) + _independent_elements(reduced.sets, reduced.cover)
-    core = _greedy(reduced.sets, reduced.universe)
-    if len(forced) + len(core) == lower:
-        return _Cover(forced + core, lower, True, len(forced), "greedy")
+    best = forced + _greedy(reduced.sets, reduced.universe)
+    if known and len(known) < len(best):
+        best = list(known)
+    method = "greedy"
+
+    def result(proven: bool) -> _Cover:
+        bound = len(best) if proven else lower
+        return _Cover(best, bound, proven, len(forced), method)
+
+    if len(best) == lower:
+        return result(True)
     if deadline is not None and time.monotonic() > deadline:
-        return _Cover(forced + core, lower, False, len(forced), "greedy")
+        return result(False)
+    if highs is None and node_limit != 0:
+        bound, better, weights = _lagrangian(
+            reduced.sets, reduced.universe, len(best) - len(forced), deadline
+        )
+        if better is not None:
+            best = forced + better
+        if len(forced) + bound > lower:
+            lower = len(forced) + bound
+        if better is not None or len(best) == lower:
+            method = "lagrangian"
+        if len(best) == lower:
+            return result(True)
     if highs is not None:
+        method = "highs"
         found, core_lower, proven = _highs_cover(
             highs, reduced.sets, reduced.universe, deadline, node_limit
         )
-        if found is not None and len(found) <= len(core):
-            core = found
+        if found is not None and len(forced) + len(found) < len(best):
+            best = forced + found
         lower = max(lower, len(forced) + core_lower)
-        proven = proven or len(forced) + len(core) == lower
-        return _Cover(forced + core, lower, proven, len(forced), "highs")
+        return result((proven and len(best) == len(forced) + core_lower) or len(best) == lower)
     if node_limit == 0:
-        return _Cover(forced + core, lower, False, len(forced), "greedy")
-    core, complete = _branch_and_bound(reduced.sets, reduced.universe, core, deadline, node_limit)
-    if complete:
-        lower = len(forced) + len(core)
-    return _Cover(forced + core, lower, complete, len(forced), "branch-and-bound")
+        return result(False)
+    method = "branch-and-bound"
+    found, complete = _branch_and_bound(
+        reduced.sets, reduced.universe, len(best) - len(forced), deadline, node_limit, weights
+    )
+    if found is not None:
+        best = forced + found
+    return result(complete)
 
 
 # ---------------------------------------------------------------------------
@@ -737,11 +902,13 @@ def _solve_component(rows: Sequence[int], deadline: float | None, highs: Any | N
             uncovered[position] &= ~intent
     if not any(uncovered):
         return _Part(essential, len(essential), True, len(essential), len(essential), "reductions")
-    bound = _fooling_bound(rows)
+    # Essential bicliques are in every cover, so they count towards any bound too.
+    bound = max(_fooling_bound(rows), len(essential))
     if deadline is not None and time.monotonic() > deadline:
         fallback = essential + [row for row, left in zip(rows, uncovered, strict=True) if left]
         return _Part(fallback, bound, len(fallback) == bound, 0, len(essential), "timeout")
     intents, complete = _candidates(rows, columns, uncovered, deadline)
+    seeds = {row for row, left in zip(rows, uncovered, strict=True) if left}
     # The uncovered edges, numbered row by row; a candidate covers those in its rectangle.
     offsets: list[int] = []
     places: list[dict[int, int]] = []
@@ -758,11 +925,10 @@ def _solve_component(rows: Sequence[int], deadline: float | None, highs: Any | N
             for column in _bits(intent & uncovered[position]):
                 edges |= 1 << (offset + place[column])
         sets.append(edges)
-    cover = _solve_cover(sets, (1 << total) - 1, deadline=deadline, highs=highs)
+    # One group per row with uncovered edges always works; the search has to beat it.
+    own = [name for name, intent in enumerate(intents) if intent in seeds]
+    cover = _solve_cover(sets, (1 << total) - 1, deadline=deadline, highs=highs, known=own)
     chosen = essential + [intents[name] for name in cover.chosen]
-    if len(chosen) > len(rows):
-        # A search cut short can do worse than one group per row, which always works.
-        chosen = list(rows)
     forced = len(essential) + cover.forced
     if complete:
         # Over all maximal bicliques the set-cover bound is a bound on the real problem.
@@ -937,8 +1103,8 @@ def minimal_groups(
         groups=groups,
         optimal=len(groups) == lower,
         lower_bound=lower,
-        fallback_users=frozenset(u for row in fallback_rows for u in users_of[row]),
-        over_quota_users=frozenset(u for row in over_rows for u in users_of[row]),
+        fallback_users=frozenset(u for p in fallback_rows for u in users_of[rows[p]]),
+        over_quota_users=frozenset(u for p in over_rows for u in users_of[rows[p]]),
         stats=stats,
     )
 
@@ -1015,8 +1181,9 @@ def _assign(
 ) -> tuple[list[list[int]], list[int], list[int]]:
     """For each row, the fewest intents that cover it, within the quotas where possible.
 
-    Returns the intents per row, the rows that needed groups of their own, and the rows
-    no assignment can fit in the quotas (given the cover with the fewest groups found).
+    Returns the intents per row, and the positions of the rows that needed groups of
+    their own and of those no assignment can fit in the quotas (these keep the cover
+    with the fewest shared groups found).
     """
     frequency: dict[int, int] = {}
     for intent in choices:
@@ -1027,31 +1194,121 @@ def _assign(
         rarest = min(_bits(intent), key=lambda bit: (frequency[bit], bit))
         buckets.setdefault(rarest, []).append(intent)
     available = set(choices)
-    assignment: list[list[int]] = []
-    fallback: list[int] = []
-    over: list[int] = []
+    covers: list[list[int]] = []
     for row in rows:
         if row in available:
             # A group with exactly the user's policies: one group, nothing to choose.
-            assignment.append([row])
+            covers.append([row])
             continue
         inside = [i for bit in _bits(row) for i in buckets.get(bit, ()) if not i & ~row]
         inside.sort(key=lambda m: (m.bit_count(), m))
         found = _solve_cover(inside, row, deadline=deadline, highs=None, node_limit=_ROW_NODE_LIMIT)
-        picked = sorted(inside[name] for name in found.chosen)
-        if max_groups is None or len(picked) <= max_groups:
-            assignment.append(picked)
+        covers.append(sorted(inside[name] for name in found.chosen))
+    if max_groups is None:
+        return covers, [], []
+    # More policies than the quotas allow in total: no assignment fits, say so.
+    impossible = [
+        position
+        for position, row in enumerate(rows)
+        if max_policies is not None and -(-row.bit_count() // max_policies) > max_groups
+    ]
+    excluded = set(impossible)
+    over = [
+        position
+        for position, cover in enumerate(covers)
+        if len(cover) > max_groups and position not in excluded
+    ]
+    if not over:
+        return covers, [], impossible
+    # Two ways to bring users within quota; keep whichever adds fewer groups.
+    best: tuple[int, int, list[list[int]], list[int]] | None = None
+    for threshold in (2, None):
+        trial = [list(cover) for cover in covers]
+        if threshold is not None:
+            _merge_pairs(trial, over, max_groups, max_policies, threshold)
+        fallback = _fallback_rows(rows, trial, over, max_groups, max_policies)
+        total = len({intent for cover in trial for intent in cover})
+        if best is None or (total, len(fallback)) < best[:2]:
+            best = (total, len(fallback), trial, fallback)
+    assert best is not None
+    return best[2], best[3], impossible
+
+
+def _merge_pairs(
+    covers: list[list[int]],
+    over: Sequence[int],
+    max_groups: int,
+    max_policies: int | None,
+    threshold: int,
+) -> None:
+    """Merge the pair of groups most over-quota users share into one, until none is shared.
+
+    Each merge adds one group and takes one group off every user that held both, so a
+    pair held by many users is cheap quota; the merged group fits each of them exactly.
+    """
+    pending = set(over)
+    holders: dict[tuple[int, int], set[int]] = {}
+
+    def pairs(cover: Sequence[int]) -> Iterator[tuple[int, int]]:
+        for first, second in itertools.combinations(sorted(cover), 2):
+            if max_policies is None or (first | second).bit_count() <= max_policies:
+                yield first, second
+
+    for position in sorted(pending):
+        for pair in pairs(covers[position]):
+            holders.setdefault(pair, set()).add(position)
+    heap = [(-len(held), pair) for pair, held in holders.items()]
+    heapq.heapify(heap)
+    while pending and heap:
+        negative, pair = heapq.heappop(heap)
+        held = holders.get(pair, set())
+        if len(held) != -negative:
+            if held:
+                heapq.heappush(heap, (-len(held), pair))
             continue
+        if len(held) < threshold:
+            break
+        merged = pair[0] | pair[1]
+        touched: set[tuple[int, int]] = set()
+        for position in sorted(held):
+            for old in pairs(covers[position]):
+                holders[old].discard(position)
+                touched.add(old)
+            cover = [intent for intent in covers[position] if intent & ~merged]
+            cover.append(merged)
+            covers[position] = sorted(cover)
+            if len(cover) > max_groups:
+                for new in pairs(cover):
+                    holders.setdefault(new, set()).add(position)
+                    touched.add(new)
+            else:
+                pending.discard(position)
+        for changed in sorted(touched):
+            if holders.get(changed):
+                heapq.heappush(heap, (-len(holders[changed]), changed))
+
+
+def _fallback_rows(
+    rows: Sequence[int],
+    covers: list[list[int]],
+    over: Sequence[int],
+    max_groups: int,
+    max_policies: int | None,
+) -> list[int]:
+    """Rows still over quota get shared groups plus their own; their positions."""
+    fallback: list[int] = []
+    shared = sorted({intent for cover in covers for intent in cover})
+    for position in over:
+        if len(covers[position]) <= max_groups:
+            continue
+        row = rows[position]
+        inside = [intent for intent in shared if not intent & ~row]
         mixed = _fallback(row, inside, max_groups, max_policies)
-        if mixed is None:
-            # No assignment fits; shared groups at least add no groups for the caller
-            # to report.
-            assignment.append(picked)
-            over.append(row)
-        else:
-            assignment.append(mixed)
-            fallback.append(row)
-    return assignment, fallback, over
+        if mixed is None:  # pragma: no cover - own pieces always fit when not impossible
+            raise AssertionError("quota fallback failed for a row that fits")
+        covers[position] = mixed
+        fallback.append(position)
+    return fallback
 
 
 def _fallback(
@@ -1059,7 +1316,6 @@ def _fallback(
 ) -> list[int] | None:
     """Shared groups for most of ``row`` and its own chunks for the rest, within quota."""
     order = _greedy(dict(enumerate(inside)), row)
-    # Greedy order covers the most first; prune may reorder nothing, so keep its order.
     shared = [inside[name] for name in order]
     for count in range(min(len(shared), max_groups), -1, -1):
         covered = 0

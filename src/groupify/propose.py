@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 Strategy = Literal["exact", "minimal"]
-STRATEGIES: tuple[str, ...] = ("exact",)
+STRATEGIES: tuple[str, ...] = ("exact", "minimal")
 
 
 def _frozenset(items: Iterable[Any]) -> frozenset[Any]:
@@ -691,9 +691,48 @@ def propose(
         strategy=strategy,
     )
     needed = {u: s for u, s in base.needed.items() if s}
-    biclusters = cluster.exact(needed)
+    if strategy == "exact":
+        biclusters = cluster.exact(needed)
+    else:
+        biclusters = _minimal(needed, base, time_limit=time_limit)
     groups = _realize(biclusters, base)
     return attrs.evolve(base, groups=groups).validate()
+
+
+def _minimal(
+    needed: Mapping[str, frozenset[PolicyRef]], base: Proposal, *, time_limit: float | None
+) -> list[Bicluster]:
+    """The fewest groups reproducing each needed set, within the IAM quotas.
+
+    Users already in groups have fewer of the per-user quota left. The solver is
+    given the bound of the user with the most room; a user its groups would put
+    over its own bound falls back to groups of its own set (split to the
+    managed-policy quota), which still reproduces its access exactly. Where even
+    that does not fit, :meth:`Proposal.validate` names the user.
+    """
+    from groupify.minimal import minimal_groups
+
+    inv = base.inventory
+    quotas = inv.quotas
+    room = {u: quotas.groups_per_user - len(inv.user_by_name[u].groups) for u in needed}
+    result = minimal_groups(
+        needed,
+        max_groups_per_user=max(1, max(room.values(), default=1)),
+        max_policies_per_group=quotas.managed_policies_per_group,
+        time_limit=time_limit,
+    )
+    over = {u for u in needed if len(result.groups_of(u)) > room[u]}
+    out: dict[frozenset[PolicyRef], set[str]] = {}
+    for group in result.groups:
+        members = group.members - over
+        if members:
+            out.setdefault(group.policies, set()).update(members)
+    for policies, members in cluster.exact({u: needed[u] for u in over}):
+        out.setdefault(policies, set()).update(members)
+    return sorted(
+        ((p, frozenset(m)) for p, m in out.items()),
+        key=lambda pm: (-len(pm[1]), sorted(map(repr, pm[0]))),
+    )
 
 
 def _realize(biclusters: Sequence[Bicluster], base: Proposal) -> list[ProposedGroup]:
@@ -755,7 +794,15 @@ def _realize(biclusters: Sequence[Bicluster], base: Proposal) -> list[ProposedGr
             prev = out[name]
             out[name] = attrs.evolve(prev, members=prev.members | members)
             continue
-        reason = _reason(policies, members, inv, part, parts, existing=i in reuse)
+        reason = _reason(
+            policies,
+            members,
+            inv,
+            part,
+            parts,
+            existing=i in reuse,
+            shared=parts == 1 and any(base.needed[m] != policies for m in members),
+        )
         out[name] = ProposedGroup(
             name=name,
             policies=policies,
@@ -784,6 +831,7 @@ def _reason(
     parts: int,
     *,
     existing: bool,
+    shared: bool = False,
 ) -> str:
     n = len(members)
     who = f"{n} user{'s' if n != 1 else ''}"
@@ -791,7 +839,10 @@ def _reason(
         return f"existing group with exactly these policies; {who} need them"
     verb = "holds" if n == 1 else "hold"
     what = "this policy" if len(policies) == 1 else f"these {len(policies)} policies"
-    text = f"{who} {verb} exactly {what}"
+    if shared:
+        text = f"{who} {verb} {what} (with others from their other groups)"
+    else:
+        text = f"{who} {verb} exactly {what}"
     if parts > 1:
         text += f" (part {part + 1} of {parts}: the set exceeds the group quotas)"
     return text

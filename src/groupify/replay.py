@@ -56,6 +56,7 @@ class AccountModel:
         self.created: dict[str, str] = dict(created_policies or {})
         self.created_groups: set[str] = set(created_groups)
         self._groups_lower = {g.lower() for g in self.group_managed}
+        self._known_arns: set[str] | None = None
 
     def ref(self, arn: str) -> PolicyRef:
         """The access a managed policy ARN stands for (a created one stands for its document)."""
@@ -144,12 +145,13 @@ class AccountModel:
         return tuple(self.group_members[GroupName])
 
     def _known(self, arn: str) -> bool:
-        inv = self.inventory
-        return (
-            arn in inv.policy_by_arn
-            or any(arn in u.managed for u in inv.users)
-            or any(arn in g.managed for g in inv.groups)
-        )
+        """Whether the inventory shows customer policy *arn* exists (listed or attached)."""
+        if self._known_arns is None:
+            inv = self.inventory
+            self._known_arns = set(inv.policy_by_arn)
+            self._known_arns.update(a for u in inv.users for a in u.managed)
+            self._known_arns.update(a for g in inv.groups for a in g.managed)
+        return arn in self._known_arns
 
     def _put_group_policy(
         self, GroupName: str, PolicyName: str, PolicyDocument: str
