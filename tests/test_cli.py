@@ -182,3 +182,27 @@ def test_console_script_runs(gaad: Path, tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr and "is a directory" in bad.stderr
+
+
+def test_propose_compare_strategies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--compare prints exact against minimal: groups and groups per user."""
+    from groupify.synth import synthetic_gaad
+
+    path = tmp_path / "gaad.json"
+    path.write_text(json.dumps(synthetic_gaad(users=300, seed=2)))
+    argv = ["propose", "--from-gaad", str(path), "--exclude-tag", "BreakGlass", "--compare"]
+    assert main([*argv, "--json"]) == 0
+    rows = {r["strategy"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"exact", "minimal"}
+    assert rows["minimal"]["groups"] <= rows["exact"]["groups"]
+    assert rows["exact"]["groups_per_user_max"] == 1
+    assert rows["minimal"]["users"] == rows["exact"]["users"]
+    assert main(argv) == 0
+    assert "groups/user mean" in capsys.readouterr().out
+
+
+def test_plan_with_minimal_strategy(gaad: Path, tmp_path: Path) -> None:
+    """plan --strategy minimal writes a verified plan."""
+    out = tmp_path / "plan.json"
+    assert main(["plan", "--from-gaad", str(gaad), "--strategy", "minimal", "--out", str(out)]) == 0
+    assert groupify.load_plan(out).strategy == "minimal"

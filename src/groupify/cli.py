@@ -52,6 +52,12 @@ def _scope_args(p: argparse.ArgumentParser) -> None:
         metavar="KEY[=VALUE]",
         help="leave users with this tag alone (repeatable)",
     )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="bound the search of --strategy minimal (default: to the proven optimum)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     _source_args(p)
     _scope_args(p)
     p.add_argument("--out", metavar="FILE", help="write the editable proposal (JSON) here")
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="compare the strategies (groups, groups per user, policies per group)",
+    )
 
     p = sub.add_parser("plan", help="build a verified, ordered plan of IAM calls")
     _source_args(p)
@@ -149,6 +160,8 @@ def _run(args: argparse.Namespace) -> int:
             exclude_tags=args.exclude_tag,
             as_json=args.json,
             out_path=args.out,
+            time_limit=args.time_limit,
+            compare_strategies=args.compare,
         )
     return commands.plan_cmd(
         inventory,
@@ -158,6 +171,7 @@ def _run(args: argparse.Namespace) -> int:
         exclude_tags=args.exclude_tag,
         proposal_path=args.proposal,
         as_json=args.json,
+        time_limit=args.time_limit,
     )
 
 

@@ -156,12 +156,52 @@ def propose_cmd(
     exclude_tags: Sequence[str] = (),
     as_json: bool = False,
     out_path: str | None = None,
+    time_limit: float | None = None,
+    compare_strategies: bool = False,
     out: TextIO | None = None,
 ) -> int:
     """Propose groups; print them, and write the editable proposal to *out_path*."""
     out = out or sys.stdout
+    if compare_strategies:
+        from groupify.propose import STRATEGIES, compare
+
+        rows = compare(
+            propose(
+                inventory,
+                strategy=s,
+                exclude_users=exclude_users,
+                exclude_tags=exclude_tags,
+                time_limit=time_limit,
+            )
+            for s in STRATEGIES
+        )
+        if as_json:
+            _dump(rows, out)
+        else:
+            out.write(
+                table(
+                    [
+                        "strategy",
+                        "groups",
+                        "new",
+                        "reused",
+                        "users",
+                        "groups/user mean",
+                        "groups/user max",
+                        "policies/group mean",
+                        "policies/group max",
+                    ],
+                    [list(r.values()) for r in rows],
+                )
+                + "\n"
+            )
+        return 0
     proposal = propose(
-        inventory, strategy=strategy, exclude_users=exclude_users, exclude_tags=exclude_tags
+        inventory,
+        strategy=strategy,
+        exclude_users=exclude_users,
+        exclude_tags=exclude_tags,
+        time_limit=time_limit,
     )
     if out_path:
         _write_json(out_path, proposal.to_dict())
@@ -218,6 +258,7 @@ def plan_cmd(
     exclude_tags: Sequence[str] = (),
     proposal_path: str | None = None,
     as_json: bool = False,
+    time_limit: float | None = None,
     out: TextIO | None = None,
 ) -> int:
     """Build and verify a plan, write it to *out_path* and print its summary."""
@@ -228,7 +269,11 @@ def plan_cmd(
         proposal = _load_proposal(proposal_path, inventory)
     else:
         proposal = propose(
-            inventory, strategy=strategy, exclude_users=exclude_users, exclude_tags=exclude_tags
+            inventory,
+            strategy=strategy,
+            exclude_users=exclude_users,
+            exclude_tags=exclude_tags,
+            time_limit=time_limit,
         )
     plan = build_plan(proposal)
     plan.save(out_path)

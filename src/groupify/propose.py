@@ -29,6 +29,7 @@ __all__ = [
     "Proposal",
     "ProposalDiff",
     "ProposedGroup",
+    "compare",
     "propose",
 ]
 
@@ -697,6 +698,33 @@ def propose(
         biclusters = _minimal(needed, base, time_limit=time_limit)
     groups = _realize(biclusters, base)
     return attrs.evolve(base, groups=groups).validate()
+
+
+def compare(proposals: Iterable[Proposal]) -> list[dict[str, Any]]:
+    """A row per proposal: groups, groups per user (mean, max), policies per group.
+
+    For a reviewer weighing ``exact`` against ``minimal``: fewer groups usually
+    means more groups per user.
+    """
+    rows = []
+    for p in proposals:
+        per_user = Counter(m for g in p.groups for m in g.members)
+        sizes = [len(g.policies) for g in p.groups]
+        users = len(per_user)
+        rows.append(
+            {
+                "strategy": p.strategy,
+                "groups": len(p.groups),
+                "new": sum(1 for g in p.groups if not g.existing),
+                "reused": sum(1 for g in p.groups if g.existing),
+                "users": users,
+                "groups_per_user_mean": round(sum(per_user.values()) / users, 2) if users else 0,
+                "groups_per_user_max": max(per_user.values(), default=0),
+                "policies_per_group_mean": round(sum(sizes) / len(sizes), 2) if sizes else 0,
+                "policies_per_group_max": max(sizes, default=0),
+            }
+        )
+    return rows
 
 
 def _minimal(
