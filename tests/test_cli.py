@@ -206,3 +206,38 @@ def test_plan_with_minimal_strategy(gaad: Path, tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
     assert main(["plan", "--from-gaad", str(gaad), "--strategy", "minimal", "--out", str(out)]) == 0
     assert groupify.load_plan(out).strategy == "minimal"
+
+
+def test_report_writes_html_and_markdown(
+    gaad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """report writes the change-approval report of a plan file, in either format."""
+    plan = tmp_path / "plan.json"
+    assert (
+        main(["plan", "--from-gaad", str(gaad), "--exclude-tag", "BreakGlass", "--out", str(plan)])
+        == 0
+    )
+    html, md = tmp_path / "plan.html", tmp_path / "plan.md"
+    capsys.readouterr()
+    assert main(["report", str(plan), "--html", str(html), "--markdown", str(md)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"Report written to {html}",
+        f"Report written to {md}",
+    ]
+    checksum = json.loads(plan.read_text())["checksum"]
+    for path in (html, md):
+        text = path.read_text(encoding="utf-8")
+        assert checksum in text
+        assert f"groupify rollback --journal {plan}.journal --dry-run" in text
+        assert "root-bg" in text and "data-analyst" in text
+
+
+def test_report_needs_a_format(
+    gaad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """report without --html or --markdown is bad input: one line, exit 2."""
+    plan = tmp_path / "plan.json"
+    assert main(["plan", "--from-gaad", str(gaad), "--out", str(plan)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(plan)]) == 2
+    assert capsys.readouterr().err == "groupify: error: give --html FILE and/or --markdown FILE\n"

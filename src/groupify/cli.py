@@ -116,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", help="AWS profile (default: boto3's usual chain)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
+    p = sub.add_parser(
+        "report", help="write a plan's change-approval report (self-contained HTML or Markdown)"
+    )
+    p.add_argument("plan", help="plan file from 'groupify plan'")
+    p.add_argument("--html", metavar="FILE", help="write the report as one HTML file here")
+    p.add_argument("--markdown", metavar="FILE", help="write the report as Markdown here")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
     p = sub.add_parser("rollback", help="undo what the runs in a journal did")
     p.add_argument("--journal", metavar="FILE", required=True, help="journal written by apply")
     p.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
@@ -140,6 +148,10 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.command == "verify":
         return commands.verify_cmd(args.plan, profile=args.profile, as_json=args.json)
+    if args.command == "report":
+        return commands.report_cmd(
+            args.plan, html_path=args.html, markdown_path=args.markdown, as_json=args.json
+        )
     if args.command == "rollback":
         return commands.rollback_cmd(
             args.journal,

@@ -24,7 +24,7 @@ from groupify.plan import Plan, build_plan
 from groupify.propose import Proposal, propose
 from groupify.scan import scan
 
-__all__ = ["inventory_from", "plan_cmd", "propose_cmd", "scan_cmd"]
+__all__ = ["inventory_from", "plan_cmd", "propose_cmd", "report_cmd", "scan_cmd"]
 
 
 def parse_quotas(specs: Sequence[str]) -> dict[str, int]:
@@ -217,11 +217,7 @@ def propose_cmd(
 
 
 def _write_json(path: str, data: Any) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    _write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _load_proposal(path: str, inventory: Inventory) -> Proposal:
@@ -524,3 +520,45 @@ def rollback_cmd(
     else:
         out.write(_result_text(result, len(preview.remaining)))
     return 0 if result.ok else 1
+
+
+# -- report -----------------------------------------------------------------------
+
+
+def report_cmd(
+    plan_path: str,
+    *,
+    html_path: str | None = None,
+    markdown_path: str | None = None,
+    as_json: bool = False,
+    out: TextIO | None = None,
+) -> int:
+    """Write a plan's change-approval report, as one self-contained HTML or Markdown file."""
+    from groupify.plan import load_plan
+    from groupify.report import render_html, render_markdown
+
+    out = out or sys.stdout
+    if not html_path and not markdown_path:
+        raise InputError("give --html FILE and/or --markdown FILE")
+    plan = load_plan(plan_path)  # checks format, checksum and fingerprint, and replays it
+    written_to: dict[str, str] = {}
+    if html_path:
+        _write_text(html_path, render_html(plan, plan_path=plan_path))
+        written_to["html"] = html_path
+    if markdown_path:
+        _write_text(markdown_path, render_markdown(plan, plan_path=plan_path))
+        written_to["markdown"] = markdown_path
+    if as_json:
+        _dump(written_to, out)
+    else:
+        for path in written_to.values():
+            out.write(f"Report written to {path}\n")
+    return 0
+
+
+def _write_text(path: str, text: str) -> None:
+    """Write *text* to *path* atomically: a partial file never replaces a good one."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

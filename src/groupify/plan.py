@@ -151,6 +151,9 @@ class Plan:
     groups: tuple[dict[str, Any], ...] = field(default=(), converter=_dicts, eq=False)
     #: Users whose direct policies the plan removes, all of them.
     in_scope: tuple[str, ...] = field(default=(), converter=_sorted_strings)
+    #: What the plan file said of itself when loaded: who wrote it, and its checksum.
+    generator: str | None = field(default=None, eq=False)
+    checksum: str | None = field(default=None, eq=False)
 
     @property
     def account_id(self) -> str:
@@ -337,6 +340,8 @@ class Plan:
                 exceptions=exceptions,
                 groups=data.get("groups", []),
                 in_scope=[str(u) for u in data["users_in_scope"]],
+                generator=data.get("generator"),
+                checksum=data.get("checksum"),
             )
         except PlanFormatError:
             raise
