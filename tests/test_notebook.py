@@ -42,7 +42,7 @@ def test_plan_view_marks_removals_and_headroom(proposal: groupify.Proposal) -> N
     """The plan view shows steps by op, quota headroom, and marks destructive steps."""
     plan = groupify.build_plan(proposal)
     words = text(plan._repr_html_())
-    assert "Quota headroom" in words and "groups per user" in words
+    assert "Quota headroom" in words and "Groups per user" in words
     assert words.count("removes direct policy") >= 1
     assert "detach_user_policy" in words
     assert "all 2" in words  # long tables are folded, with the full list in <details>

@@ -86,9 +86,13 @@ def _names(names: Iterable[str], most: int = 12) -> str:
 def _headroom(quotas: list[Quota]) -> str:
     rows = []
     for q in quotas:
-        kind = "danger" if q.used > q.limit else "warn" if q.share >= 0.8 else "ok"
-        rows.append([q.name, q.limit, q.used, badge(f"{q.headroom} left", kind), q.what])
-    return table(["quota", "limit", "used", "headroom", "measured as"], rows, raw=[3])
+        if q.headroom is None:
+            left = badge("not used", "muted")
+        else:
+            kind = "danger" if q.headroom < 0 else "warn" if q.share >= 0.8 else "ok"
+            left = badge(f"{q.headroom} left", kind)
+        rows.append([q.label, q.limit, "—" if q.reached is None else q.reached, left, q.where])
+    return table(["quota", "limit", "plan reaches", "headroom", "where"], rows, raw=[3])
 
 
 # -- views ------------------------------------------------------------------------------

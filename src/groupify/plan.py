@@ -124,20 +124,21 @@ def _steps(items: Iterable[Step]) -> tuple[Step, ...]:
 
 @frozen
 class Quota:
-    """One IAM quota against what a plan uses of it."""
+    """One IAM quota against what a plan takes of it (``reached``; ``None``: unused)."""
 
-    name: str
+    label: str
+    key: str  # the GetAccountSummary key
     limit: int
-    used: int
-    what: str
+    reached: int | None
+    where: str
 
     @property
-    def headroom(self) -> int:
-        return self.limit - self.used
+    def headroom(self) -> int | None:
+        return None if self.reached is None else self.limit - self.reached
 
     @property
     def share(self) -> float:
-        return self.used / self.limit if self.limit else 0.0
+        return 0.0 if self.reached is None or not self.limit else self.reached / self.limit
 
 
 @frozen
@@ -204,54 +205,101 @@ class Plan:
         }
 
     def headroom(self) -> list[Quota]:
-        """How close the finished plan brings the account to each IAM quota."""
+        """How close the finished plan brings the account to each IAM quota.
+
+        ``reached`` is ``None`` where the plan does not use a quota; ``where``
+        names the user or group that comes closest.
+        """
         inv = self.inventory
         q = inv.quotas
-        groups_of = {u.name: len(u.groups) for u in inv.users}
+        keys = q.SUMMARY_KEYS
+        joins: Counter[str] = Counter()
         managed: Counter[str] = Counter()
         inline: Counter[str] = Counter()
+        made = []
         for s in self.steps:
             p = s.params
             if s.op == "add_user_to_group":
-                groups_of[p["UserName"]] += 1
+                joins[p["UserName"]] += 1
             elif s.op == "attach_group_policy":
                 managed[p["GroupName"]] += 1
             elif s.op == "put_group_policy":
                 inline[p["GroupName"]] += document_size(p["PolicyDocument"])
-        ops = Counter(s.op for s in self.steps)
-        touched = set(self.in_scope)
-        return [
+            elif s.op == "create_policy":
+                made.append(s)
+
+        def most(counts: Counter[str]) -> tuple[str, int] | None:
+            # Ties go to the alphabetically first name, so the report is stable.
+            return max(sorted(counts.items()), key=lambda kv: kv[1], default=None)
+
+        out = []
+        top = most(Counter({u: len(inv.user_by_name[u].groups) + joins[u] for u in self.in_scope}))
+        out.append(
             Quota(
-                "groups per user",
+                "Groups per user",
+                keys["groups_per_user"],
                 q.groups_per_user,
-                max((groups_of[u] for u in touched), default=0),
-                "most groups any migrated user is in",
-            ),
+                top[1] if top else None,
+                f"most: {top[0]} ({top[1] - joins[top[0]]} now + {joins[top[0]]} joined)"
+                if top
+                else "",
+            )
+        )
+        top = most(managed)
+        out.append(
             Quota(
-                "managed policies per group",
+                "Managed policies per group",
+                keys["managed_policies_per_group"],
                 q.managed_policies_per_group,
-                max(managed.values(), default=0),
-                "most managed policies on a new group",
-            ),
+                top[1] if top else None,
+                f"most: {top[0]}" if top else "no managed policy is attached to a new group",
+            )
+        )
+        top = most(inline)
+        out.append(
             Quota(
-                "group inline policy characters",
+                "Group inline policy characters",
+                keys["group_inline_chars"],
                 q.group_inline_chars,
-                max(inline.values(), default=0),
-                "largest inline total on a new group",
-            ),
+                top[1] if top else None,
+                f"most: {top[0]} (whitespace not counted, as in IAM)"
+                if top
+                else "no inline policy is put on a group",
+            )
+        )
+        existing = inv.existing_group_count
+        new = sum(1 for s in self.steps if s.op == "create_group")
+        out.append(
             Quota(
-                "groups per account",
+                "Groups per account",
+                keys["groups_per_account"],
                 q.groups_per_account,
-                inv.existing_group_count + ops["create_group"],
-                "groups in the account afterwards",
-            ),
+                existing + new,
+                f"{existing} existing + {new} new",
+            )
+        )
+        known = len(inv.policies)
+        out.append(
             Quota(
-                "customer-managed policies",
+                "Customer-managed policies",
+                keys["policies_per_account"],
                 q.policies_per_account,
-                len(inv.policies) + ops["create_policy"],
-                "known customer policies afterwards",
-            ),
-        ]
+                known + len(made),
+                f"{known} existing + {len(made)} new",
+            )
+        )
+        if made:
+            largest = max(made, key=lambda s: document_size(s.params["PolicyDocument"]))
+            out.append(
+                Quota(
+                    "Managed policy size (characters)",
+                    keys["policy_size"],
+                    q.policy_size,
+                    document_size(largest.params["PolicyDocument"]),
+                    f"largest: {largest.params['PolicyName']}",
+                )
+            )
+        return out
 
     # -- file form ------------------------------------------------------------
 

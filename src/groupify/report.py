@@ -28,7 +28,7 @@ from attrs import frozen
 
 from groupify._html import badge, details, esc, kv_table, table
 from groupify.model import PolicyRef
-from groupify.plan import CREATED_POLICY_PATH, OPS, Plan, Step
+from groupify.plan import CREATED_POLICY_PATH, OPS, Plan, Quota, Step
 from groupify.policy import document_size, is_aws_managed
 
 __all__ = ["render_html", "render_markdown"]
@@ -57,6 +57,11 @@ _REVERSE: dict[str, str] = {
 
 #: A share of a quota at or above which the report flags it as near the limit.
 _NEAR = 0.8
+
+
+def _near(quota: Quota) -> bool:
+    return quota.share >= _NEAR
+
 
 _STEP_ID = re.compile(r"s(\d+)")
 
@@ -105,29 +110,6 @@ class _Exception:
 
 
 @frozen
-class _Quota:
-    """How close the plan takes the account to one IAM quota."""
-
-    label: str
-    key: str  # the GetAccountSummary key
-    limit: int
-    reached: int | None  # None where the plan does not use the quota
-    where: str
-
-    @property
-    def headroom(self) -> int | None:
-        return None if self.reached is None else self.limit - self.reached
-
-    @property
-    def share(self) -> float:
-        return 0.0 if self.reached is None else self.reached / self.limit
-
-    @property
-    def near(self) -> bool:
-        return self.share >= _NEAR
-
-
-@frozen
 class _Segment:
     """Consecutive steps about one thing (a group, a user, created policies)."""
 
@@ -162,7 +144,7 @@ class _Facts:
     in_scope: tuple[_User, ...]
     exceptions: tuple[_Exception, ...]
     groups: tuple[_Group, ...]
-    quotas: tuple[_Quota, ...]
+    quotas: tuple[Quota, ...]
     steps: tuple[Step, ...]
     segments: tuple[_Segment, ...]
     documents: tuple[_Document, ...]
@@ -228,104 +210,6 @@ def _segments(steps: Sequence[Step], existing: Iterable[str]) -> tuple[_Segment,
         _Segment(kind, name, tuple(steps), existing=kind == "group" and name in existing)
         for (kind, name), steps in runs
     )
-
-
-def _quotas(plan: Plan, groups: Sequence[_Group], users: Sequence[_User]) -> tuple[_Quota, ...]:
-    inv = plan.inventory
-    q = inv.quotas
-    keys = q.SUMMARY_KEYS
-    out: list[_Quota] = []
-
-    # max() keeps the first of equals: the alphabetically first user or group.
-    per_user = max(users, key=lambda u: len(u.groups_now) + len(u.joins), default=None)
-    if per_user is None:
-        out.append(_Quota("Groups per user", keys["groups_per_user"], q.groups_per_user, None, ""))
-    else:
-        n_now, n_join = len(per_user.groups_now), len(per_user.joins)
-        out.append(
-            _Quota(
-                "Groups per user",
-                keys["groups_per_user"],
-                q.groups_per_user,
-                n_now + n_join,
-                f"most: {per_user.name} ({n_now} now + {n_join} joined)",
-            )
-        )
-
-    def managed(g: _Group) -> int:
-        return sum(1 for p in g.policies if p.managed)
-
-    busiest = max(groups, key=managed, default=None)
-    out.append(
-        _Quota(
-            "Managed policies per group",
-            keys["managed_policies_per_group"],
-            q.managed_policies_per_group,
-            managed(busiest) if busiest else None,
-            f"most: {busiest.name}" if busiest else "",
-        )
-    )
-
-    inline_chars: Counter[str] = Counter()
-    for s in plan.steps:
-        if s.op == "put_group_policy":
-            inline_chars[s.params["GroupName"]] += document_size(s.params["PolicyDocument"])
-    if inline_chars:
-        name, chars = max(sorted(inline_chars.items()), key=lambda kv: kv[1])
-        out.append(
-            _Quota(
-                "Group inline policy characters",
-                keys["group_inline_chars"],
-                q.group_inline_chars,
-                chars,
-                f"most: {name} (whitespace not counted, as in IAM)",
-            )
-        )
-    else:
-        out.append(
-            _Quota(
-                "Group inline policy characters",
-                keys["group_inline_chars"],
-                q.group_inline_chars,
-                None,
-                "no inline policy is put on a group",
-            )
-        )
-
-    existing, new = inv.existing_group_count, sum(1 for g in groups if not g.existing)
-    out.append(
-        _Quota(
-            "Groups per account",
-            keys["groups_per_account"],
-            q.groups_per_account,
-            existing + new,
-            f"{existing} existing + {new} new",
-        )
-    )
-
-    made = [s for s in plan.steps if s.op == "create_policy"]
-    known = len(inv.policies)
-    out.append(
-        _Quota(
-            "Customer-managed policies",
-            keys["policies_per_account"],
-            q.policies_per_account,
-            known + len(made),
-            f"{known} existing + {len(made)} new",
-        )
-    )
-    if made:
-        largest = max(made, key=lambda s: document_size(s.params["PolicyDocument"]))
-        out.append(
-            _Quota(
-                "Managed policy size (characters)",
-                keys["policy_size"],
-                q.policy_size,
-                document_size(largest.params["PolicyDocument"]),
-                f"largest: {largest.params['PolicyName']}",
-            )
-        )
-    return tuple(out)
 
 
 def _groups_from_steps(plan: Plan) -> list[dict[str, Any]]:
@@ -471,7 +355,7 @@ def _facts(plan: Plan, *, plan_path: str, generator: str | None, checksum: str |
         in_scope=tuple(users),
         exceptions=exceptions,
         groups=tuple(groups),
-        quotas=_quotas(plan, groups, users),
+        quotas=tuple(plan.headroom()),
         steps=plan.steps,
         segments=_segments(plan.steps, {g.name for g in groups if g.existing}),
         documents=documents,
@@ -882,8 +766,9 @@ def _html_quotas(f: _Facts) -> str:
         else:
             pct = min(100, round(100 * q.share))
             used = (
-                f'<span class="bar{" near" if q.near else ""}"><span style="width:{pct}%">'
-                f"</span></span>{pct}%" + (" " + badge("near the limit", "warn") if q.near else "")
+                f'<span class="bar{" near" if _near(q) else ""}"><span style="width:{pct}%">'
+                f"</span></span>{pct}%"
+                + (" " + badge("near the limit", "warn") if _near(q) else "")
             )
         rows.append(
             (
@@ -1237,7 +1122,7 @@ def render_markdown(
                 "" if q.headroom is None else f"{q.headroom:,}",
                 "not used"
                 if q.reached is None
-                else f"{round(100 * q.share)}%" + (" **near the limit**" if q.near else ""),
+                else f"{round(100 * q.share)}%" + (" **near the limit**" if _near(q) else ""),
                 _md(q.where),
             )
             for q in f.quotas
