@@ -34,9 +34,17 @@ from groupify.errors import (
     StalePlanError,
 )
 from groupify.gaad import load_gaad, parse_gaad
+from groupify.minimal import MinimalGroup, MinimalResult, minimal_groups
 from groupify.model import Group, InlinePolicy, Inventory, ManagedPolicy, PolicyRef, Quotas, User
 from groupify.plan import Plan, Step, build_plan, load_plan
-from groupify.propose import Exemption, Exemptions, Proposal, ProposedGroup, propose
+from groupify.propose import (
+    Exemption,
+    Exemptions,
+    Proposal,
+    ProposedGroup,
+    compare_proposals,
+    propose,
+)
 from groupify.retry import RetryPolicy
 from groupify.rollback import rollback
 from groupify.scan import scan
@@ -62,6 +70,8 @@ __all__ = [
     "InvalidNameError",
     "Inventory",
     "ManagedPolicy",
+    "MinimalGroup",
+    "MinimalResult",
     "Plan",
     "PlanError",
     "PlanFormatError",
@@ -82,8 +92,10 @@ __all__ = [
     "__version__",
     "apply",
     "build_plan",
+    "compare_proposals",
     "load_gaad",
     "load_plan",
+    "minimal_groups",
     "parse_gaad",
     "propose",
     "rollback",

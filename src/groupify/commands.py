@@ -163,9 +163,9 @@ def propose_cmd(
     """Propose groups; print them, and write the editable proposal to *out_path*."""
     out = out or sys.stdout
     if compare_strategies:
-        from groupify.propose import STRATEGIES, compare
+        from groupify.propose import STRATEGIES, compare_proposals
 
-        rows = compare(
+        rows = compare_proposals(
             propose(
                 inventory,
                 strategy=s,

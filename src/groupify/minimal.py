@@ -5,23 +5,26 @@ minimum biclique cover of the bipartite users ↔ policies graph: a group is a s
 policies and a set of members, every policy of a group is held by every member (no
 widening), and every user's policies are the union of its groups' policies (no gap).
 
-The method, in the order it runs (see ``docs/minimal.md`` for the why):
+The method, in the order it runs (``docs/minimal.md`` says why):
 
 1. Users with the same set of policies are one row; a policy is one bit of a row.
 2. Kernelisation, repeated until nothing changes: a row that is the union of the rows
    strictly inside it needs no group of its own; a column (policy) held by exactly the
-   same rows as another, or by the union of the columns strictly inside it, can be
-   added back to the groups later. Both keep the optimum (Ene et al., SACMAT 2008).
+   same rows as another, or by the union of the columns strictly inside it, is put
+   back into the groups afterwards. Both keep the optimum (Ene et al., SACMAT 2008).
 3. The kernel splits into connected components (networkx); each is solved alone.
-4. Per component: its maximal bicliques (formal concepts) are the candidate groups,
-   and choosing the fewest is a set cover over the edges. Set-cover reductions
-   (essential candidates, dominated edges, dominated candidates) usually decide
-   everything; what is left is solved exactly, by HiGHS if ``highspy`` is installed
-   and by a pure-Python branch and bound otherwise, with a greedy cover first so
-   that a deadline always leaves a valid answer. Fooling sets give lower bounds.
-5. The removed columns go back into the groups, each user picks the fewest groups
-   that cover it, and IAM quotas are met with a fallback that still reproduces each
-   user's access exactly, or the users are named when no assignment can meet them.
+4. Per component, the candidates are maximal bicliques, and choosing the fewest is a
+   set cover over the edges. A biclique that is the only one over some edge is in
+   every cover and is taken without enumerating anything; only the bicliques over
+   the edges left are enumerated. Set-cover reductions (essential sets, dominated
+   edges, dominated sets) then usually decide everything. What is left is solved
+   exactly by HiGHS when ``highspy`` is installed, else by a pure-Python search with
+   Lagrangian bounds; a cover is always in hand first, so a deadline cannot leave
+   none. Lower bounds (fooling sets, the relaxations) say when a cover is optimal.
+5. The removed columns go back into the groups, each user takes the fewest groups
+   that cover it, and quotas are met by cutting oversized groups, merging the
+   groups that over-quota users share, and, failing that, groups of a user's own
+   policies; users no assignment can serve within the quotas are named.
 """
 
 from __future__ import annotations
@@ -31,7 +34,15 @@ import importlib
 import itertools
 import math
 import time
-from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    Hashable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
@@ -62,6 +73,8 @@ _LAGRANGE_ITERATIONS = 400
 # Covering with pieces of oversized groups is a heuristic stage whatever solves it, so
 # it gets a short search, counted in nodes so that the result does not depend on speed.
 _POOL_NODE_LIMIT = 200
+# Of a time limit, the share the search may use; the rest is for assembling the result.
+_SEARCH_SHARE = 0.75
 
 
 # ---------------------------------------------------------------------------
@@ -352,12 +365,13 @@ class _Reduced:
     cover: dict[int, int]
 
 
-def _reduce(sets: dict[int, int], universe: int) -> _Reduced | None:
+def _reduce(sets: dict[int, int], universe: int, deadline: float | None = None) -> _Reduced | None:
     """Apply the classic set-cover reductions until none applies; None if infeasible.
 
     Each keeps the optimum: a set that alone covers an element must be taken; an
     element covered by every set that covers another is covered for free; a set inside
     another set is never needed (unit costs). Ties keep the lower id, so it is exact.
+    Past ``deadline`` it stops early, which leaves more to search but loses nothing.
     """
     forced: list[int] = []
     while True:
@@ -366,6 +380,8 @@ def _reduce(sets: dict[int, int], universe: int) -> _Reduced | None:
         cover = _coverage(sets)
         if len(cover) != universe.bit_count():
             return None
+        if deadline is not None and time.monotonic() > deadline:
+            return _Reduced(forced, sets, universe, cover)
         essential = {c.bit_length() - 1 for c in cover.values() if not c & (c - 1)}
         if essential:
             for name in sorted(essential):
@@ -468,6 +484,7 @@ def _branch_and_bound(
     deadline: float | None,
     node_limit: int | None,
     weights: Mapping[int, float],
+    floor: int,
 ) -> tuple[list[int] | None, bool]:
     """Depth-first search, reducing at every node, for a cover of fewer than ``target``.
 
@@ -476,7 +493,8 @@ def _branch_and_bound(
     cannot be in a better cover, so it is dropped before branching.
 
     Returns the best cover found (None if none beat ``target``) and whether the search
-    finished, in which case nothing smaller exists.
+    finished, in which case nothing smaller exists; it stops at a cover of ``floor``
+    sets, a known lower bound.
     """
     best: list[int] | None = None
     limit = target
@@ -542,6 +560,8 @@ def _branch_and_bound(
             if n != pick and n not in excluded and m & left
         }
         child = expand([*frame.chosen, pick], child_sets, left)
+        if limit <= floor:
+            return best, True
         if child is not None:
             stack.append(child)
     return best, True
@@ -561,8 +581,8 @@ def _highs_cover(
     universe: int,
     deadline: float | None,
     node_limit: int | None = None,
-) -> tuple[list[int] | None, int, bool]:
-    """Solve the set cover as a MIP with HiGHS: (solution or None, lower bound, optimal)."""
+) -> tuple[list[int] | None, int]:
+    """Solve the set cover as a MIP with HiGHS: (a cover or None, a lower bound)."""
     names = sorted(sets)
     row_of = {element: row for row, element in enumerate(_bits(universe))}
     starts = [0]
@@ -587,6 +607,9 @@ def _highs_cover(
     solver = getattr(highspy, "_Highs", highspy.Highs)()
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("random_seed", 0)
+    # The objective is a count: any gap under 1 is a proof, and a relative gap is not.
+    solver.setOptionValue("mip_rel_gap", 0.0)
+    solver.setOptionValue("mip_abs_gap", 0.999)
     if deadline is not None:
         solver.setOptionValue("time_limit", max(0.01, deadline - time.monotonic()))
     if node_limit is not None:
@@ -594,7 +617,6 @@ def _highs_cover(
     solver.passModel(lp)
     solver.run()
     info = solver.getInfo()
-    optimal = solver.getModelStatus() == highspy.HighsModelStatus.kOptimal
     chosen: list[int] | None = None
     if info.primal_solution_status == 2:  # feasible
         values = solver.getSolution().col_value
@@ -603,12 +625,10 @@ def _highs_cover(
         for name in chosen:
             covered |= sets[name]
         if covered != universe:  # pragma: no cover - a solver bug; never trust it blindly
-            chosen, optimal = None, False
-    if optimal and chosen is not None:
-        return chosen, len(chosen), True
+            chosen = None
+    # Trust the bound, not the status: the bound is what proves a count optimal.
     bound = info.mip_dual_bound
-    lower = math.ceil(bound - 1e-6) if math.isfinite(bound) else 0
-    return chosen, max(lower, 0), False
+    return chosen, max(math.ceil(bound - 1e-6), 0) if math.isfinite(bound) else 0
 
 
 def _lagrangian(
@@ -727,7 +747,9 @@ def _solve_cover(
     ``known`` is a cover the caller already has; the search only has to beat it.
     """
     # Sets that cover nothing would make the dominance tests see everything as a superset.
-    reduced = _reduce({n: m & universe for n, m in enumerate(sets) if m & universe}, universe)
+    reduced = _reduce(
+        {n: m & universe for n, m in enumerate(sets) if m & universe}, universe, deadline
+    )
     if reduced is None:
         raise AssertionError("set cover is infeasible")  # pragma: no cover
     forced = reduced.forced
@@ -762,18 +784,24 @@ def _solve_cover(
             return result(True)
     if highs is not None:
         method = "highs"
-        found, core_lower, proven = _highs_cover(
+        found, core_lower = _highs_cover(
             highs, reduced.sets, reduced.universe, deadline, node_limit
         )
         if found is not None and len(forced) + len(found) < len(best):
             best = forced + found
         lower = max(lower, len(forced) + core_lower)
-        return result((proven and len(best) == len(forced) + core_lower) or len(best) == lower)
+        return result(len(best) == lower)
     if node_limit == 0:
         return result(False)
     method = "branch-and-bound"
     found, complete = _branch_and_bound(
-        reduced.sets, reduced.universe, len(best) - len(forced), deadline, node_limit, weights
+        reduced.sets,
+        reduced.universe,
+        len(best) - len(forced),
+        deadline,
+        node_limit,
+        weights,
+        lower - len(forced),
     )
     if found is not None:
         best = forced + found
@@ -985,15 +1013,27 @@ def _closure(intent: int, rows: Sequence[int], columns: Mapping[int, int]) -> in
     return closed
 
 
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise InputError(f"{name} must be a positive integer or None, not {value!r}")
+def _positive(name: str, value: object, least: int = 1) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or value < least
+    ):
+        raise InputError(f"{name} must be an integer >= {least} or None, not {value!r}")
+
+
+def _group_limits(limits: int | Mapping[U, int] | None) -> Callable[[U], int | None]:
+    """Each user's group limit, from one number for all or a mapping of some."""
+    if isinstance(limits, Mapping):
+        for user in sorted(limits, key=_id_key):
+            _positive(f"max_groups_per_user[{user!r}]", limits[user], least=0)
+        return limits.get
+    _positive("max_groups_per_user", limits)
+    return lambda _user: limits
 
 
 def minimal_groups(
     assignments: Mapping[U, Collection[P]],
     *,
-    max_groups_per_user: int | None = None,
+    max_groups_per_user: int | Mapping[U, int] | None = None,
     max_policies_per_group: int | None = None,
     time_limit: float | None = None,
     solver: Solver = "auto",
@@ -1007,7 +1047,9 @@ def minimal_groups(
     ``max_groups_per_user`` and ``max_policies_per_group`` are honoured (IAM allows 10
     of each by default); users that the shared groups cannot serve within them get
     groups of their own policies (``fallback_users``), and users no assignment can
-    serve are named in ``over_quota_users``.
+    serve are named in ``over_quota_users``. ``max_groups_per_user`` may also map users
+    to their own limits (0 allowed), e.g. what their existing groups leave; users it
+    does not name have no limit.
 
     ``time_limit`` (seconds) bounds the search; the best cover found is returned, with
     ``optimal`` False unless the bound was met. Without it the exact search runs to the
@@ -1019,16 +1061,20 @@ def minimal_groups(
     The result depends only on the input's content, not on its iteration order.
     """
     started = time.monotonic()
-    _positive("max_groups_per_user", max_groups_per_user)
+    limit_of = _group_limits(max_groups_per_user)
     _positive("max_policies_per_group", max_policies_per_group)
     if time_limit is not None and not time_limit >= 0:
         raise InputError(f"time_limit must be a non-negative number or None, not {time_limit!r}")
-    deadline = None if time_limit is None else started + time_limit
-    highs = None if solver == "python" else _load_highs()
-    if solver == "highs" and highs is None:
-        raise InputError("solver='highs' needs the optional dependency highspy")
+    # The search stops early enough to leave time for building the memberships after it,
+    # which takes time in proportion to the data whatever the search found.
+    deadline = None if time_limit is None else started + _SEARCH_SHARE * time_limit
     if solver not in ("auto", "highs", "python"):
         raise InputError(f"solver must be 'auto', 'highs' or 'python', not {solver!r}")
+    highs = None if solver == "python" else _load_highs()
+    if solver == "highs" and highs is None:
+        raise InputError(
+            "solver='highs' needs the optional dependency highspy (pip install 'groupify[exact]')"
+        )
 
     policies: list[P] = sorted(
         {policy for held in assignments.values() for policy in held}, key=_id_key
@@ -1062,19 +1108,36 @@ def minimal_groups(
         intents = step.apply(intents)
 
     columns = _transpose(rows)
-    # Maximal groups (largest policy set for the same members) let users fit in fewer.
-    closed = sorted({_closure(intent, rows, columns) for intent in intents})
+    # Maximal groups (most policies for the same members) let users fit in fewer groups,
+    # as long as they stay within the size quota.
+    closed: set[int] = set()
+    for intent in intents:
+        full = _closure(intent, rows, columns)
+        fits = max_policies_per_group is None or full.bit_count() <= max_policies_per_group
+        closed.add(full if fits else intent)
     if max_policies_per_group is not None:
-        closed = _size_capped(rows, closed, max_policies_per_group, deadline, highs)
+        closed = set(_size_capped(rows, sorted(closed), max_policies_per_group, deadline, highs))
     choices = sorted(closed, key=lambda m: (m.bit_count(), m))
 
-    assignment, fallback_rows, over_rows = _assign(
-        rows, choices, max_groups_per_user, max_policies_per_group, deadline
+    # Users with one set share its groups, unless their group limits differ.
+    slot_rows: list[int] = []
+    slot_limits: list[int | None] = []
+    slot_users: list[list[U]] = []
+    for row in rows:
+        by_limit: dict[int | None, list[U]] = {}
+        for user in users_of[row]:
+            by_limit.setdefault(limit_of(user), []).append(user)
+        for limit in sorted(by_limit, key=lambda n: (n is None, n or 0)):
+            slot_rows.append(row)
+            slot_limits.append(limit)
+            slot_users.append(by_limit[limit])
+    assignment, fallback_slots, over_slots = _assign(
+        slot_rows, slot_limits, choices, max_policies_per_group, deadline
     )
     members_of: dict[int, list[U]] = {}
-    for row, picked in zip(rows, assignment, strict=True):
+    for users, picked in zip(slot_users, assignment, strict=True):
         for intent in picked:
-            members_of.setdefault(intent, []).extend(users_of[row])
+            members_of.setdefault(intent, []).extend(users)
     ordered = sorted(members_of, key=lambda m: (-len(members_of[m]), m.bit_count(), m))
     groups = tuple(
         MinimalGroup(
@@ -1103,8 +1166,8 @@ def minimal_groups(
         groups=groups,
         optimal=len(groups) == lower,
         lower_bound=lower,
-        fallback_users=frozenset(u for p in fallback_rows for u in users_of[rows[p]]),
-        over_quota_users=frozenset(u for p in over_rows for u in users_of[rows[p]]),
+        fallback_users=frozenset(u for p in fallback_slots for u in slot_users[p]),
+        over_quota_users=frozenset(u for p in over_slots for u in slot_users[p]),
         stats=stats,
     )
 
@@ -1174,16 +1237,16 @@ def _size_capped(
 
 def _assign(
     rows: Sequence[int],
+    limits: Sequence[int | None],
     choices: Sequence[int],
-    max_groups: int | None,
     max_policies: int | None,
     deadline: float | None,
 ) -> tuple[list[list[int]], list[int], list[int]]:
-    """For each row, the fewest intents that cover it, within the quotas where possible.
+    """For each row, the fewest intents that cover it, within its group limit if possible.
 
-    Returns the intents per row, and the positions of the rows that needed groups of
-    their own and of those no assignment can fit in the quotas (these keep the cover
-    with the fewest shared groups found).
+    ``rows`` may repeat (users with one set but different limits). Returns the intents
+    per row, and the positions of the rows that needed groups of their own and of those
+    no assignment can fit in the quotas (these keep the cover with the fewest groups).
     """
     frequency: dict[int, int] = {}
     for intent in choices:
@@ -1194,29 +1257,33 @@ def _assign(
         rarest = min(_bits(intent), key=lambda bit: (frequency[bit], bit))
         buckets.setdefault(rarest, []).append(intent)
     available = set(choices)
-    covers: list[list[int]] = []
+    fewest: dict[int, list[int]] = {}
     for row in rows:
+        if row in fewest:
+            continue
         if row in available:
             # A group with exactly the user's policies: one group, nothing to choose.
-            covers.append([row])
+            fewest[row] = [row]
             continue
         inside = [i for bit in _bits(row) for i in buckets.get(bit, ()) if not i & ~row]
         inside.sort(key=lambda m: (m.bit_count(), m))
         found = _solve_cover(inside, row, deadline=deadline, highs=None, node_limit=_ROW_NODE_LIMIT)
-        covers.append(sorted(inside[name] for name in found.chosen))
-    if max_groups is None:
-        return covers, [], []
+        fewest[row] = sorted(inside[name] for name in found.chosen)
+    covers = [list(fewest[row]) for row in rows]
     # More policies than the quotas allow in total: no assignment fits, say so.
     impossible = [
         position
-        for position, row in enumerate(rows)
-        if max_policies is not None and -(-row.bit_count() // max_policies) > max_groups
+        for position, (row, limit) in enumerate(zip(rows, limits, strict=True))
+        if limit is not None
+        and (
+            limit == 0 or (max_policies is not None and -(-row.bit_count() // max_policies) > limit)
+        )
     ]
     excluded = set(impossible)
     over = [
         position
-        for position, cover in enumerate(covers)
-        if len(cover) > max_groups and position not in excluded
+        for position, (cover, limit) in enumerate(zip(covers, limits, strict=True))
+        if limit is not None and len(cover) > limit and position not in excluded
     ]
     if not over:
         return covers, [], impossible
@@ -1225,8 +1292,8 @@ def _assign(
     for threshold in (2, None):
         trial = [list(cover) for cover in covers]
         if threshold is not None:
-            _merge_pairs(trial, over, max_groups, max_policies, threshold)
-        fallback = _fallback_rows(rows, trial, over, max_groups, max_policies)
+            _merge_pairs(trial, over, limits, max_policies, threshold)
+        fallback = _fallback_rows(rows, trial, over, limits, max_policies)
         total = len({intent for cover in trial for intent in cover})
         if best is None or (total, len(fallback)) < best[:2]:
             best = (total, len(fallback), trial, fallback)
@@ -1237,7 +1304,7 @@ def _assign(
 def _merge_pairs(
     covers: list[list[int]],
     over: Sequence[int],
-    max_groups: int,
+    limits: Sequence[int | None],
     max_policies: int | None,
     threshold: int,
 ) -> None:
@@ -1257,53 +1324,68 @@ def _merge_pairs(
     for position in sorted(pending):
         for pair in pairs(covers[position]):
             holders.setdefault(pair, set()).add(position)
-    heap = [(-len(held), pair) for pair, held in holders.items()]
+    # A max-heap of pairs by holder count; entries go stale as counts change and are
+    # re-queued when popped. Pairs below the threshold never matter, so never queue.
+    heap = [(-len(held), pair) for pair, held in holders.items() if len(held) >= threshold]
     heapq.heapify(heap)
     while pending and heap:
         negative, pair = heapq.heappop(heap)
         held = holders.get(pair, set())
         if len(held) != -negative:
-            if held:
+            if len(held) >= threshold:
                 heapq.heappush(heap, (-len(held), pair))
             continue
-        if len(held) < threshold:
-            break
         merged = pair[0] | pair[1]
-        touched: set[tuple[int, int]] = set()
+        grown: set[tuple[int, int]] = set()
         for position in sorted(held):
-            for old in pairs(covers[position]):
-                holders[old].discard(position)
-                touched.add(old)
-            cover = [intent for intent in covers[position] if intent & ~merged]
-            cover.append(merged)
-            covers[position] = sorted(cover)
-            if len(cover) > max_groups:
-                for new in pairs(cover):
-                    holders.setdefault(new, set()).add(position)
-                    touched.add(new)
+            cover = covers[position]
+            # The pair and any group inside the merged one leave this user's cover.
+            gone = [intent for intent in cover if not intent & ~merged]
+            kept = [intent for intent in cover if intent & ~merged]
+            for intent in gone:
+                for other in cover:
+                    if other != intent:
+                        holders.get(_pair(intent, other), set()).discard(position)
+            covers[position] = sorted([*kept, merged])
+            limit = limits[position]
+            if limit is not None and len(kept) + 1 > limit:
+                for other in kept:
+                    if max_policies is None or (other | merged).bit_count() <= max_policies:
+                        new = _pair(other, merged)
+                        holders.setdefault(new, set()).add(position)
+                        grown.add(new)
             else:
                 pending.discard(position)
-        for changed in sorted(touched):
-            if holders.get(changed):
-                heapq.heappush(heap, (-len(holders[changed]), changed))
+                for first, second in itertools.combinations(kept, 2):
+                    holders.get(_pair(first, second), set()).discard(position)
+        # Only new pairs gained holders; shrunk ones are re-queued when they surface.
+        for new in sorted(grown):
+            count = len(holders[new])
+            if count >= threshold:
+                heapq.heappush(heap, (-count, new))
+
+
+def _pair(first: int, second: int) -> tuple[int, int]:
+    return (first, second) if first < second else (second, first)
 
 
 def _fallback_rows(
     rows: Sequence[int],
     covers: list[list[int]],
     over: Sequence[int],
-    max_groups: int,
+    limits: Sequence[int | None],
     max_policies: int | None,
 ) -> list[int]:
     """Rows still over quota get shared groups plus their own; their positions."""
     fallback: list[int] = []
     shared = sorted({intent for cover in covers for intent in cover})
     for position in over:
-        if len(covers[position]) <= max_groups:
+        limit = limits[position]
+        if limit is None or len(covers[position]) <= limit:
             continue
         row = rows[position]
         inside = [intent for intent in shared if not intent & ~row]
-        mixed = _fallback(row, inside, max_groups, max_policies)
+        mixed = _fallback(row, inside, limit, max_policies)
         if mixed is None:  # pragma: no cover - own pieces always fit when not impossible
             raise AssertionError("quota fallback failed for a row that fits")
         covers[position] = mixed

@@ -29,7 +29,7 @@ __all__ = [
     "Proposal",
     "ProposalDiff",
     "ProposedGroup",
-    "compare",
+    "compare_proposals",
     "propose",
 ]
 
@@ -700,7 +700,7 @@ def propose(
     return attrs.evolve(base, groups=groups).validate()
 
 
-def compare(proposals: Iterable[Proposal]) -> list[dict[str, Any]]:
+def compare_proposals(proposals: Iterable[Proposal]) -> list[dict[str, Any]]:
     """A row per proposal: groups, groups per user (mean, max), policies per group.
 
     For a reviewer weighing ``exact`` against ``minimal``: fewer groups usually
@@ -732,33 +732,24 @@ def _minimal(
 ) -> list[Bicluster]:
     """The fewest groups reproducing each needed set, within the IAM quotas.
 
-    Users already in groups have fewer of the per-user quota left. The solver is
-    given the bound of the user with the most room; a user its groups would put
-    over its own bound falls back to groups of its own set (split to the
-    managed-policy quota), which still reproduces its access exactly. Where even
-    that does not fit, :meth:`Proposal.validate` names the user.
+    Each user's room is the groups-per-user quota less the groups it is in
+    already. Users the shared groups cannot serve within it get groups of their
+    own policies from the solver; users no assignment can serve still get an
+    exact cover, and :meth:`Proposal.validate` names them.
     """
     from groupify.minimal import minimal_groups
 
     inv = base.inventory
     quotas = inv.quotas
-    room = {u: quotas.groups_per_user - len(inv.user_by_name[u].groups) for u in needed}
+    room = {u: max(0, quotas.groups_per_user - len(inv.user_by_name[u].groups)) for u in needed}
     result = minimal_groups(
         needed,
-        max_groups_per_user=max(1, max(room.values(), default=1)),
+        max_groups_per_user=room,
         max_policies_per_group=quotas.managed_policies_per_group,
         time_limit=time_limit,
     )
-    over = {u for u in needed if len(result.groups_of(u)) > room[u]}
-    out: dict[frozenset[PolicyRef], set[str]] = {}
-    for group in result.groups:
-        members = group.members - over
-        if members:
-            out.setdefault(group.policies, set()).update(members)
-    for policies, members in cluster.exact({u: needed[u] for u in over}):
-        out.setdefault(policies, set()).update(members)
     return sorted(
-        ((p, frozenset(m)) for p, m in out.items()),
+        ((g.policies, g.members) for g in result.groups),
         key=lambda pm: (-len(pm[1]), sorted(map(repr, pm[0]))),
     )
 
