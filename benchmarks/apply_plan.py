@@ -36,6 +36,7 @@ from botocore.awsrequest import AWSResponse  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 import groupify  # noqa: E402
+from groupify._render import table  # noqa: E402
 from groupify.apply import apply  # noqa: E402
 from groupify.retry import RetryPolicy, client_config  # noqa: E402
 from groupify.synth import populate, synthetic_gaad  # noqa: E402
@@ -67,14 +68,6 @@ class Throttle:
             b"</Error><RequestId>0</RequestId></ErrorResponse>"
         )
         return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, _Raw(body))
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [headers, *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

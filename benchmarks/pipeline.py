@@ -30,23 +30,10 @@ from collections.abc import Callable
 from typing import Any
 
 import groupify
+from groupify._render import table
 from groupify.synth import synthetic_gaad
 
 STAGES = ("load_gaad", "propose", "build_plan", "plan.save", "load_plan")
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(c) for c in row] for row in [headers, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
 def profiled(fn: Callable[[], Any], top: int) -> tuple[Any, str]:

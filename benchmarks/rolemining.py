@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from groupify._render import table
 from groupify.minimal import MinimalResult, check_cover, minimal_groups
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "rolemining"
@@ -77,20 +78,6 @@ def synthetic(users: int, seed: int) -> dict[int, set[int]]:
             held.discard(min(held))
         assignments[user] = held
     return assignments
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(c) for c in row] for row in [headers, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
 def timed(

@@ -32,16 +32,16 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
 import groupify
+from groupify._render import table
 from groupify.policy import canonical_document
 from groupify.scan import GAAD_FILTER
-from groupify.synth import synthetic_gaad
+from groupify.synth import populate, synthetic_gaad
 
 REGION = "us-east-1"
 #: IAM's documented default page size (MaxItems) for the List* and GAAD calls.
@@ -91,57 +91,7 @@ def _default_versions(policy: Json) -> list[tuple[Json, bool]]:
 def populate_http(gaad: Json, url: str, workers: int) -> None:
     """Create everything in *gaad* with boto3 calls to the server (users in a thread pool)."""
     iam = boto3.Session(region_name=REGION).client("iam", endpoint_url=url)
-    for policy in gaad["Policies"]:
-        if ":aws:policy/" in policy["Arn"]:
-            continue
-        versions = _default_versions(policy)
-        first, _ = versions[0]
-        arn = iam.create_policy(
-            PolicyName=policy["PolicyName"],
-            Path=policy.get("Path", "/"),
-            PolicyDocument=_document(first["Document"]),
-        )["Policy"]["Arn"]
-        for version, _ in versions[1:]:
-            iam.create_policy_version(
-                PolicyArn=arn, PolicyDocument=_document(version["Document"]), SetAsDefault=True
-            )
-        default = next(v["VersionId"] for v, d in versions if d)
-        iam.set_default_policy_version(PolicyArn=arn, VersionId=default)
-    for group in gaad["GroupDetailList"]:
-        name = group["GroupName"]
-        iam.create_group(GroupName=name, Path=group.get("Path", "/"))
-        for attached in group.get("AttachedManagedPolicies", []):
-            iam.attach_group_policy(GroupName=name, PolicyArn=attached["PolicyArn"])
-        for inline in group.get("GroupPolicyList", []):
-            iam.put_group_policy(
-                GroupName=name,
-                PolicyName=inline["PolicyName"],
-                PolicyDocument=_document(inline["PolicyDocument"]),
-            )
-
-    def create(user: Json) -> None:
-        name = user["UserName"]
-        kwargs: Json = {"UserName": name, "Path": user.get("Path", "/")}
-        if user.get("Tags"):
-            kwargs["Tags"] = user["Tags"]
-        boundary = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-        if boundary:
-            kwargs["PermissionsBoundary"] = boundary
-        iam.create_user(**kwargs)
-        for attached in user.get("AttachedManagedPolicies", []):
-            iam.attach_user_policy(UserName=name, PolicyArn=attached["PolicyArn"])
-        for inline in user.get("UserPolicyList", []):
-            iam.put_user_policy(
-                UserName=name,
-                PolicyName=inline["PolicyName"],
-                PolicyDocument=_document(inline["PolicyDocument"]),
-            )
-        for group in user.get("GroupList", []):
-            iam.add_user_to_group(UserName=name, GroupName=group)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(create, gaad["UserDetailList"]):
-            pass
+    populate(iam, gaad, workers=workers)
 
 
 def populate_backend(gaad: Json, account_id: str) -> None:
@@ -310,20 +260,6 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     start = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - start
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(c) for c in row] for row in [headers, *rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,11 +16,12 @@ A dry run does 1-3 and reports; it makes no mutating call.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -29,7 +30,7 @@ from attrs import field, frozen
 from groupify.errors import AWSError, ConflictError, GroupifyError, InputError, PropagationError
 from groupify.journal import Journal
 from groupify.live import Reconciliation, created_groups, created_policies, reconcile
-from groupify.model import Inventory, PolicyRef
+from groupify.model import PolicyRef
 from groupify.plan import Plan, Step, load_plan
 from groupify.policy import canonical_document
 from groupify.replay import check_steps, policy_arn
@@ -43,7 +44,6 @@ __all__ = [
     "Executor",
     "PropagationError",
     "apply",
-    "live_inventory",
     "make_clients",
     "run_steps",
 ]
@@ -66,6 +66,19 @@ MUTATING_OPS = frozenset(
         "delete_policy_version",
         "attach_user_policy",
         "put_user_policy",
+    }
+)
+
+#: Calls that take something away: NoSuchEntity may mean it is gone already.
+_REMOVALS = frozenset(
+    {
+        "detach_user_policy",
+        "delete_user_policy",
+        "remove_user_from_group",
+        "detach_group_policy",
+        "delete_group_policy",
+        "delete_group",
+        "delete_policy",
     }
 )
 
@@ -146,6 +159,22 @@ def make_clients(session: Any = None) -> tuple[Any, Any]:
     return session.client("iam", config=client_config()), session.client(
         "sts", config=client_config()
     )
+
+
+@contextlib.contextmanager
+def counted_clients(
+    session: Any = None, iam: Any = None, sts: Any = None
+) -> Iterator[tuple[Any, Any, _CallCounter]]:
+    """The clients given, or made from *session*, with IAM calls counted while open."""
+    if iam is None or sts is None:
+        made_iam, made_sts = make_clients(session)
+        iam, sts = iam or made_iam, sts or made_sts
+    counter = _CallCounter()
+    iam.meta.events.register("before-call.iam", counter)
+    try:
+        yield iam, sts, counter
+    finally:
+        iam.meta.events.unregister("before-call.iam", counter)
 
 
 class Executor:
@@ -267,15 +296,7 @@ class Executor:
                     code=code,
                 )
             return "already"
-        if code == "NoSuchEntity" and step.op in (
-            "detach_user_policy",
-            "delete_user_policy",
-            "remove_user_from_group",
-            "detach_group_policy",
-            "delete_group_policy",
-            "delete_group",
-            "delete_policy",
-        ):
+        if code == "NoSuchEntity" and step.op in _REMOVALS:
             return "already" if self._gone(step) else None
         return None
 
@@ -566,12 +587,7 @@ def apply(
     if workers < 1:
         raise InputError("workers must be at least 1")
     retry = retry or RetryPolicy()
-    if iam is None or sts is None:
-        made_iam, made_sts = make_clients(session)
-        iam, sts = iam or made_iam, sts or made_sts
-    counter = _CallCounter()
-    iam.meta.events.register("before-call.iam", counter)
-    try:
+    with counted_clients(session, iam, sts) as (iam, sts, counter):
         live = scan(iam=iam, sts=sts, retry=retry)
         state = reconcile(plan, live)
         state.verify_remaining()
@@ -589,8 +605,6 @@ def apply(
         return _run(
             plan, state, log, iam, counter, retry, settle, propagation_timeout, workers, progress
         )
-    finally:
-        iam.meta.events.unregister("before-call.iam", counter)
 
 
 def _step_key(step_id: str) -> int:
@@ -642,13 +656,3 @@ def _run(
         calls=counter.counts,
         journal=log.path,
     )
-
-
-def live_inventory(
-    session: Any = None, *, iam: Any = None, sts: Any = None, retry: RetryPolicy | None = None
-) -> Inventory:
-    """Scan with the clients apply would use (botocore retries off, ours on)."""
-    if iam is None or sts is None:
-        made_iam, made_sts = make_clients(session)
-        iam, sts = iam or made_iam, sts or made_sts
-    return scan(iam=iam, sts=sts, retry=retry or RetryPolicy())

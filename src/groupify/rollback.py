@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from groupify.apply import ApplyResult, Executor, Progress, _CallCounter, make_clients, run_steps
+from groupify.apply import ApplyResult, Executor, Progress, counted_clients, run_steps
 from groupify.errors import PlanVerificationError
 from groupify.journal import Journal
 from groupify.live import is_done, live_model, reconcile
@@ -92,12 +92,7 @@ def rollback(
     log = Journal.read(journal)
     plan = log.plan
     retry = retry or RetryPolicy()
-    if iam is None or sts is None:
-        made_iam, made_sts = make_clients(session)
-        iam, sts = iam or made_iam, sts or made_sts
-    counter = _CallCounter()
-    iam.meta.events.register("before-call.iam", counter)
-    try:
+    with counted_clients(session, iam, sts) as (iam, sts, counter):
         live = scan(iam=iam, sts=sts, retry=retry)
         state = reconcile(plan, live)
         model = live_model(plan, live)
@@ -157,5 +152,3 @@ def rollback(
             calls=counter.counts,
             journal=log.path,
         )
-    finally:
-        iam.meta.events.unregister("before-call.iam", counter)

@@ -1245,14 +1245,16 @@ def _roles(
     return out
 
 
-def populate(iam: Any, gaad: Mapping[str, Any]) -> None:
+def populate(iam: Any, gaad: Mapping[str, Any], *, workers: int = 1) -> None:
     """Create the users, groups and customer-managed policies of *gaad* through *iam*.
 
     For tests, demos and benchmarks against an embedded IAM (moto); AWS-managed
     policies must already exist there (moto:
     ``mock_aws(config={"iam": {"load_aws_managed_policies": True}})``).
-    Permissions boundaries and roles are not created.
+    Customer policies get every version, the default one set as in *gaad*;
+    users are created on *workers* threads. Roles are not created.
     """
+    from concurrent.futures import ThreadPoolExecutor
 
     def document(value: Any) -> str:
         return value if isinstance(value, str) else json.dumps(value)
@@ -1260,13 +1262,23 @@ def populate(iam: Any, gaad: Mapping[str, Any]) -> None:
     for policy in gaad.get("Policies", []):
         if policy["Arn"].split(":")[4] == "aws":
             continue
-        versions = sorted(policy.get("PolicyVersionList", []), key=lambda v: v["VersionId"])
-        default = next((v for v in versions if v.get("IsDefaultVersion")), versions[-1])
-        iam.create_policy(
+        versions = sorted(
+            policy.get("PolicyVersionList", []), key=lambda v: int(v["VersionId"][1:])
+        )
+        arn = iam.create_policy(
             PolicyName=policy["PolicyName"],
             Path=policy.get("Path", "/"),
-            PolicyDocument=document(default["Document"]),
+            PolicyDocument=document(versions[0]["Document"]),
+        )["Policy"]["Arn"]
+        for version in versions[1:]:
+            iam.create_policy_version(
+                PolicyArn=arn, PolicyDocument=document(version["Document"]), SetAsDefault=True
+            )
+        default = policy.get("DefaultVersionId") or next(
+            v["VersionId"] for v in versions if v.get("IsDefaultVersion")
         )
+        if len(versions) > 1:
+            iam.set_default_policy_version(PolicyArn=arn, VersionId=default)
     for group in gaad.get("GroupDetailList", []):
         name = group["GroupName"]
         iam.create_group(GroupName=name, Path=group.get("Path", "/"))
@@ -1278,11 +1290,15 @@ def populate(iam: Any, gaad: Mapping[str, Any]) -> None:
                 PolicyName=inline["PolicyName"],
                 PolicyDocument=document(inline["PolicyDocument"]),
             )
-    for user in gaad.get("UserDetailList", []):
+
+    def create(user: Mapping[str, Any]) -> None:
         name = user["UserName"]
         kwargs: dict[str, Any] = {"UserName": name, "Path": user.get("Path", "/")}
         if user.get("Tags"):
             kwargs["Tags"] = user["Tags"]
+        boundary = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        if boundary:
+            kwargs["PermissionsBoundary"] = boundary
         iam.create_user(**kwargs)
         for attached in user.get("AttachedManagedPolicies", []):
             iam.attach_user_policy(UserName=name, PolicyArn=attached["PolicyArn"])
@@ -1294,3 +1310,6 @@ def populate(iam: Any, gaad: Mapping[str, Any]) -> None:
             )
         for group_name in user.get("GroupList", []):
             iam.add_user_to_group(GroupName=group_name, UserName=name)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(create, gaad.get("UserDetailList", [])))

@@ -7,7 +7,7 @@ from typing import Any
 
 from attrs import frozen
 
-from groupify.apply import make_clients
+from groupify.apply import counted_clients
 from groupify.live import access_report
 from groupify.model import Inventory
 from groupify.plan import Plan, load_plan
@@ -108,8 +108,6 @@ def verify(
     """Re-read the account and check it against *plan* (a Plan or a plan file)."""
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
-    if iam is None or sts is None:
-        made_iam, made_sts = make_clients(session)
-        iam, sts = iam or made_iam, sts or made_sts
-    live = scan(iam=iam, sts=sts, retry=retry or RetryPolicy())
+    with counted_clients(session, iam, sts) as (iam, sts, _):
+        live = scan(iam=iam, sts=sts, retry=retry or RetryPolicy())
     return verify_inventory(plan, live)
