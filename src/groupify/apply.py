@@ -31,7 +31,7 @@ from groupify.errors import AWSError, ConflictError, GroupifyError, InputError, 
 from groupify.journal import Journal
 from groupify.live import Reconciliation, created_groups, created_policies, reconcile
 from groupify.model import PolicyRef
-from groupify.plan import Plan, Step, load_plan
+from groupify.plan import OPS, Plan, Step, load_plan
 from groupify.policy import canonical_document
 from groupify.replay import check_steps, policy_arn
 from groupify.retry import RetryPolicy, call_with_retries, client_config, error_code
@@ -48,27 +48,6 @@ __all__ = [
     "run_steps",
 ]
 
-#: Every IAM call that changes something, plan steps and their reverses.
-MUTATING_OPS = frozenset(
-    {
-        "create_group",
-        "create_policy",
-        "attach_group_policy",
-        "put_group_policy",
-        "add_user_to_group",
-        "detach_user_policy",
-        "delete_user_policy",
-        "remove_user_from_group",
-        "detach_group_policy",
-        "delete_group_policy",
-        "delete_group",
-        "delete_policy",
-        "delete_policy_version",
-        "attach_user_policy",
-        "put_user_policy",
-    }
-)
-
 #: Calls that take something away: NoSuchEntity may mean it is gone already.
 _REMOVALS = frozenset(
     {
@@ -80,6 +59,11 @@ _REMOVALS = frozenset(
         "delete_group",
         "delete_policy",
     }
+)
+
+#: Every IAM call that changes something: plan steps and their reverses.
+MUTATING_OPS = (
+    frozenset(OPS) | _REMOVALS | {"attach_user_policy", "put_user_policy", "delete_policy_version"}
 )
 
 Progress = Callable[[str, Step, int, int], None]

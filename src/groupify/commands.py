@@ -9,13 +9,13 @@ line on stderr.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 import attrs
 
+from groupify._files import write_atomic
 from groupify._render import table
 from groupify.errors import InputError
 from groupify.gaad import load_gaad
@@ -217,7 +217,7 @@ def propose_cmd(
 
 
 def _write_json(path: str, data: Any) -> None:
-    _write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _load_proposal(path: str, inventory: Inventory) -> Proposal:
@@ -543,10 +543,10 @@ def report_cmd(
     plan = load_plan(plan_path)  # checks format, checksum and fingerprint, and replays it
     written_to: dict[str, str] = {}
     if html_path:
-        _write_text(html_path, render_html(plan, plan_path=plan_path))
+        write_atomic(html_path, render_html(plan, plan_path=plan_path))
         written_to["html"] = html_path
     if markdown_path:
-        _write_text(markdown_path, render_markdown(plan, plan_path=plan_path))
+        write_atomic(markdown_path, render_markdown(plan, plan_path=plan_path))
         written_to["markdown"] = markdown_path
     if as_json:
         _dump(written_to, out)
@@ -554,11 +554,3 @@ def report_cmd(
         for path in written_to.values():
             out.write(f"Report written to {path}\n")
     return 0
-
-
-def _write_text(path: str, text: str) -> None:
-    """Write *text* to *path* atomically: a partial file never replaces a good one."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)

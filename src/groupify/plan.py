@@ -20,6 +20,7 @@ import networkx as nx
 from attrs import field, frozen
 
 from groupify import __name__ as _pkg
+from groupify._files import write_atomic
 from groupify.errors import PlanFormatError, PlanVerificationError, StalePlanError
 from groupify.model import Inventory, PolicyRef
 from groupify.naming import POLICY_NAME_MAX, slug, validate_name
@@ -326,13 +327,7 @@ class Plan:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the plan file atomically (a partial file never replaces a good one)."""
-        name = os.fspath(path)
-        tmp = f"{name}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(self.to_json())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, name)
+        write_atomic(path, self.to_json())
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "plan") -> Plan:
