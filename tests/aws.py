@@ -25,6 +25,19 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
 
+def serve() -> Iterator[str]:
+    """Run a moto server on a free port for as long as the generator lives; yield its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
 def reset(url: str) -> None:
     """Wipe the moto server's state."""
     request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")

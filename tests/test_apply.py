@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 import groupify
 from groupify.apply import apply
@@ -31,13 +30,7 @@ FAST = RetryPolicy.no_wait(attempts=40)
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """One moto server on a free port for the module."""
-    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    srv.start()
-    host, port = srv.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        srv.stop()
+    yield from aws.serve()
 
 
 @pytest.fixture(autouse=True)

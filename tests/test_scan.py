@@ -19,7 +19,6 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 import groupify
 from groupify.model import InlinePolicy, ManagedPolicy, Quotas
@@ -90,13 +89,7 @@ def iam_aws() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
     """One moto HTTP server for the module, on a free port; its URL."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    yield from aws.serve()
 
 
 @pytest.fixture
