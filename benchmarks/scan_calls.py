@@ -368,8 +368,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"(observed on moto: {runs[0][1]['GetAccountAuthorizationDetails']} GAAD call(s), "
-        f"{runs[1][1]['ListUsers']} ListUsers call(s); boto3's paginator sends no MaxItems, "
-        f"so IAM's default of {DEFAULT_MAX_ITEMS} applies.)"
+        f"{runs[1][1]['ListUsers']} ListUsers call(s). groupify.scan asks for MaxItems=1000; "
+        f"the naive scan's paginator sends none, so IAM's default of {DEFAULT_MAX_ITEMS} "
+        "applies to it.)"
     )
 
 
