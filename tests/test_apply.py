@@ -469,3 +469,48 @@ def test_apply_requires_a_journal(url: str) -> None:
     iam, sts = aws.clients(url)
     with pytest.raises(InputError, match="journal"):
         apply(make_plan(url), iam=iam, sts=sts)
+
+
+def test_access_taken_off_a_new_group_is_drift_not_redone(url: str, tmp_path: Path) -> None:
+    """After a run, a policy removed from a created group by an admin is reported, not re-added."""
+    plan = make_plan(url)
+    run(url, plan, tmp_path / "j")
+    attach = next(s for s in plan.steps if s.op == "attach_group_policy")
+    iam, _ = aws.clients(url)
+    iam.detach_group_policy(**attach.params)
+    log = aws.CallLog()
+    with pytest.raises(DriftError, match="is not"):
+        run(url, plan, tmp_path / "j", log)
+    assert log.mutating == 0
+
+
+def test_newly_exempt_user_is_drift(url: str, tmp_path: Path) -> None:
+    """A user tagged break-glass after planning matches the plan's exemption rules: refused."""
+    plan = make_plan(url)
+    iam, _ = aws.clients(url)
+    iam.tag_user(UserName="ana", Tags=[{"Key": "BreakGlass", "Value": "true"}])
+    with pytest.raises(DriftError, match="now exempt"):
+        run(url, plan, tmp_path / "j")
+
+
+def test_failed_create_is_not_ours_to_roll_back(url: str, tmp_path: Path) -> None:
+    """A create_group that failed, then a same-named group made by hand: rollback keeps it."""
+    plan = make_plan(url)
+    first = next(s for s in plan.steps if s.op == "create_group")
+    result = run(url, plan, tmp_path / "j", FailOn("CreateGroup"), workers=1)
+    assert [f for f, _ in result.failed] == [first.id]
+    iam, sts = aws.clients(url)
+    iam.create_group(GroupName=first.params["GroupName"])
+    rolled = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert rolled.ok
+    assert first.params["GroupName"] in aws.state_now()["groups"]
+
+
+def test_a_failing_read_inside_a_step_is_reported(url: str, tmp_path: Path) -> None:
+    """ListGroupsForUser denied: the run stops with a report, no traceback, no removal."""
+    plan = make_plan(url)
+    log = aws.CallLog()
+    result = run(url, plan, tmp_path / "j", log, FailOn("ListGroupsForUser"), workers=2)
+    assert not result.ok
+    assert "AccessDenied" in result.failed[0][1]
+    assert log.calls["detach_user_policy"] == 0

@@ -203,7 +203,17 @@ class Executor:
     # -- reads ------------------------------------------------------------------
 
     def read(self, op: str, **params: Any) -> Any:
-        return call_with_retries(self.retry, getattr(self.iam, op), **params)
+        """A read, retried; a failure that outlasts the retries is an :class:`AWSError`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return call_with_retries(self.retry, getattr(self.iam, op), **params)
+        except ClientError as exc:
+            if error_code(exc) == "NoSuchEntity":
+                raise  # the callers that expect it decide what it means
+            raise _read_error(op, exc) from exc
+        except BotoCoreError as exc:
+            raise _read_error(op, exc) from exc
 
     def _all(self, op: str, key: str, **params: Any) -> list[Any]:
         out: list[Any] = []
@@ -248,13 +258,24 @@ class Executor:
         from botocore.exceptions import BotoCoreError, ClientError
 
         fn = getattr(self.iam, step.op)
+        retried: list[BaseException] = []
         try:
             params: dict[str, Any] = step.params
-            call_with_retries(self.retry, fn, eventual=self._eventual(step), **params)
+            call_with_retries(
+                self.retry,
+                fn,
+                eventual=self._eventual(step),
+                on_retry=lambda exc, attempt: retried.append(exc),
+                **params,
+            )
         except ClientError as exc:
             outcome = self._already(step, exc)
             if outcome is None:
                 raise _aws_error(step, exc) from exc
+            # "Already exists" on a retry may be our own earlier attempt, whose
+            # answer was lost; on the first attempt it is somebody else's.
+            if outcome == "already" and retried and step.op.startswith("create_"):
+                return "applied"
             return outcome
         except BotoCoreError as exc:
             raise _aws_error(step, exc) from exc
@@ -344,12 +365,17 @@ class Executor:
             a["PolicyArn"]
             for a in self._all("list_attached_group_policies", "AttachedPolicies", GroupName=group)
         }
-        inline = set(self._all("list_group_policies", "PolicyNames", GroupName=group))
         final = self.final
+        planned = final.group_inline.get(group, {})
+        inline = set()
+        for name in self._all("list_group_policies", "PolicyNames", GroupName=group):
+            doc = self.read("get_group_policy", GroupName=group, PolicyName=name)
+            if planned.get(name) != canonical_document(doc["PolicyDocument"]):
+                inline.add(name)
         foreign = (
             members - final.group_members.get(group, set())
             or arns - final.group_managed.get(group, set())
-            or inline - set(final.group_inline.get(group, {}))
+            or inline
         )
         if foreign:
             raise ConflictError(
@@ -460,6 +486,11 @@ class Executor:
                     operation="remove_user_from_group",
                 )
             time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+
+def _read_error(op: str, exc: Exception) -> AWSError:
+    code = error_code(exc)
+    return AWSError(f"{op} failed: {code or type(exc).__name__}: {exc}", operation=op, code=code)
 
 
 def _aws_error(step: Step, exc: Exception) -> AWSError:
@@ -616,14 +647,19 @@ def _run(
     for sid in sorted(state.done, key=_step_key):
         if sid not in recorded:
             # Started in an earlier run that stopped before it could say so.
-            log.record("done", sid, outcome="applied" if sid in started else "already")
+            ours = sid in started and sid not in log.failed
+            log.record("done", sid, outcome="applied" if ours else "already")
         already.append(sid)
 
     def execute(step: Step) -> str:
         if step.is_destructive:
             executor.confirm_route(step)
         log.record("start", step.id)
-        outcome = executor.call(step)
+        try:
+            outcome = executor.call(step)
+        except GroupifyError as exc:
+            log.record("failed", step.id, error=str(exc))
+            raise
         executor.note_grant(step)
         log.record("done", step.id, outcome=outcome)
         return outcome

@@ -12,6 +12,7 @@ Records::
     {"type": "run", "mode": "apply" | "rollback", "at": "..."}
     {"type": "start", "step": "s12", "at": "..."}
     {"type": "done", "step": "s12", "outcome": "applied" | "already", "at": "..."}
+    {"type": "failed", "step": "s12", "error": "...", "at": "..."}
     {"type": "undo-start", "step": "s12", "at": "..."}
     {"type": "undo-done", "step": "s12", "outcome": "applied" | "already", "at": "..."}
 """
@@ -142,15 +143,23 @@ class Journal:
         return {k: v.get("outcome", "applied") for k, v in self._by_type("done").items()}
 
     @property
+    def failed(self) -> set[str]:
+        """Steps whose call failed for good (with no ``done`` after it)."""
+        done = self.done
+        return {s for s in self._by_type("failed") if s not in done}
+
+    @property
     def undone(self) -> set[str]:
         return set(self._by_type("undo-done"))
 
     def ours(self) -> set[str]:
-        """Steps whose call this journal's runs sent, or began to send.
+        """Steps whose effect this journal's runs made.
 
-        Steps found already in place when a run began have a ``done`` record
-        but no ``start``: they are not ours, and rollback leaves them alone.
-        A step started but never recorded done (a crash mid-call) is ours;
-        rollback undoes it only where its effect is in place.
+        Those recorded done with outcome ``applied``, and those started with no
+        outcome at all (a crash mid-call: the call may have gone through).
+        Steps found in place without a call of ours (``already``), and calls
+        that failed, are not ours, and rollback leaves them alone.
         """
-        return self.started
+        done = self.done
+        settled = set(done) | set(self._by_type("failed"))
+        return {s for s, o in done.items() if o == "applied"} | (self.started - settled)

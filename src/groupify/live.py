@@ -156,12 +156,16 @@ def reconcile(plan: Plan, live: Inventory) -> Reconciliation:
 
     done = {s.id for s in plan.steps if _safe_is_done(s, model)}
     by_id = {s.id: s for s in plan.steps}
+    # Runs of the plan go in DAG order, so what they leave done includes every
+    # prerequisite of every done step (and, by induction, every ancestor). A
+    # done step with a prerequisite undone was undone, or done, by someone else:
+    # a policy taken off a new group, a direct policy removed by hand.
     for sid in sorted(done, key=lambda x: int(x[1:]) if x[1:].isdigit() else 0):
         missing = [d for d in by_id[sid].after if d not in done]
-        if missing and by_id[sid].is_destructive:
+        if missing:
+            verb = "is already gone" if by_id[sid].is_destructive else "is in place"
             changes.append(
-                f"{_describe(by_id[sid])} is already gone but {_describe(by_id[missing[0]])} "
-                "is not done"
+                f"{_describe(by_id[sid])} {verb} but {_describe(by_id[missing[0]])} is not"
             )
 
     expected = AccountModel(plan.inventory)
@@ -184,6 +188,10 @@ def reconcile(plan: Plan, live: Inventory) -> Reconciliation:
             changes.append(f"user {user!r} was deleted and created again")
         elif _user_state(expected, user) != _user_state(model, user):
             changes.append(_diff_user(expected, model, user))
+        elif model.access(user) != plan.inventory.access(old):
+            changes.append(f"user {user!r} does not have the access it had when planned")
+        if reason := plan.exemptions.reason(new):
+            changes.append(f"user {user!r} is now exempt ({reason}); the plan would change it")
     touched_groups = {s.params["GroupName"] for s in plan.steps if "GroupName" in s.params}
     for user in touched_users:
         touched_groups |= set(expected.user_groups.get(user, ()))
@@ -194,6 +202,11 @@ def reconcile(plan: Plan, live: Inventory) -> Reconciliation:
             continue
         if group not in model.group_managed:
             changes.append(f"group {group!r} no longer exists")
+            continue
+        was = plan.inventory.group_by_name.get(group)
+        now = live.group_by_name.get(group)
+        if was and now and was.group_id and now.group_id and was.group_id != now.group_id:
+            changes.append(f"group {group!r} was deleted and created again")
             continue
         if _group_state(expected, group) != _group_state(model, group):
             changes.append(f"group {group!r} has other policies than planned")

@@ -25,7 +25,7 @@ from groupify.errors import PlanFormatError, PlanVerificationError, StalePlanErr
 from groupify.model import Inventory, PolicyRef
 from groupify.naming import POLICY_NAME_MAX, slug, validate_name
 from groupify.policy import digest, document_size
-from groupify.propose import Exemption, Proposal, _exemptions, _strings
+from groupify.propose import Exemption, Exemptions, Proposal, _exemptions, _strings
 from groupify.replay import check_steps, policy_arn
 
 __all__ = ["FORMAT", "OPS", "Plan", "Quota", "Step", "build_plan", "load_plan"]
@@ -153,6 +153,8 @@ class Plan:
     groups: tuple[dict[str, Any], ...] = field(default=(), converter=_dicts, eq=False)
     #: Users whose direct policies the plan removes, all of them.
     in_scope: tuple[str, ...] = field(default=(), converter=_sorted_strings)
+    #: The exemption rules the plan was made with, re-checked against the live account.
+    exemptions: Exemptions = field(default=Exemptions(), eq=False)
     #: What the plan file said of itself when loaded: who wrote it, and its checksum.
     generator: str | None = field(default=None, eq=False)
     checksum: str | None = field(default=None, eq=False)
@@ -315,6 +317,10 @@ class Plan:
             "summary": self.summary(),
             "exceptions": [{"user": e.user, "reason": e.reason} for e in self.exceptions],
             "users_in_scope": list(self.in_scope),
+            "exemptions": {
+                "users": list(self.exemptions.users),
+                "tags": list(self.exemptions.tags),
+            },
             "groups": list(self.groups),
             "steps": [s.to_dict() for s in self.steps],
             "inventory": self.inventory.to_dict(),
@@ -385,6 +391,10 @@ class Plan:
                 in_scope=[str(u) for u in data["users_in_scope"]],
                 generator=data.get("generator"),
                 checksum=data.get("checksum"),
+                exemptions=Exemptions(
+                    users=[str(u) for u in data.get("exemptions", {}).get("users", [])],
+                    tags=[str(t) for t in data.get("exemptions", {}).get("tags", [])],
+                ),
             )
         except PlanFormatError:
             raise
@@ -588,5 +598,6 @@ def build_plan(proposal: Proposal) -> Plan:
         exceptions=proposal.exceptions,
         groups=groups,
         in_scope=[u.name for u in proposal.in_scope],
+        exemptions=proposal.exemptions,
     )
     return plan.verify()
