@@ -53,12 +53,17 @@ def _strings(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _sorted_unique(items: Iterable[str]) -> tuple[str, ...]:
+    # Order does not change what matches; sorted, the plan file is deterministic.
+    return tuple(sorted(set(items)))
+
+
 @frozen
 class Exemptions:
     """Which users a migration leaves alone: name globs and ``KEY`` / ``KEY=VALUE`` tags."""
 
-    users: tuple[str, ...] = field(default=(), converter=_strings)
-    tags: tuple[str, ...] = field(default=(), converter=_strings)
+    users: tuple[str, ...] = field(default=(), converter=_sorted_unique)
+    tags: tuple[str, ...] = field(default=(), converter=_sorted_unique)
 
     def reason(self, user: User) -> str | None:
         """Why *user* is exempt, or ``None``."""
