@@ -514,3 +514,27 @@ def test_a_failing_read_inside_a_step_is_reported(url: str, tmp_path: Path) -> N
     assert not result.ok
     assert "AccessDenied" in result.failed[0][1]
     assert log.calls["detach_user_policy"] == 0
+
+
+def test_a_second_run_on_the_same_journal_is_refused(url: str, tmp_path: Path) -> None:
+    """While one run holds the journal, another is refused before any change."""
+    plan = make_plan(url)
+    journal = Journal.open(tmp_path / "j", plan)
+    log = aws.CallLog()
+    with journal.locked(), pytest.raises(InputError, match="another groupify run"):
+        run(url, plan, tmp_path / "j", log)
+    assert log.mutating == 0
+
+
+def test_journal_cut_short_by_a_crash_is_read_and_mended(url: str, tmp_path: Path) -> None:
+    """A partial last record is ignored on read and cut off before the next write."""
+    plan = make_plan(url)
+    journal = Journal.open(tmp_path / "j", plan)
+    journal.record("start", plan.steps[0].id)
+    with open(tmp_path / "j", "ab") as fh:
+        fh.write(b'{"type": "done", "st')
+    again = Journal.read(tmp_path / "j")
+    assert again.started == {plan.steps[0].id} and not again.done
+    again.record("done", plan.steps[0].id, outcome="applied")
+    lines = (tmp_path / "j").read_text().splitlines()
+    assert [json.loads(x)["type"] for x in lines] == ["header", "start", "done"]

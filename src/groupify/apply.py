@@ -398,9 +398,13 @@ class Executor:
             elif step.op in ("attach_user_policy", "put_user_policy"):
                 self._grant_times[step.params["UserName"]] = now
 
+    def resumed(self) -> None:
+        """A run after a stop: grants of the last run may be seconds old; settle everyone."""
+        self._grant_times["*"] = time.monotonic()
+
     def _settle(self, keys: Iterable[str]) -> None:
         with self._lock:
-            last = max((self._grant_times.get(k, 0.0) for k in keys), default=0.0)
+            last = max((self._grant_times.get(k, 0.0) for k in (*keys, "*")), default=0.0)
         delay = last + self.settle - time.monotonic()
         if last and delay > 0:
             time.sleep(delay)
@@ -617,9 +621,22 @@ def apply(
             )
         assert journal is not None
         log = Journal.open(journal, plan)
-        return _run(
-            plan, state, log, iam, counter, retry, settle, propagation_timeout, workers, progress
-        )
+        with log.locked():
+            # Read again under the lock: a run that held it may have just finished.
+            state = reconcile(plan, scan(iam=iam, sts=sts, retry=retry))
+            state.verify_remaining()
+            return _run(
+                plan,
+                state,
+                log,
+                iam,
+                counter,
+                retry,
+                settle,
+                propagation_timeout,
+                workers,
+                progress,
+            )
 
 
 def _step_key(step_id: str) -> int:
@@ -641,8 +658,10 @@ def _run(
     executor = Executor(
         plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
     )
-    log.record("run", mode="apply")
     started, recorded = log.started, log.done
+    if started:
+        executor.resumed()
+    log.record("run", mode="apply")
     already: list[str] = []
     for sid in sorted(state.done, key=_step_key):
         if sid not in recorded:

@@ -4,7 +4,8 @@ One JSON object a line. The first line is the header and holds the whole plan
 (so :func:`groupify.rollback` needs nothing else); then, for every step, a
 ``start`` line before its call and a ``done`` line after it, each flushed and
 fsynced before the run goes on. After ``kill -9`` the file ends, at worst, with
-a partial line, which is ignored and cut off on the next open.
+a partial line, which is ignored, and cut off before the next record is written.
+A run holds an exclusive lock on the file, so two runs never interleave.
 
 Records::
 
@@ -19,10 +20,13 @@ Records::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from groupify.errors import InputError
@@ -31,6 +35,22 @@ from groupify.plan import Plan
 __all__ = ["FORMAT", "Journal"]
 
 FORMAT = "groupify.journal/1"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (a short write is not an error)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_dir(path: str) -> None:
+    """Make a new file's directory entry durable too."""
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _now() -> str:
@@ -45,6 +65,7 @@ class Journal:
         self.plan = plan
         self.records = records
         self._lock = threading.Lock()
+        self._partial = 0
 
     # -- opening ------------------------------------------------------------------
 
@@ -66,10 +87,11 @@ class Journal:
         header = {"type": "header", "format": FORMAT, "created": _now(), "plan": plan.to_dict()}
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, (json.dumps(header, ensure_ascii=False) + "\n").encode())
+            _write_all(fd, (json.dumps(header, ensure_ascii=False) + "\n").encode())
             os.fsync(fd)
         finally:
             os.close(fd)
+        _fsync_dir(name)
         return cls(name, plan, [header])
 
     @classmethod
@@ -82,11 +104,9 @@ class Journal:
         except FileNotFoundError:
             raise InputError(f"{name}: no such journal") from None
         lines = raw.split(b"\n")
-        complete = lines[:-1]  # the last element is b"" or a partial line from a crash
-        if lines[-1]:
-            # Cut a partial last record (a write cut short by a crash) off the file.
-            with open(name, "r+b") as fh:
-                fh.truncate(len(raw) - len(lines[-1]))
+        # The last element is b"" or a record a crash cut short; it is ignored
+        # here and cut off before the next record is written.
+        complete = lines[:-1]
         records: list[dict[str, Any]] = []
         for number, line in enumerate(complete, 1):
             if not line.strip():
@@ -106,7 +126,24 @@ class Journal:
             step = record.get("step")
             if step is not None and step not in known:
                 raise InputError(f"{name}: record for unknown step {step!r}")
-        return cls(name, plan, records)
+        journal = cls(name, plan, records)
+        journal._partial = len(lines[-1])
+        return journal
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[Journal]:
+        """Hold the journal for one run: a second run on it is refused, not interleaved."""
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise InputError(
+                    f"{self.path}: another groupify run is using this journal; wait for it"
+                ) from None
+            yield self
+        finally:
+            os.close(fd)  # closing releases the lock
 
     # -- writing ----------------------------------------------------------------
 
@@ -119,9 +156,14 @@ class Journal:
         body["at"] = _now()
         data = (json.dumps(body, ensure_ascii=False) + "\n").encode()
         with self._lock:
+            if self._partial:
+                # A record a crash cut short: cut it off so the file stays one record a line.
+                size = os.path.getsize(self.path)
+                os.truncate(self.path, size - self._partial)
+                self._partial = 0
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
             try:
-                os.write(fd, data)
+                _write_all(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)

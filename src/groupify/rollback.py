@@ -8,6 +8,7 @@ where a run of this journal created them; nothing else is ever deleted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -92,7 +93,10 @@ def rollback(
     log = Journal.read(journal)
     plan = log.plan
     retry = retry or RetryPolicy()
-    with counted_clients(session, iam, sts) as (iam, sts, counter):
+    with (
+        counted_clients(session, iam, sts) as (iam, sts, counter),
+        contextlib.nullcontext(log) if dry_run else log.locked(),
+    ):
         live = scan(iam=iam, sts=sts, retry=retry)
         state = reconcile(plan, live)
         model = live_model(plan, live)
