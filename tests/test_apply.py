@@ -538,3 +538,29 @@ def test_journal_cut_short_by_a_crash_is_read_and_mended(url: str, tmp_path: Pat
     again.record("done", plan.steps[0].id, outcome="applied")
     lines = (tmp_path / "j").read_text().splitlines()
     assert [json.loads(x)["type"] for x in lines] == ["header", "start", "done"]
+
+
+def test_rollback_leaves_out_what_it_cannot_undo_safely(server: str, tmp_path: Path) -> None:
+    """A created policy someone attached to a new user stays; everything else is undone."""
+    aws.reset(server)
+    iam, sts = aws.clients(server)
+    aws.small_account(iam)
+    inventory = groupify.scan(iam=iam, sts=sts)
+    quotas = groupify.Quotas(group_inline_chars=10)
+    plan = groupify.build_plan(
+        groupify.propose(inventory, exclude_tags=["BreakGlass"], quotas=quotas)
+    )
+    made = next(s for s in plan.steps if s.op == "create_policy")
+    run(server, plan, tmp_path / "j")
+    iam.create_user(UserName="newhire")
+    arn = f"arn:aws:iam::{aws.ACCOUNT}:policy/groupify/{made.params['PolicyName']}"
+    iam.attach_user_policy(UserName="newhire", PolicyArn=arn)
+    watchdog = aws.Watchdog()
+    watchdog.attach(iam)
+    result = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert not watchdog.violations
+    assert [k for k, _ in result.kept] == ["u" + made.id.removeprefix("s")]
+    assert "still attached to 'newhire'" in result.kept[0][1]
+    assert not result.failed and not result.remaining
+    assert arn in aws.state_now()["users"]["newhire"][0]
+    assert aws.state_now()["users"]["ana"][1]  # ana's inline policies are back

@@ -93,11 +93,13 @@ class ApplyResult:
     remaining: tuple[str, ...] = field(converter=_ids)
     calls: tuple[tuple[str, int], ...] = field(default=(), converter=_counts)
     journal: str | None = None
+    #: Rollback only: reverse calls left out because they could not be made safely.
+    kept: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
 
     @property
     def ok(self) -> bool:
         """Whether every step is now in place (or, for a dry run, could be checked)."""
-        return not self.failed and (self.mode == "dry-run" or not self.remaining)
+        return not self.failed and not self.kept and (self.mode == "dry-run" or not self.remaining)
 
     @property
     def mutating_calls(self) -> int:

@@ -328,6 +328,8 @@ def _result_text(result: Any, total: int) -> str:
     ]
     for step_id, message in result.failed:
         lines.append(f"FAILED {step_id}: {message}")
+    for step_id, message in result.kept:
+        lines.append(f"KEPT {step_id}: {message}")
     if result.remaining and result.mode != "dry-run":
         lines.append(
             "Nothing was left half-done: every user still has all of its access. "
@@ -421,6 +423,7 @@ def _result_dict(result: Any) -> dict[str, Any]:
         "already": list(result.already),
         "failed": [{"step": s, "error": m} for s, m in result.failed],
         "remaining": list(result.remaining),
+        "kept": [{"step": s, "reason": m} for s, m in result.kept],
         "calls": dict(result.calls),
         "journal": result.journal,
     }
@@ -512,6 +515,8 @@ def rollback_cmd(
                 if preview.remaining
                 else "Nothing to roll back.\n"
             )
+            for step_id, message in preview.kept:
+                out.write(f"It would leave {step_id} as it is: {message}\n")
         return 0
     _confirm(f"Undo {len(preview.remaining)} change(s) recorded in {journal}?", yes=yes, out=out)
     result = rollback(journal, session, settle=settle, progress=_Progress(sys.stderr, "rollback"))

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from groupify.apply import ApplyResult, Executor, Progress, counted_clients, run_steps
-from groupify.errors import PlanVerificationError
 from groupify.journal import Journal
 from groupify.live import is_done, live_model, reconcile
+from groupify.model import Inventory, PolicyRef
 from groupify.plan import Plan, Step
-from groupify.replay import AccountModel, check_steps, policy_arn
+from groupify.replay import AccountModel, policy_arn
 from groupify.retry import RetryPolicy
 from groupify.scan import scan
 
@@ -87,8 +88,10 @@ def rollback(
 
     The live account must be the plan's inventory plus steps of the plan
     (otherwise :class:`~groupify.live.DriftError`, nothing changed). The
-    reverse calls are verified on a model first: every user keeps exactly
-    its original access after each of them.
+    reverse calls are tried on a model first: every user keeps exactly its
+    original access after each of them. A reverse call that cannot be made
+    safely (a created policy someone attached elsewhere, say) is left out and
+    listed in the result's ``kept``; the rest go ahead.
     """
     log = Journal.read(journal)
     plan = log.plan
@@ -100,21 +103,8 @@ def rollback(
         live = scan(iam=iam, sts=sts, retry=retry)
         state = reconcile(plan, live)
         model = live_model(plan, live)
-        pairs = undo_steps(plan, log, model)
+        pairs, kept = _safe_undos(plan, undo_steps(plan, log, model), live, state.baseline)
         undos = [u for _, u in pairs]
-        protected = {e.user: e.reason for e in plan.exceptions}
-        try:
-            check_steps(
-                live,
-                undos,
-                in_scope=(),
-                protected=protected,
-                model=live_model(plan, live),
-                baseline=state.baseline,
-                check_dag=False,
-            )
-        except PlanVerificationError as exc:  # pragma: no cover - a bug if it happens
-            raise PlanVerificationError(f"rollback would be unsafe: {exc}") from None
         if dry_run:
             return ApplyResult(
                 mode="dry-run",
@@ -122,6 +112,7 @@ def rollback(
                 already=(),
                 failed=(),
                 remaining=[u.id for u in undos],
+                kept=kept,
                 calls=counter.counts,
                 journal=log.path,
             )
@@ -153,6 +144,48 @@ def rollback(
             already=already,
             failed=failed,
             remaining=remaining,
+            kept=kept,
             calls=counter.counts,
             journal=log.path,
         )
+
+
+def _safe_undos(
+    plan: Plan,
+    pairs: list[tuple[Step, Step]],
+    live: Inventory,
+    baseline: Mapping[str, frozenset[PolicyRef]],
+) -> tuple[list[tuple[Step, Step]], list[tuple[str, str]]]:
+    """Keep the reverse calls that are safe on the live state; say why the others are not.
+
+    Each reverse call is tried on a model of the live account: one that IAM
+    would refuse (a created policy that someone attached elsewhere, a created
+    group with members groupify did not add) or that would change anyone's
+    access from what it was before the run is left out, and the model is put
+    back by the forward step. The rest of the rollback goes ahead.
+    """
+    model = live_model(plan, live)
+    protected = {e.user: e.reason for e in plan.exceptions}
+    keep: list[tuple[Step, Step]] = []
+    kept: list[tuple[str, str]] = []
+    previous: list[str] = []
+    for step, undo in pairs:
+        user = undo.params.get("UserName")
+        if user is not None and user in protected:
+            kept.append((undo.id, f"{user!r} is exempt ({protected[user]})"))
+            continue
+        try:
+            affected = model.apply(undo.op, undo.params)
+        except ValueError as exc:
+            kept.append((undo.id, f"{undo.op} left out: {exc}"))
+            continue
+        changed = [u for u in affected if model.access(u) != baseline.get(u)]
+        if changed:
+            model.apply(step.op, step.params)
+            kept.append(
+                (undo.id, f"{undo.op} left out: it would change the access of {changed[0]!r}")
+            )
+            continue
+        keep.append((step, Step(undo.id, undo.op, undo.param_items, tuple(previous))))
+        previous = [undo.id]
+    return keep, kept
