@@ -239,12 +239,20 @@ class Executor:
             "list_attached_group_policies", "AttachedPolicies", GroupName=group
         ):
             arn = attached["PolicyArn"]
-            doc = self.created_policies.get(arn)
-            out.add(PolicyRef("inline", doc) if doc is not None else PolicyRef.managed(arn))
+            if arn in self.created_policies:
+                out.add(PolicyRef.inline(self._created_document(arn)))
+            else:
+                out.add(PolicyRef.managed(arn))
         for name in self._all("list_group_policies", "PolicyNames", GroupName=group):
             doc = self.read("get_group_policy", GroupName=group, PolicyName=name)
             out.add(PolicyRef.inline(doc["PolicyDocument"]))
         return out
+
+    def _created_document(self, arn: str) -> str:
+        """The document a policy groupify created holds now (its default version)."""
+        default = self.read("get_policy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        version = self.read("get_policy_version", PolicyArn=arn, VersionId=default)
+        return canonical_document(version["PolicyVersion"]["Document"])
 
     # -- writes -----------------------------------------------------------------
 

@@ -371,7 +371,10 @@ class Plan:
                         f"{', '.join(sorted(required))} (and optionally "
                         f"{', '.join(sorted(optional)) or 'nothing else'})"
                     )
-                steps.append(Step.make(str(raw["id"]), op, params, [str(a) for a in raw["after"]]))
+                after = [str(a) for a in raw["after"]]
+                if len(set(after)) != len(after):
+                    raise PlanFormatError(f"{source}: step {raw['id']!r} lists a step twice")
+                steps.append(Step.make(str(raw["id"]), op, params, after))
             exceptions = [
                 Exemption(
                     e["user"],
@@ -402,6 +405,9 @@ class Plan:
             raise PlanFormatError(
                 f"{source}: malformed plan ({type(exc).__name__}: {exc})"
             ) from None
+        unknown = sorted(set(plan.in_scope) - set(inventory.user_by_name))
+        if unknown:
+            raise PlanFormatError(f"{source}: user {unknown[0]!r} in scope is not in the inventory")
         if data.get("fingerprint") != inventory.fingerprint or data.get("account_id") != (
             inventory.account_id
         ):

@@ -70,6 +70,16 @@ def verify_inventory(plan: Plan, live: Inventory) -> VerifyReport:
     checks = []
     for user in live.users:
         if user.name in exempt:
+            # Not expected to pass IAM.2, but a run must not have changed its access.
+            if user.name in report and report[user.name][0] != report[user.name][1]:
+                checks.append(
+                    UserCheck(
+                        user.name,
+                        True,
+                        False,
+                        f"exempt ({exempt[user.name]}), but its access changed",
+                    )
+                )
             continue
         iam2 = not user.direct
         note = []
