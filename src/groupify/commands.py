@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import attrs
 
-from groupify._files import write_atomic
+from groupify._files import read_json, write_atomic
 from groupify._render import table
 from groupify.errors import InputError
 from groupify.gaad import load_gaad
@@ -221,14 +221,7 @@ def _write_json(path: str, data: Any) -> None:
 
 
 def _load_proposal(path: str, inventory: Inventory) -> Proposal:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON proposal ({exc})") from None
-    return Proposal.from_dict(data, inventory)
+    return Proposal.from_dict(read_json(path, InputError, "not a JSON proposal"), inventory)
 
 
 def plan_text(plan: Plan) -> str:

@@ -7,11 +7,11 @@ JSON objects, pages already merged) and the pages of a live paginated call
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from groupify._files import read_json
 from groupify.errors import GaadFormatError, InputError
 from groupify.model import Group, InlinePolicy, Inventory, ManagedPolicy, Quotas, User
 from groupify.policy import canonical_document, is_aws_managed
@@ -28,19 +28,7 @@ def load_gaad(path: str | os.PathLike[str], *, quotas: Quotas | None = None) -> 
     for a file that is missing, not JSON, truncated, or not GAAD output.
     """
     name = os.fspath(path)
-    try:
-        with open(name, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise GaadFormatError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise GaadFormatError(f"{name}: is a directory") from None
-    except UnicodeDecodeError as exc:
-        raise GaadFormatError(f"{name}: not UTF-8 text ({exc.reason})") from None
-    except json.JSONDecodeError as exc:
-        raise GaadFormatError(
-            f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
+    data = read_json(name, GaadFormatError, "not valid JSON")
     if isinstance(data, dict) and data.get("IsTruncated"):
         # The CLI merges pages; a truncated file was saved one page at a time.
         raise GaadFormatError(

@@ -20,7 +20,7 @@ import networkx as nx
 from attrs import field, frozen
 
 from groupify import __name__ as _pkg
-from groupify._files import write_atomic
+from groupify._files import read_json, write_atomic
 from groupify.errors import PlanFormatError, PlanVerificationError, StalePlanError
 from groupify.model import Inventory, PolicyRef
 from groupify.naming import POLICY_NAME_MAX, slug, validate_name
@@ -455,14 +455,7 @@ def _checksum(body: Mapping[str, Any]) -> str:
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read a plan file written by :meth:`Plan.save` and verify it."""
     name = os.fspath(path)
-    try:
-        with open(name, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise PlanFormatError(f"{name}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanFormatError(f"{name}: not a JSON plan file ({exc})") from None
-    return Plan.from_dict(data, source=name)
+    return Plan.from_dict(read_json(name, PlanFormatError, "not a JSON plan file"), source=name)
 
 
 # -- building ---------------------------------------------------------------------
