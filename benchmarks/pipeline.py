@@ -1,6 +1,6 @@
 """Time groupify's pure pipeline on a synthetic account: load, propose, plan, save, reload.
 
-``groupify.synth.synthetic_gaad(users=N)`` is written to a temporary file as
+``groupify.testing.synth.synthetic_gaad(users=N)`` is written to a temporary file as
 the AWS CLI would, then each stage is timed once:
 
 * ``load_gaad``: parse the file into an Inventory;
@@ -30,8 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 import groupify
-from groupify._render import table
-from groupify.synth import synthetic_gaad
+from groupify.cli.text import table
+from groupify.testing.synth import synthetic_gaad
 
 STAGES = ("load_gaad", "propose", "build_plan", "plan.save", "load_plan")
 

@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from groupify._render import table
-from groupify.minimal import MinimalResult, check_cover, minimal_groups
+from groupify.cli.text import table
+from groupify.mining.minimal import MinimalResult, check_cover, minimal_groups
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "rolemining"
 

@@ -1,7 +1,7 @@
 """How many IAM calls does reading an account take: groupify.scan against a naive scan.
 
 A moto server (``ThreadedMotoServer``, in this process) is filled with
-``groupify.synth.synthetic_gaad(users=N)``; then every API call made by
+``groupify.testing.synth.synthetic_gaad(users=N)``; then every API call made by
 
 * ``groupify.scan(session)``: GetCallerIdentity, GetAccountSummary and the
   paginated GetAccountAuthorizationDetails, and
@@ -38,10 +38,10 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 import groupify
-from groupify._render import table
-from groupify.policy import canonical_document
-from groupify.scan import GAAD_FILTER
-from groupify.synth import populate, synthetic_gaad
+from groupify.cli.text import table
+from groupify.inventory.account import GAAD_FILTER
+from groupify.inventory.policy import canonical_document
+from groupify.testing.synth import populate, synthetic_gaad
 
 REGION = "us-east-1"
 #: IAM's documented default page size (MaxItems) for the List* and GAAD calls.

@@ -7,7 +7,7 @@
   block on some page; a missing one is a warning, so ``mkdocs build --strict``
   fails until the API reference lists it. Where a function shares its name with
   its submodule (``groupify.apply``), griffe takes the identifier for the
-  module: the block must name the function, ``::: groupify.apply.apply``.
+  module: the block must name the function, ``::: groupify.runtime.executor.apply``.
 
 Loaded from mkdocs.yml (``hooks: [docs/hooks.py]``).
 """

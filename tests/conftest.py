@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from groupify import Group, InlinePolicy, Inventory, Quotas, User
-from groupify.policy import canonical_document
+from groupify.inventory.policy import canonical_document
 
 ACCOUNT = "111122223333"
 

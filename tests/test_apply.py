@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 import groupify
-from groupify.apply import apply
+from groupify.aws.retry import RetryPolicy
 from groupify.errors import DriftError, InputError, PlanVerificationError, StalePlanError
-from groupify.journal import Journal
-from groupify.plan import Plan, Step
-from groupify.retry import RetryPolicy
-from groupify.rollback import rollback
-from groupify.verify import verify
+from groupify.plan.model import Plan, Step
+from groupify.runtime.checks import verify
+from groupify.runtime.executor import apply
+from groupify.runtime.journal import Journal
+from groupify.runtime.undo import rollback
 from tests import aws
 
 FAST = RetryPolicy.no_wait(attempts=40)
@@ -431,7 +431,7 @@ def test_route_not_visible_keeps_the_direct_policy(
     url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When reads never show the new group membership, no direct policy is removed."""
-    from groupify.apply import Executor
+    from groupify.runtime.executor import Executor
 
     monkeypatch.setattr(Executor, "user_groups", lambda self, user: set())
     plan = make_plan(url)

@@ -11,7 +11,7 @@ import pytest
 
 import groupify
 from groupify import GaadFormatError, PolicyRef
-from groupify.policy import canonical_document, document_size, is_aws_managed
+from groupify.inventory.policy import canonical_document, document_size, is_aws_managed
 from tests.conftest import aws, doc, make_inventory, to_gaad
 
 

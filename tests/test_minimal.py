@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import groupify.minimal as minimal
+import groupify.mining.minimal as minimal
 from groupify.errors import InputError
-from groupify.minimal import MinimalGroup, MinimalResult, check_cover, minimal_groups
+from groupify.mining.minimal import MinimalGroup, MinimalResult, check_cover, minimal_groups
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "rolemining"
 OPTIMA = {
@@ -329,7 +329,7 @@ def test_iteration_order_does_not_matter(assignments: Assignments, rng: random.R
 
 SCRIPT = """
 import json, random
-from groupify.minimal import minimal_groups
+from groupify.mining.minimal import minimal_groups
 rng = random.Random(3)
 names = [f"user-{i}" for i in range(60)]
 policies = [f"arn:aws:iam::aws:policy/P{i}" for i in range(30)]

@@ -10,8 +10,8 @@ import pytest
 
 import groupify
 from groupify import ProposalError
-from groupify.apply import ApplyResult
-from groupify.verify import UserCheck, VerifyReport
+from groupify.runtime.checks import UserCheck, VerifyReport
+from groupify.runtime.executor import ApplyResult
 from tests.conftest import aws, make_inventory
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "acme-gaad.json"
@@ -115,7 +115,7 @@ def test_pictures(proposal: groupify.Proposal, tmp_path: Path) -> None:
     """Both pictures draw, for one proposal and for two side by side."""
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
-    from groupify.pictures import plot_groups_per_user, plot_structure
+    from groupify.proposal.pictures import plot_groups_per_user, plot_structure
 
     fig = plot_structure(proposal)
     fig.savefig(tmp_path / "s.png")

@@ -9,7 +9,7 @@ import pytest
 
 import groupify
 from groupify import Plan, PlanFormatError, PlanVerificationError, StalePlanError, Step
-from groupify.plan import OPS
+from groupify.plan.model import OPS
 from tests.conftest import aws, doc, make_inventory
 
 
@@ -85,7 +85,7 @@ def test_save_and_load(tmp_path: Path, plan: Plan) -> None:
 
 
 def _rewrite(path: Path, edit: object) -> None:
-    from groupify.plan import _checksum
+    from groupify.plan.model import _checksum
 
     data = json.loads(path.read_text())
     edit(data)  # type: ignore[operator]

@@ -7,7 +7,7 @@ import pytest
 
 import groupify
 from groupify import InvalidNameError, ProposalError, QuotaError, Quotas, StalePlanError
-from groupify.naming import policy_slug, slug, validate_name
+from groupify.inventory.names import policy_slug, slug, validate_name
 from tests.conftest import aws, cust, doc, make_inventory
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import groupify
 from groupify import Plan, PlanVerificationError, Quotas, Step
-from groupify.report import _after, _facts, render_html, render_markdown
+from groupify.report.document import _after, _facts, render_html, render_markdown
 from tests.conftest import ACCOUNT, aws, doc, make_inventory
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "acme-gaad.json"

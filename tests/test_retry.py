@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
-from groupify.retry import RetryPolicy, call_with_retries, is_retryable
+from groupify.aws.retry import RetryPolicy, call_with_retries, is_retryable
 
 
 def client_error(code: str, status: int = 400) -> ClientError:
@@ -95,7 +95,7 @@ def test_no_such_entity_after_create_is_retried_a_bounded_number_of_times() -> N
 def test_waits_grow_and_are_bounded() -> None:
     """Real policies back off exponentially, capped at wait_max plus jitter."""
     slept: list[float] = []
-    import groupify.retry as retry
+    import groupify.aws.retry as retry
 
     original = retry._sleep
     retry._sleep = slept.append  # type: ignore[assignment]

@@ -21,9 +21,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 import groupify
-from groupify.model import InlinePolicy, ManagedPolicy, Quotas
-from groupify.policy import canonical_document
-from groupify.scan import GAAD_FILTER
+from groupify.inventory.account import GAAD_FILTER
+from groupify.inventory.model import InlinePolicy, ManagedPolicy, Quotas
+from groupify.inventory.policy import canonical_document
 from tests import aws
 
 ACCOUNT = aws.ACCOUNT  # moto's default account

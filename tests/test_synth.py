@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import groupify
-from groupify.policy import canonical_document, document_size
-from groupify.synth import synthetic_gaad
+from groupify.inventory.policy import canonical_document, document_size
+from groupify.testing.synth import synthetic_gaad
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 

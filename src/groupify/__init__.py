@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from groupify.apply import ApplyResult, apply
+from groupify.aws.retry import RetryPolicy
 from groupify.errors import (
     AWSError,
     ConflictError,
@@ -33,11 +33,20 @@ from groupify.errors import (
     QuotaError,
     StalePlanError,
 )
-from groupify.gaad import load_gaad, parse_gaad
-from groupify.minimal import MinimalGroup, MinimalResult, minimal_groups
-from groupify.model import Group, InlinePolicy, Inventory, ManagedPolicy, PolicyRef, Quotas, User
-from groupify.plan import Plan, Step, build_plan, load_plan
-from groupify.propose import (
+from groupify.inventory.account import scan
+from groupify.inventory.gaad import load_gaad, parse_gaad
+from groupify.inventory.model import (
+    Group,
+    InlinePolicy,
+    Inventory,
+    ManagedPolicy,
+    PolicyRef,
+    Quotas,
+    User,
+)
+from groupify.mining.minimal import MinimalGroup, MinimalResult, minimal_groups
+from groupify.plan.model import Plan, Step, build_plan, load_plan
+from groupify.proposal.strategies import (
     Exemption,
     Exemptions,
     Proposal,
@@ -45,10 +54,9 @@ from groupify.propose import (
     compare_proposals,
     propose,
 )
-from groupify.retry import RetryPolicy
-from groupify.rollback import rollback
-from groupify.scan import scan
-from groupify.verify import UserCheck, VerifyReport, verify
+from groupify.runtime.checks import UserCheck, VerifyReport, verify
+from groupify.runtime.executor import ApplyResult, apply
+from groupify.runtime.undo import rollback
 
 try:
     __version__ = version("groupify")

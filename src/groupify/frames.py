@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from groupify.model import Inventory
-    from groupify.plan import Plan
-    from groupify.propose import Proposal
+    from groupify.inventory.model import Inventory
+    from groupify.plan.model import Plan
+    from groupify.proposal.strategies import Proposal
 
 __all__ = ["inventory_frame", "plan_frame", "proposal_frame"]
 

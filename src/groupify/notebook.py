@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from groupify._html import badge, details, esc, kv_table, table
 
 if TYPE_CHECKING:
-    from groupify.apply import ApplyResult
-    from groupify.model import Inventory, PolicyRef
-    from groupify.plan import Plan, Quota
-    from groupify.propose import Proposal, ProposalDiff
-    from groupify.verify import VerifyReport
+    from groupify.inventory.model import Inventory, PolicyRef
+    from groupify.plan.model import Plan, Quota
+    from groupify.proposal.strategies import Proposal, ProposalDiff
+    from groupify.runtime.checks import VerifyReport
+    from groupify.runtime.executor import ApplyResult
 
 __all__ = [
     "diff_html",

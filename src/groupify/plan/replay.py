@@ -21,11 +21,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from groupify.errors import PlanVerificationError
-from groupify.model import Inventory, PolicyRef
-from groupify.policy import canonical_document
+from groupify.inventory.model import Inventory, PolicyRef
+from groupify.inventory.policy import canonical_document
 
 if TYPE_CHECKING:
-    from groupify.plan import Step
+    from groupify.plan.model import Step
 
 __all__ = ["AccountModel", "check_steps"]
 

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from groupify.errors import InputError
-from groupify.plan import Plan
+from groupify.plan.model import Plan
 
 __all__ = ["FORMAT", "Journal"]
 

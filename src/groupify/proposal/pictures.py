@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 if TYPE_CHECKING:
-    from groupify.propose import Proposal
+    from groupify.proposal.strategies import Proposal
 
 __all__ = ["plot_groups_per_user", "plot_structure"]
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from attrs import frozen
 
-from groupify.apply import counted_clients
-from groupify.live import access_report
-from groupify.model import Inventory
-from groupify.plan import Plan, load_plan
-from groupify.retry import RetryPolicy
-from groupify.scan import scan
+from groupify.aws.retry import RetryPolicy
+from groupify.inventory.account import scan
+from groupify.inventory.model import Inventory
+from groupify.plan.model import Plan, load_plan
+from groupify.plan.reconcile import access_report
+from groupify.runtime.executor import counted_clients
 
 __all__ = ["UserCheck", "VerifyReport", "verify", "verify_inventory"]
 

@@ -22,11 +22,11 @@ from attrs import field, frozen
 from groupify import __name__ as _pkg
 from groupify._files import read_json, write_atomic
 from groupify.errors import PlanFormatError, PlanVerificationError, StalePlanError
-from groupify.model import Inventory, PolicyRef
-from groupify.naming import POLICY_NAME_MAX, slug, validate_name
-from groupify.policy import digest, document_size
-from groupify.propose import Exemption, Exemptions, Proposal, _exemptions, _strings
-from groupify.replay import check_steps, policy_arn
+from groupify.inventory.model import Inventory, PolicyRef
+from groupify.inventory.names import POLICY_NAME_MAX, slug, validate_name
+from groupify.inventory.policy import digest, document_size
+from groupify.plan.replay import check_steps, policy_arn
+from groupify.proposal.strategies import Exemption, Exemptions, Proposal, _exemptions, _strings
 
 __all__ = ["FORMAT", "OPS", "Plan", "Quota", "Step", "build_plan", "load_plan"]
 

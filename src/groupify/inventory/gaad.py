@@ -13,8 +13,8 @@ from typing import Any
 
 from groupify._files import read_json
 from groupify.errors import GaadFormatError, InputError
-from groupify.model import Group, InlinePolicy, Inventory, ManagedPolicy, Quotas, User
-from groupify.policy import canonical_document, is_aws_managed
+from groupify.inventory.model import Group, InlinePolicy, Inventory, ManagedPolicy, Quotas, User
+from groupify.inventory.policy import canonical_document, is_aws_managed
 
 __all__ = ["load_gaad", "parse_gaad"]
 

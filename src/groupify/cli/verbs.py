@@ -16,13 +16,13 @@ from typing import Any, TextIO
 import attrs
 
 from groupify._files import read_json, write_atomic
-from groupify._render import table
+from groupify.cli.text import table
 from groupify.errors import InputError
-from groupify.gaad import load_gaad
-from groupify.model import Inventory, Quotas
-from groupify.plan import Plan, build_plan
-from groupify.propose import Proposal, propose
-from groupify.scan import scan
+from groupify.inventory.account import scan
+from groupify.inventory.gaad import load_gaad
+from groupify.inventory.model import Inventory, Quotas
+from groupify.plan.model import Plan, build_plan
+from groupify.proposal.strategies import Proposal, propose
 
 __all__ = ["inventory_from", "plan_cmd", "propose_cmd", "report_cmd", "scan_cmd"]
 
@@ -163,7 +163,7 @@ def propose_cmd(
     """Propose groups; print them, and write the editable proposal to *out_path*."""
     out = out or sys.stdout
     if compare_strategies:
-        from groupify.propose import STRATEGIES, compare_proposals
+        from groupify.proposal.strategies import STRATEGIES, compare_proposals
 
         rows = compare_proposals(
             propose(
@@ -346,8 +346,8 @@ def apply_cmd(
     out: TextIO | None = None,
 ) -> int:
     """Dry-run or apply a plan file; exit 0 when the account is in the planned state."""
-    from groupify.apply import apply
-    from groupify.plan import load_plan
+    from groupify.plan.model import load_plan
+    from groupify.runtime.executor import apply
 
     out = out or sys.stdout
     plan = load_plan(plan_path)
@@ -443,7 +443,7 @@ def verify_cmd(
     plan_path: str, *, profile: str | None = None, as_json: bool = False, out: TextIO | None = None
 ) -> int:
     """Check IAM.2 and unchanged access per user; exit 1 when any check fails."""
-    from groupify.verify import verify
+    from groupify.runtime.checks import verify
 
     out = out or sys.stdout
     report = verify(plan_path, _session(profile))
@@ -494,7 +494,7 @@ def rollback_cmd(
     out: TextIO | None = None,
 ) -> int:
     """Undo what the runs recorded in *journal* did."""
-    from groupify.rollback import rollback
+    from groupify.runtime.undo import rollback
 
     out = out or sys.stdout
     session = _session(profile)
@@ -532,8 +532,8 @@ def report_cmd(
     out: TextIO | None = None,
 ) -> int:
     """Write a plan's change-approval report, as one self-contained HTML or Markdown file."""
-    from groupify.plan import load_plan
-    from groupify.report import render_html, render_markdown
+    from groupify.plan.model import load_plan
+    from groupify.report.document import render_html, render_markdown
 
     out = out or sys.stdout
     if not html_path and not markdown_path:

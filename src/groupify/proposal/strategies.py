@@ -17,10 +17,10 @@ from typing import Any, Literal
 import attrs
 from attrs import field, frozen
 
-from groupify import cluster
 from groupify.errors import InputError, ProposalError, QuotaError, StalePlanError
-from groupify.model import Inventory, PolicyRef, Quotas, User
-from groupify.naming import suggest_name, tag_name, validate_name
+from groupify.inventory.model import Inventory, PolicyRef, Quotas, User
+from groupify.inventory.names import suggest_name, tag_name, validate_name
+from groupify.mining import exact as cluster
 
 __all__ = [
     "STRATEGIES",
@@ -742,7 +742,7 @@ def _minimal(
     own policies from the solver; users no assignment can serve still get an
     exact cover, and :meth:`Proposal.validate` names them.
     """
-    from groupify.minimal import minimal_groups
+    from groupify.mining.minimal import minimal_groups
 
     inv = base.inventory
     quotas = inv.quotas

@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from groupify import commands
+from groupify.cli import verbs as commands
 from groupify.errors import AWSError, GroupifyError
-from groupify.propose import STRATEGIES
+from groupify.proposal.strategies import STRATEGIES
 
 __all__ = ["main"]
 
@@ -204,7 +204,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("groupify: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

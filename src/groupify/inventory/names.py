@@ -6,7 +6,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from groupify.errors import InvalidNameError
-from groupify.model import Inventory, PolicyRef, User
+from groupify.inventory.model import Inventory, PolicyRef, User
 
 __all__ = ["GROUP_NAME_MAX", "POLICY_NAME_MAX", "slug", "suggest_name", "validate_name"]
 

@@ -12,10 +12,10 @@ from functools import cached_property
 from attrs import frozen
 
 from groupify.errors import DriftError, StalePlanError
-from groupify.model import Inventory, PolicyRef
-from groupify.plan import Plan, Step
-from groupify.policy import canonical_document
-from groupify.replay import AccountModel, check_steps, policy_arn
+from groupify.inventory.model import Inventory, PolicyRef
+from groupify.inventory.policy import canonical_document
+from groupify.plan.model import Plan, Step
+from groupify.plan.replay import AccountModel, check_steps, policy_arn
 
 __all__ = ["DriftError", "Reconciliation", "created_policies", "live_model", "reconcile"]
 

@@ -27,9 +27,9 @@ from typing import Any
 from attrs import frozen
 
 from groupify._html import badge, details, esc, kv_table, table
-from groupify.model import PolicyRef
-from groupify.plan import CREATED_POLICY_PATH, OPS, Plan, Quota, Step
-from groupify.policy import document_size, is_aws_managed
+from groupify.inventory.model import PolicyRef
+from groupify.inventory.policy import document_size, is_aws_managed
+from groupify.plan.model import CREATED_POLICY_PATH, OPS, Plan, Quota, Step
 
 __all__ = ["render_html", "render_markdown"]
 
@@ -44,7 +44,7 @@ _OP_MEANING: dict[str, str] = {
     "delete_user_policy": "delete an inline policy from a user",
 }
 
-#: The call rollback makes to undo each op (see :func:`groupify.rollback.reverse`).
+#: The call rollback makes to undo each op (see :func:`groupify.runtime.undo.reverse`).
 _REVERSE: dict[str, str] = {
     "delete_user_policy": "put_user_policy",
     "detach_user_policy": "attach_user_policy",

@@ -3,7 +3,7 @@
 The run, in order:
 
 1. read the account in bulk (one paginated GAAD call, as :func:`groupify.scan`);
-2. :func:`~groupify.live.reconcile`: find the steps already in place and refuse
+2. :func:`~groupify.plan.reconcile.reconcile`: find the steps already in place and refuse
    if anything the plan touches drifted;
 3. replay the remaining steps on the live state (no gap, no widening);
 4. run them in DAG order on a bounded pool of workers, each call retried per
@@ -27,15 +27,15 @@ from typing import Any
 
 from attrs import field, frozen
 
+from groupify.aws.retry import RetryPolicy, call_with_retries, client_config, error_code
 from groupify.errors import AWSError, ConflictError, GroupifyError, InputError, PropagationError
-from groupify.journal import Journal
-from groupify.live import Reconciliation, created_groups, created_policies, reconcile
-from groupify.model import PolicyRef
-from groupify.plan import OPS, Plan, Step, load_plan
-from groupify.policy import canonical_document
-from groupify.replay import check_steps, policy_arn
-from groupify.retry import RetryPolicy, call_with_retries, client_config, error_code
-from groupify.scan import scan
+from groupify.inventory.account import scan
+from groupify.inventory.model import PolicyRef
+from groupify.inventory.policy import canonical_document
+from groupify.plan.model import OPS, Plan, Step, load_plan
+from groupify.plan.reconcile import Reconciliation, created_groups, created_policies, reconcile
+from groupify.plan.replay import check_steps, policy_arn
+from groupify.runtime.journal import Journal
 
 __all__ = [
     "MUTATING_OPS",
@@ -604,7 +604,7 @@ def apply(
     removal of its direct policies, and *propagation_timeout* bounds the wait
     for the group route to be visible by reads.
 
-    Raises :class:`~groupify.live.DriftError` (nothing changed) when the
+    Raises :class:`~groupify.plan.reconcile.DriftError` (nothing changed) when the
     account drifted from the plan, and :class:`~groupify.errors.AWSError` when
     the first read fails. A step that fails is reported in the result's
     ``failed``, and the steps after it in ``remaining``.

@@ -17,7 +17,7 @@ import attrs
 from attrs import field, frozen
 
 from groupify.errors import InputError
-from groupify.policy import canonical_document, digest, document_size, is_aws_managed
+from groupify.inventory.policy import canonical_document, digest, document_size, is_aws_managed
 
 __all__ = [
     "Group",

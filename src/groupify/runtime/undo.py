@@ -13,14 +13,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from groupify.apply import ApplyResult, Executor, Progress, counted_clients, run_steps
-from groupify.journal import Journal
-from groupify.live import is_done, live_model, reconcile
-from groupify.model import Inventory, PolicyRef
-from groupify.plan import Plan, Step
-from groupify.replay import AccountModel, policy_arn
-from groupify.retry import RetryPolicy
-from groupify.scan import scan
+from groupify.aws.retry import RetryPolicy
+from groupify.inventory.account import scan
+from groupify.inventory.model import Inventory, PolicyRef
+from groupify.plan.model import Plan, Step
+from groupify.plan.reconcile import is_done, live_model, reconcile
+from groupify.plan.replay import AccountModel, policy_arn
+from groupify.runtime.executor import ApplyResult, Executor, Progress, counted_clients, run_steps
+from groupify.runtime.journal import Journal
 
 __all__ = ["reverse", "rollback", "undo_steps"]
 
@@ -87,7 +87,7 @@ def rollback(
     """Restore the state the plan in *journal* started from, as far as its runs changed it.
 
     The live account must be the plan's inventory plus steps of the plan
-    (otherwise :class:`~groupify.live.DriftError`, nothing changed). The
+    (otherwise :class:`~groupify.plan.reconcile.DriftError`, nothing changed). The
     reverse calls are tried on a model first: every user keeps exactly its
     original access after each of them. A reverse call that cannot be made
     safely (a created policy someone attached elsewhere, say) is left out and

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from groupify.aws.retry import RetryPolicy, call_with_retries, client_config
 from groupify.errors import AWSError, GroupifyError
-from groupify.gaad import parse_gaad
-from groupify.model import Inventory, Quotas
-from groupify.retry import RetryPolicy, call_with_retries, client_config
+from groupify.inventory.gaad import parse_gaad
+from groupify.inventory.model import Inventory, Quotas
 
 __all__ = ["GAAD_FILTER", "scan"]
 
