@@ -36,10 +36,10 @@ from botocore.awsrequest import AWSResponse  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 import groupify  # noqa: E402
-from groupify.aws.retry import RetryPolicy, client_config  # noqa: E402
+from groupify.aws import RetryPolicy, client_config  # noqa: E402
 from groupify.cli.text import table  # noqa: E402
-from groupify.runtime.executor import apply  # noqa: E402
-from groupify.testing.synth import populate, synthetic_gaad  # noqa: E402
+from groupify.runtime.forward import apply  # noqa: E402
+from groupify.testing import populate, synthetic_gaad  # noqa: E402
 
 
 class _Raw(io.BytesIO):

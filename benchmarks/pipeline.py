@@ -31,7 +31,7 @@ from typing import Any
 
 import groupify
 from groupify.cli.text import table
-from groupify.testing.synth import synthetic_gaad
+from groupify.testing import synthetic_gaad
 
 STAGES = ("load_gaad", "propose", "build_plan", "plan.save", "load_plan")
 

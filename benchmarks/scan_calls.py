@@ -41,7 +41,7 @@ import groupify
 from groupify.cli.text import table
 from groupify.inventory.account import GAAD_FILTER
 from groupify.inventory.policy import canonical_document
-from groupify.testing.synth import populate, synthetic_gaad
+from groupify.testing import populate, synthetic_gaad
 
 REGION = "us-east-1"
 #: IAM's documented default page size (MaxItems) for the List* and GAAD calls.

@@ -123,10 +123,6 @@ def _resolve(obj: griffe.Object, target: str) -> str | None:
     """The full path *target* names from *obj*'s scope, or ``None`` (a builtin, say)."""
     head, _, rest = target.partition(".")
     if head == obj.package.name:
-        # groupify.apply names the function to a reader, but the submodule to griffe.
-        member = obj.package.members.get(rest)
-        if member is not None and member.is_module and rest in member.members:
-            return f"{target}.{rest}"
         return target
     try:
         path = obj.resolve(head)

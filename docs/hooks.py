@@ -5,9 +5,7 @@
   rendered from :func:`groupify.cli.build_parser` itself.
 * Every name in ``groupify.__all__`` must be rendered by a ``::: IDENTIFIER``
   block on some page; a missing one is a warning, so ``mkdocs build --strict``
-  fails until the API reference lists it. Where a function shares its name with
-  its submodule (``groupify.apply``), griffe takes the identifier for the
-  module: the block must name the function, ``::: groupify.runtime.executor.apply``.
+  fails until the API reference lists it.
 
 Loaded from mkdocs.yml (``hooks: [docs/hooks.py]``).
 """
@@ -116,8 +114,7 @@ def on_env(env: Any, config: Any, files: Any, **kwargs: Any) -> Any:
     if missing:
         log.warning(
             "groupify.__all__ names not in the API reference (add a '::: groupify.NAME' "
-            "block, or '::: groupify.MODULE.NAME' where a submodule has the same name, "
-            "to a page under docs/reference/): %s",
+            "block to a page under docs/reference/): %s",
             ", ".join(missing),
         )
     return env

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from groupify.testing.synth import synthetic_gaad
+from groupify.testing import synthetic_gaad
 
 OUT = Path(__file__).with_name("acme-gaad.json")
 

@@ -44,7 +44,7 @@ def main() -> int:
     import boto3
     from moto import mock_aws
 
-    from groupify.testing.synth import populate
+    from groupify.testing import populate
 
     work = Path(tempfile.mkdtemp(prefix="groupify-runbook-"))
     plan, journal = str(work / "plan.json"), str(work / "plan.json.journal")

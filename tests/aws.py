@@ -19,7 +19,7 @@ from botocore.httpsession import URLLib3Session
 
 from groupify import PolicyRef
 from groupify.inventory.policy import canonical_document
-from groupify.runtime.executor import MUTATING_OPS
+from groupify.runtime.result import MUTATING_OPS
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -61,7 +61,7 @@ def session() -> boto3.Session:
 
 def clients(url: str) -> tuple[Any, Any]:
     """IAM and STS clients on the moto server, as groupify makes them (no botocore retries)."""
-    from groupify.aws.retry import client_config
+    from groupify.aws import client_config
 
     s = session()
     return (

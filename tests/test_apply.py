@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 import groupify
-from groupify.aws.retry import RetryPolicy
+from groupify.aws import RetryPolicy
 from groupify.errors import DriftError, InputError, PlanVerificationError, StalePlanError
-from groupify.plan.model import Plan, Step
+from groupify.plan.model import Plan
+from groupify.plan.steps import Step
 from groupify.runtime.checks import verify
-from groupify.runtime.executor import apply
+from groupify.runtime.forward import apply
 from groupify.runtime.journal import Journal
 from groupify.runtime.undo import rollback
 from tests import aws

@@ -186,7 +186,7 @@ def test_console_script_runs(gaad: Path, tmp_path: Path) -> None:
 
 def test_propose_compare_strategies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--compare prints exact against minimal: groups and groups per user."""
-    from groupify.testing.synth import synthetic_gaad
+    from groupify.testing import synthetic_gaad
 
     path = tmp_path / "gaad.json"
     path.write_text(json.dumps(synthetic_gaad(users=300, seed=2)))

@@ -75,7 +75,7 @@ def test_api_reference_is_generated_from_docstrings(site: Path) -> None:
     assert 'id="groupify.build_plan"' in plan
     assert summary(groupify.build_plan) in text(plan)
     apply = page(site, "reference/apply")
-    assert 'id="groupify.runtime.executor.apply"' in apply
+    assert 'id="groupify.apply"' in apply
     assert summary(groupify.apply) in text(apply)
 
 

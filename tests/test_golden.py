@@ -109,7 +109,7 @@ def embedded_iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import boto3
     from moto import mock_aws
 
-    from groupify.testing.synth import populate
+    from groupify.testing import populate
 
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",

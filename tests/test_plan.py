@@ -9,7 +9,7 @@ import pytest
 
 import groupify
 from groupify import Plan, PlanFormatError, PlanVerificationError, StalePlanError, Step
-from groupify.plan.model import OPS
+from groupify.plan.ops import PLAN_OPS
 from tests.conftest import aws, doc, make_inventory
 
 
@@ -23,7 +23,7 @@ def test_steps_are_iam_calls_in_safe_order(plan: Plan) -> None:
     position = {s.id: i for i, s in enumerate(plan.steps)}
     assert [s.id for s in plan.steps] == [f"s{i + 1}" for i in range(len(plan.steps))]
     for s in plan.steps:
-        assert s.op in OPS
+        assert s.op in PLAN_OPS
         assert all(position[a] < position[s.id] for a in s.after)
     for user in plan.in_scope:
         adds = [

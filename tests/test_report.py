@@ -12,7 +12,8 @@ import pytest
 
 import groupify
 from groupify import Plan, PlanVerificationError, Quotas, Step
-from groupify.report.document import _after, _facts, render_html, render_markdown
+from groupify.report import render_html, render_markdown
+from groupify.report.facts import after, facts
 from tests.conftest import ACCOUNT, aws, doc, make_inventory
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "acme-gaad.json"
@@ -117,7 +118,7 @@ def md_step_rows(md: str) -> dict[str, list[str]]:
     return out
 
 
-def test_scope_facts(example: Plan, example_html: str, example_md: str) -> None:
+def test_scopefacts(example: Plan, example_html: str, example_md: str) -> None:
     """Account, fingerprint, strategy, counts and versions are stated in both formats."""
     s = example.summary()
     for text in (example_html, example_md):
@@ -183,7 +184,7 @@ def test_destructive_steps_are_marked_in_markdown(example: Plan, example_md: str
         assert len(cells) == 6
         assert cells[1] == f"`{step.op}`"
         assert (cells[-1] == "**DESTRUCTIVE**") is step.is_destructive
-        assert cells[4] == _after(step.after)
+        assert cells[4] == after(step.after)
 
 
 def test_after_dependencies_are_shown(example: Plan, example_html: str) -> None:
@@ -191,7 +192,7 @@ def test_after_dependencies_are_shown(example: Plan, example_html: str) -> None:
     rows = step_rows(example_html)
     removal = next(s for s in example.steps if s.is_destructive)
     assert removal.after
-    assert rows[removal.id][1][4] == _after(removal.after)
+    assert rows[removal.id][1][4] == after(removal.after)
 
 
 @pytest.mark.parametrize(
@@ -207,7 +208,7 @@ def test_after_dependencies_are_shown(example: Plan, example_html: str) -> None:
 )
 def test_after_runs_are_shortened(ids: tuple[str, ...], shown: str) -> None:
     """Consecutive step ids read as ranges; ids of another form are listed as they are."""
-    assert _after(ids) == shown
+    assert after(ids) == shown
 
 
 def test_rollback_commands(example_html: str, example_md: str) -> None:
@@ -299,8 +300,8 @@ def test_groups_are_rebuilt_from_steps_when_the_plan_has_none(which: str, exampl
     plan = {"example": lambda: example, "over-inline-budget": over_inline_budget}.get(
         which, hostile_plan
     )()
-    shown = _facts(plan, plan_path="p", generator=None, checksum="")
-    rebuilt = _facts(attrs.evolve(plan, groups=()), plan_path="p", generator=None, checksum="")
+    shown = facts(plan, plan_path="p", generator=None, checksum="")
+    rebuilt = facts(attrs.evolve(plan, groups=()), plan_path="p", generator=None, checksum="")
     assert [attrs.evolve(g, reason="") for g in rebuilt.groups] == [
         attrs.evolve(g, reason="") for g in shown.groups
     ]
@@ -333,7 +334,7 @@ def test_hostile_text_is_escaped_in_markdown() -> None:
     assert len(re.split(r"(?<!\\)\|", exception)) == 5
 
 
-def test_markdown_renders_the_same_facts(example: Plan, example_md: str) -> None:
+def test_markdown_renders_the_samefacts(example: Plan, example_md: str) -> None:
     """Rendered by a Markdown processor, the report holds the facts and no foreign markup."""
     markdown = pytest.importorskip("markdown", reason="Python-Markdown not installed")
     html = markdown.markdown(example_md, extensions=["tables", "fenced_code"])

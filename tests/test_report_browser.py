@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import groupify
-from groupify.report.document import render_html
+from groupify.report import render_html
 from tests.test_report import EXAMPLE, hostile_plan
 
 BROWSERS = ("chromium", "chromium-browser")

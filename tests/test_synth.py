@@ -13,7 +13,7 @@ import pytest
 
 import groupify
 from groupify.inventory.policy import canonical_document, document_size
-from groupify.testing.synth import synthetic_gaad
+from groupify.testing import synthetic_gaad
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 

@@ -45,17 +45,14 @@ from groupify.inventory.model import (
     User,
 )
 from groupify.mining.minimal import MinimalGroup, MinimalResult, minimal_groups
-from groupify.plan.model import Plan, Step, build_plan, load_plan
-from groupify.proposal.strategies import (
-    Exemption,
-    Exemptions,
-    Proposal,
-    ProposedGroup,
-    compare_proposals,
-    propose,
-)
+from groupify.plan.build import build_plan
+from groupify.plan.model import Plan, load_plan
+from groupify.plan.steps import Step
+from groupify.proposal.model import Exemption, Exemptions, Proposal, ProposedGroup
+from groupify.proposal.strategies import compare_proposals, propose
 from groupify.runtime.checks import UserCheck, VerifyReport, verify
-from groupify.runtime.executor import ApplyResult, apply
+from groupify.runtime.forward import apply
+from groupify.runtime.result import ApplyResult
 from groupify.runtime.undo import rollback
 
 try:

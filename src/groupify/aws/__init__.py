@@ -1,0 +1,31 @@
+"""The AWS boundary: the only package that imports boto3, botocore or tenacity.
+
+Clients (:mod:`~groupify.aws.clients`), one error builder
+(:mod:`~groupify.aws.errors`), Marker paging (:mod:`~groupify.aws.paging`),
+the retry policy (:mod:`~groupify.aws.retry`) and one retried, error-mapped
+call (:mod:`~groupify.aws.calls`). Everything above this package holds a
+client as an opaque value and calls AWS through :func:`call`.
+"""
+
+from groupify.aws.calls import call
+from groupify.aws.clients import CallCounter, counted_clients, make_clients, session
+from groupify.aws.errors import api_name, aws_error, error_code
+from groupify.aws.paging import collect, pages
+from groupify.aws.retry import RetryPolicy, call_with_retries, client_config, is_retryable
+
+__all__ = [
+    "CallCounter",
+    "RetryPolicy",
+    "api_name",
+    "aws_error",
+    "call",
+    "call_with_retries",
+    "client_config",
+    "collect",
+    "counted_clients",
+    "error_code",
+    "is_retryable",
+    "make_clients",
+    "pages",
+    "session",
+]

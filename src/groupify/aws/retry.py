@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 import tenacity
 from attrs import field, frozen
 
-__all__ = ["RetryPolicy", "call_with_retries", "client_config", "error_code", "is_retryable"]
+from groupify.aws.errors import error_code
+
+__all__ = ["RetryPolicy", "call_with_retries", "client_config", "is_retryable"]
 
 T = TypeVar("T")
 
@@ -70,15 +72,6 @@ class RetryPolicy:
     def no_wait(cls, attempts: int = 8) -> RetryPolicy:
         """Retry as usual but never sleep (for tests)."""
         return cls(attempts=attempts, wait_initial=0, wait_max=0, wait_jitter=0)
-
-
-def error_code(exc: BaseException) -> str | None:
-    """The AWS error code of a botocore ``ClientError``, else ``None``."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
 
 
 def _status(exc: BaseException) -> int | None:

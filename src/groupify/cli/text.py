@@ -1,10 +1,30 @@
-"""Plain-text tables for the terminal (no dependency; wide cells are cut, not wrapped)."""
+"""What the CLI prints: plain-text tables (wide cells cut, not wrapped) and each verb's text."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
 
-__all__ = ["table"]
+from groupify.inventory.model import Inventory
+from groupify.plan.model import Plan
+from groupify.plan.steps import Step
+from groupify.plan.views import label
+from groupify.proposal.model import Proposal
+from groupify.runtime.checks import VerifyReport
+from groupify.runtime.result import ApplyResult
+
+__all__ = [
+    "Progress",
+    "compare_text",
+    "dry_run_text",
+    "plan_text",
+    "proposal_text",
+    "result_text",
+    "rollback_preview_text",
+    "scan_text",
+    "table",
+    "verify_text",
+]
 
 
 def _cut(text: str, width: int) -> str:
@@ -26,3 +46,201 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, max_width
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
     ]
     return "\n".join(lines)
+
+
+# -- what each verb prints --------------------------------------------------------
+
+
+def scan_text(inventory: Inventory) -> str:
+    """The account and the users IAM.2 fails for."""
+    failing = inventory.iam2_failing
+    out = (
+        f"Account {inventory.account_id} ({inventory.source or 'scan'}): "
+        f"{len(inventory.users)} users, {len(inventory.groups)} groups\n"
+        f"Fingerprint {inventory.fingerprint}\n"
+        f"IAM.2: {len(failing)} user(s) have policies attached directly\n\n"
+    )
+    if failing:
+        rows = [
+            (
+                u.name,
+                len(u.managed),
+                len(u.inline),
+                ", ".join(u.groups) or "-",
+                ", ".join(sorted(inventory.label(p) for p in u.direct)),
+            )
+            for u in failing
+        ]
+        out += table(["user", "managed", "inline", "groups", "direct policies"], rows) + "\n"
+    return out
+
+
+def proposal_text(proposal: Proposal) -> str:
+    """The proposed groups, their members and policies, and the documented exceptions."""
+    inv = proposal.inventory
+    s = proposal.summary()
+    lines = [
+        f"Account {inv.account_id}: {s['users_in_scope']} user(s) in scope, strategy "
+        f"{s['strategy']}: {s['groups_new']} new group(s), {s['groups_reused']} existing "
+        f"group(s) reused, {s['policies_created']} inline polic(ies) to become managed",
+        "",
+    ]
+    rows = []
+    for g in proposal.groups:
+        rows.append(
+            (
+                g.name + (" (existing)" if g.existing else ""),
+                len(g.members),
+                ", ".join(sorted(g.members)),
+                ", ".join(sorted(inv.label(p) for p in g.policies)),
+            )
+        )
+    if rows:
+        lines.append(table(["group", "users", "members", "policies"], rows))
+    else:
+        lines.append("No group is needed.")
+    if proposal.exceptions:
+        lines += ["", "Documented exceptions (not touched; IAM.2 still fails for them):"]
+        lines.append(
+            table(
+                ["user", "reason", "direct policies"],
+                [
+                    (e.user, e.reason, ", ".join(sorted(inv.label(p) for p in e.policies)))
+                    for e in proposal.exceptions
+                ],
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+COMPARE_HEADERS = (
+    "strategy",
+    "groups",
+    "new",
+    "reused",
+    "users",
+    "groups/user mean",
+    "groups/user max",
+    "policies/group mean",
+    "policies/group max",
+)
+
+
+def compare_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """:func:`~groupify.compare_proposals` as a table."""
+    return table(COMPARE_HEADERS, [list(r.values()) for r in rows]) + "\n"
+
+
+def plan_text(plan: Plan) -> str:
+    """What the plan does, and what was verified."""
+    s = plan.summary()
+    ops = ", ".join(f"{n} {op}" for op, n in s["steps_by_op"].items())
+    lines = [
+        f"Plan for account {plan.account_id} ({plan.fingerprint[:19]}…): "
+        f"{s['users_migrated']} user(s) move to groups, {s['exceptions']} documented "
+        f"exception(s)",
+        f"{s['steps']} steps: {ops or 'none'}",
+        "Verified: every user's effective access is unchanged after every step, and no "
+        "user in scope keeps a direct policy.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def dry_run_text(plan: Plan, preview: ApplyResult) -> str:
+    """Every step of the plan, done or to run, and what the run would do."""
+    rows = [
+        (
+            s.id,
+            "already done" if s.id in preview.already else "would run",
+            s.op,
+            label(s),
+            "yes" if s.is_destructive else "",
+        )
+        for s in plan.steps
+    ]
+    return (
+        plan_text(plan)
+        + table(["step", "status", "op", "target", "removes access"], rows)
+        + "\n"
+        + f"\nDry run: {len(preview.remaining)} step(s) would run, {len(preview.already)} "
+        f"already done; no change was made ({preview.read_calls} read calls).\n"
+    )
+
+
+def result_text(result: ApplyResult, total: int) -> str:
+    """What a run of apply or rollback did."""
+    lines = [
+        f"{result.mode}: {len(result.applied)} step(s) applied, {len(result.already)} already "
+        f"done, {len(result.failed)} failed, {len(result.remaining)} remaining of {total}",
+        f"API calls: {result.mutating_calls} mutating, {result.read_calls} read",
+    ]
+    for step_id, message in result.failed:
+        lines.append(f"FAILED {step_id}: {message}")
+    for step_id, message in result.kept:
+        lines.append(f"KEPT {step_id}: {message}")
+    if result.remaining and result.mode != "dry-run":
+        lines.append(
+            "Nothing was left half-done: every user still has all of its access. "
+            "Run the same command again to resume."
+        )
+    if result.journal:
+        lines.append(f"Journal: {result.journal}")
+    return "\n".join(lines) + "\n"
+
+
+def verify_text(report: VerifyReport) -> str:
+    """IAM.2 and access per user, the exceptions, and the count that passes."""
+    rows = [
+        (
+            u.user,
+            "pass" if u.iam2 else "FAIL",
+            {True: "unchanged", False: "CHANGED", None: "-"}[u.access],
+            u.note,
+        )
+        for u in report.users
+    ]
+    out = table(["user", "IAM.2", "access", "note"], rows, max_width=80) + "\n"
+    if report.exceptions:
+        out += "\nDocumented exceptions (IAM.2 not expected to pass):\n"
+        out += table(["user", "reason"], list(report.exceptions)) + "\n"
+    failures = report.failures
+    out += (
+        f"\n{len(report.users) - len(failures)} of {len(report.users)} user(s) pass"
+        + ("." if not failures else f"; {len(failures)} fail.")
+        + "\n"
+    )
+    return out
+
+
+def rollback_preview_text(preview: ApplyResult) -> str:
+    """What a rollback would do."""
+    out = (
+        f"Rollback would make {len(preview.remaining)} call(s); no change was made.\n"
+        if preview.remaining
+        else "Nothing to roll back.\n"
+    )
+    for step_id, message in preview.kept:
+        out += f"It would leave {step_id} as it is: {message}\n"
+    return out
+
+
+class Progress:
+    """One status line on a terminal; a line every 10% otherwise."""
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self.stream = stream
+        self.label = label
+        self.tty = stream.isatty()
+        self.shown = -1
+
+    def __call__(self, event: str, step: Step, done: int, total: int) -> None:
+        if event == "start":
+            return
+        if self.tty:
+            self.stream.write(f"\r{self.label} {done}/{total} {step.op} {step.id}".ljust(70))
+            if done == total:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif total and (done * 10 // total) > self.shown:
+            self.shown = done * 10 // total
+            self.stream.write(f"{self.label} {done}/{total} steps\n")

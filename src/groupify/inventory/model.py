@@ -64,6 +64,14 @@ class PolicyRef:
         """A short, stable id: the ARN, or ``inline:<digest>`` of the document."""
         return self.key if self.kind == "managed" else f"inline:{digest(self.key)}"
 
+    def kind_label(self, as_managed: bool = False) -> str:
+        """``AWS-managed``, ``customer-managed`` or ``inline`` (``inline → managed``)."""
+        if self.is_aws_managed:
+            return "AWS-managed"
+        if self.is_managed:
+            return "customer-managed"
+        return "inline → managed" if as_managed else "inline"
+
     @property
     def size(self) -> int:
         """IAM-counted characters of an inline document (0 for a managed policy)."""
@@ -269,6 +277,17 @@ class Inventory:
         names = self.inline_names.get(ref)
         return names[0] if names else ref.id
 
+    @cached_property
+    def partition(self) -> str:
+        """The AWS partition of the account (``aws``, ``aws-cn``, ``aws-us-gov``)."""
+        for arn in (*(u.arn for u in self.users), *(g.arn for g in self.groups)):
+            return arn.split(":")[1]
+        return "aws"
+
+    def policy_arn(self, name: str, path: str = "/") -> str:
+        """The ARN IAM gives a customer-managed policy *name* under *path* in this account."""
+        return f"arn:{self.partition}:iam::{self.account_id}:policy{path}{name}"
+
     def group_access(self, user: User) -> frozenset[PolicyRef]:
         """What *user* gets through the groups it is in now."""
         out: frozenset[PolicyRef] = frozenset()
@@ -290,6 +309,32 @@ class Inventory:
     @property
     def existing_group_count(self) -> int:
         return self.group_count if self.group_count is not None else len(self.groups)
+
+    @property
+    def iam2_failing(self) -> tuple[User, ...]:
+        """The users IAM.2 fails for: those with a policy attached directly."""
+        return tuple(u for u in self.users if u.direct)
+
+    def summary(self) -> dict[str, Any]:
+        """The account and who fails IAM.2, as ``groupify scan --json`` prints it."""
+        return {
+            "account_id": self.account_id,
+            "fingerprint": self.fingerprint,
+            "source": self.source,
+            "caller_arn": self.caller_arn,
+            "users": len(self.users),
+            "groups": len(self.groups),
+            "quotas": self.quotas.to_dict(),
+            "iam2_failing": [
+                {
+                    "user": u.name,
+                    "managed": list(u.managed),
+                    "inline": [p.name for p in u.inline],
+                    "groups": list(u.groups),
+                }
+                for u in self.iam2_failing
+            ],
+        }
 
     # -- identity -----------------------------------------------------------------
 
@@ -405,13 +450,13 @@ class Inventory:
         return "sha256:" + digest(text, 64)
 
     def _repr_html_(self) -> str:
-        from groupify.notebook import inventory_html
+        from groupify.inventory.views import inventory_html
 
         return inventory_html(self)
 
     def to_dataframe(self) -> Any:
         """Users as a pandas DataFrame (needs ``groupify[notebook]``)."""
-        from groupify.frames import inventory_frame
+        from groupify.inventory.views import inventory_frame
 
         return inventory_frame(self)
 

@@ -1,10 +1,9 @@
 """Plans: IAM calls in a verified, deterministic order, and the plan file.
 
-A :class:`Step` is one IAM API call named as boto3 names it, with boto3's
-parameter names. :func:`build_plan` turns a :class:`~groupify.Proposal` into a
-networkx DAG of steps (attach and add before detach or delete, per user),
-orders it deterministically and replays it on a model of the account; a plan
-that would open a gap or widen access raises instead of being returned.
+A :class:`Plan` holds :class:`~groupify.Step` values in an order that
+:func:`~groupify.build_plan` made and a replay on a model of the account
+verified; :meth:`Plan.save` and :func:`load_plan` are its file form, checked
+again (format, checksum, fingerprint, replay) whenever it is read.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -22,47 +21,16 @@ from attrs import field, frozen
 from groupify import __name__ as _pkg
 from groupify._files import read_json, write_atomic
 from groupify.errors import PlanFormatError, PlanVerificationError, StalePlanError
-from groupify.inventory.model import Inventory, PolicyRef
-from groupify.inventory.names import POLICY_NAME_MAX, slug, validate_name
+from groupify.inventory.model import Inventory
 from groupify.inventory.policy import digest, document_size
-from groupify.plan.replay import check_steps, policy_arn
-from groupify.proposal.strategies import Exemption, Exemptions, Proposal, _exemptions, _strings
+from groupify.plan.ops import OPS, PLAN_OPS
+from groupify.plan.replay import check_steps, created_policies
+from groupify.plan.steps import Step
+from groupify.proposal.model import Exemption, Exemptions, _exemptions
 
-__all__ = ["FORMAT", "OPS", "Plan", "Quota", "Step", "build_plan", "load_plan"]
+__all__ = ["FORMAT", "Plan", "Quota", "load_plan"]
 
 FORMAT = "groupify.plan/1"
-
-#: The IAM calls a plan may hold, in the order a plan runs them when free to choose.
-OPS: tuple[str, ...] = (
-    "create_policy",
-    "create_group",
-    "attach_group_policy",
-    "put_group_policy",
-    "add_user_to_group",
-    "detach_user_policy",
-    "delete_user_policy",
-)
-
-_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    # op: (required, optional)
-    "create_policy": (
-        frozenset({"PolicyName", "PolicyDocument"}),
-        frozenset({"Path", "Description"}),
-    ),
-    "create_group": (frozenset({"GroupName"}), frozenset({"Path"})),
-    "attach_group_policy": (frozenset({"GroupName", "PolicyArn"}), frozenset()),
-    "put_group_policy": (frozenset({"GroupName", "PolicyName", "PolicyDocument"}), frozenset()),
-    "add_user_to_group": (frozenset({"GroupName", "UserName"}), frozenset()),
-    "detach_user_policy": (frozenset({"UserName", "PolicyArn"}), frozenset()),
-    "delete_user_policy": (frozenset({"UserName", "PolicyName"}), frozenset()),
-}
-
-#: Path of the customer-managed policies groupify creates, so they are easy to find.
-CREATED_POLICY_PATH = "/groupify/"
-
-
-def _params(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(items))
 
 
 def _sorted_strings(items: Iterable[str]) -> tuple[str, ...]:
@@ -71,52 +39,6 @@ def _sorted_strings(items: Iterable[str]) -> tuple[str, ...]:
 
 def _dicts(items: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
     return tuple(items)
-
-
-@frozen
-class Step:
-    """One IAM call: ``op`` as the boto3 IAM client names it, ``params`` as boto3 takes them."""
-
-    id: str
-    op: str
-    param_items: tuple[tuple[str, str], ...] = field(converter=_params)
-    after: tuple[str, ...] = field(default=(), converter=_strings)
-
-    @classmethod
-    def make(cls, id: str, op: str, params: Mapping[str, str], after: Iterable[str] = ()) -> Step:
-        return cls(id, op, tuple(params.items()), tuple(after))
-
-    @property
-    def params(self) -> dict[str, str]:
-        return dict(self.param_items)
-
-    @property
-    def is_destructive(self) -> bool:
-        """Whether the step removes access from a user (detach or delete)."""
-        return self.op in ("detach_user_policy", "delete_user_policy")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "op": self.op, "params": self.params, "after": list(self.after)}
-
-    def cli(self) -> str:
-        """The same call as an AWS CLI command line."""
-        words = ["aws", "iam", self.op.replace("_", "-")]
-        for key, value in self.param_items:
-            flag = "--" + "".join("-" + c.lower() if c.isupper() else c for c in key).lstrip("-")
-            words += [flag, _quote(value)]
-        return " ".join(words)
-
-    def __repr__(self) -> str:
-        target = self.params.get("UserName") or self.params.get("GroupName") or ""
-        what = self.params.get("PolicyArn", self.params.get("PolicyName", ""))
-        detail = ", ".join(x for x in (target, what.rsplit("/", 1)[-1]) if x)
-        return f"Step({self.id} {self.op} {detail})"
-
-
-def _quote(value: str) -> str:
-    if value and all(c.isalnum() or c in "_-+=,.@/:" for c in value):
-        return value
-    return "'" + value.replace("'", "'\\''") + "'"
 
 
 def _steps(items: Iterable[Step]) -> tuple[Step, ...]:
@@ -194,17 +116,27 @@ class Plan:
         check_steps(self.inventory, self.steps, in_scope=self.in_scope, protected=protected)
         return self
 
+    @cached_property
+    def created_policies(self) -> dict[str, str]:
+        """ARN → canonical document of every policy the plan creates."""
+        return created_policies(self.inventory, self.steps)
+
+    @cached_property
+    def created_groups(self) -> frozenset[str]:
+        """Names of the groups the plan creates."""
+        return frozenset(s.params["GroupName"] for s in self.steps if s.spec.creates == "group")
+
     def summary(self) -> dict[str, Any]:
         ops = Counter(s.op for s in self.steps)
         return {
             "strategy": self.strategy,
             "users_migrated": len(self.in_scope),
             "exceptions": len(self.exceptions),
-            "groups_created": ops["create_group"],
+            "groups_created": len(self.created_groups),
             "groups_reused": sum(1 for g in self.groups if g.get("existing")),
-            "policies_created": ops["create_policy"],
+            "policies_created": len(self.created_policies),
             "steps": len(self.steps),
-            "steps_by_op": {op: ops[op] for op in OPS if ops[op]},
+            "steps_by_op": {op: ops[op] for op in PLAN_OPS if ops[op]},
         }
 
     def headroom(self) -> list[Quota]:
@@ -271,7 +203,7 @@ class Plan:
             )
         )
         existing = inv.existing_group_count
-        new = sum(1 for s in self.steps if s.op == "create_group")
+        new = len(self.created_groups)
         out.append(
             Quota(
                 "Groups per account",
@@ -328,6 +260,15 @@ class Plan:
         body["checksum"] = _checksum(body)
         return body
 
+    def overview(self) -> dict[str, Any]:
+        """Account, fingerprint, summary and exceptions: ``groupify plan --json``."""
+        return {
+            "account_id": self.account_id,
+            "fingerprint": self.fingerprint,
+            "summary": self.summary(),
+            "exceptions": [{"user": e.user, "reason": e.reason} for e in self.exceptions],
+        }
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
@@ -357,20 +298,16 @@ class Plan:
                 if set(raw) - {"id", "op", "params", "after"}:
                     raise PlanFormatError(f"{source}: step {raw.get('id')!r} has unknown keys")
                 op = raw["op"]
-                if op not in _PARAMS:
+                if op not in PLAN_OPS:
                     raise PlanFormatError(f"{source}: step {raw['id']!r}: unknown op {op!r}")
                 params = raw["params"]
-                required, optional = _PARAMS[op]
                 if not isinstance(params, dict) or not all(
                     isinstance(v, str) for v in params.values()
                 ):
                     raise PlanFormatError(f"{source}: step {raw['id']!r}: params must be strings")
-                if not required <= set(params) or set(params) - required - optional:
-                    raise PlanFormatError(
-                        f"{source}: step {raw['id']!r}: {op} takes "
-                        f"{', '.join(sorted(required))} (and optionally "
-                        f"{', '.join(sorted(optional)) or 'nothing else'})"
-                    )
+                wrong = OPS[op].check_params(params)
+                if wrong:
+                    raise PlanFormatError(f"{source}: step {raw['id']!r}: {wrong}")
                 after = [str(a) for a in raw["after"]]
                 if len(set(after)) != len(after):
                     raise PlanFormatError(f"{source}: step {raw['id']!r} lists a step twice")
@@ -430,13 +367,13 @@ class Plan:
             )
 
     def _repr_html_(self) -> str:
-        from groupify.notebook import plan_html
+        from groupify.plan.views import plan_html
 
         return plan_html(self)
 
     def to_dataframe(self) -> Any:
         """Steps as a pandas DataFrame (needs ``groupify[notebook]``)."""
-        from groupify.frames import plan_frame
+        from groupify.plan.views import plan_frame
 
         return plan_frame(self)
 
@@ -456,147 +393,3 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read a plan file written by :meth:`Plan.save` and verify it."""
     name = os.fspath(path)
     return Plan.from_dict(read_json(name, PlanFormatError, "not a JSON plan file"), source=name)
-
-
-# -- building ---------------------------------------------------------------------
-
-
-def _created_policy_name(ref: PolicyRef, inventory: Inventory) -> str:
-    base = slug(inventory.label(ref)) or "inline"
-    suffix = "-" + digest(ref.key, 8)
-    return validate_name(
-        base[: POLICY_NAME_MAX - len(suffix)] + suffix, kind="policy", max_length=POLICY_NAME_MAX
-    )
-
-
-def _inline_names(refs: Sequence[PolicyRef], inventory: Inventory) -> dict[PolicyRef, str]:
-    """Group inline policy names: the document's most common name, unique within the group."""
-    out: dict[PolicyRef, str] = {}
-    used: set[str] = set()
-    for ref in refs:
-        candidates = inventory.inline_names.get(ref, ()) or (ref.id.replace(":", "-"),)
-        name = next((c for c in candidates if c not in used), None)
-        if name is None:
-            stem = candidates[0][: POLICY_NAME_MAX - 9]
-            name = f"{stem}-{digest(ref.key, 8)}"
-        used.add(name)
-        out[ref] = name
-    return out
-
-
-def build_plan(proposal: Proposal) -> Plan:
-    """Turn a validated proposal into a verified plan.
-
-    Raises :class:`PlanVerificationError` if the replay finds a gap or a
-    widening: that would be a bug in groupify, never something to emit.
-    """
-    proposal = proposal.validate()
-    inv = proposal.inventory
-    graph = nx.DiGraph()
-    keys: dict[int, tuple[Any, ...]] = {}
-    calls: dict[int, tuple[str, dict[str, str]]] = {}
-
-    def node(op: str, params: dict[str, str], key: tuple[Any, ...]) -> int:
-        n = len(calls)
-        calls[n] = (op, params)
-        keys[n] = key
-        graph.add_node(n)
-        return n
-
-    # Inline documents that become customer-managed policies: one policy each.
-    created: dict[PolicyRef, tuple[int, str]] = {}
-    for ref in sorted(proposal.created_policies):
-        name = _created_policy_name(ref, inv)
-        arn = policy_arn(inv, name, CREATED_POLICY_PATH)
-        n = node(
-            "create_policy",
-            {
-                "PolicyName": name,
-                "Path": CREATED_POLICY_PATH,
-                "PolicyDocument": ref.key,
-                "Description": f"groupify: from inline policy {inv.label(ref)}"[:1000],
-            },
-            (0, name),
-        )
-        created[ref] = (n, arn)
-
-    adds_of_user: dict[str, list[int]] = {}
-    for gi, group in enumerate(sorted(proposal.groups, key=lambda g: g.name.lower())):
-        gname = group.name
-        grants: list[int] = []
-        if not group.existing:
-            create = node("create_group", {"GroupName": gname}, (1, gi, 0))
-            inline = sorted(
-                p for p in group.policies if not p.is_managed and p not in group.as_managed
-            )
-            names = _inline_names(inline, inv)
-            for ref in sorted(group.policies):
-                if ref.is_managed or ref in group.as_managed:
-                    if ref.is_managed:
-                        arn, deps = ref.key, [create]
-                    else:
-                        made, arn = created[ref]
-                        deps = [create, made]
-                    n = node(
-                        "attach_group_policy",
-                        {"GroupName": gname, "PolicyArn": arn},
-                        (1, gi, 1, arn),
-                    )
-                else:
-                    deps = [create]
-                    n = node(
-                        "put_group_policy",
-                        {"GroupName": gname, "PolicyName": names[ref], "PolicyDocument": ref.key},
-                        (1, gi, 2, names[ref]),
-                    )
-                graph.add_edges_from((d, n) for d in deps)
-                grants.append(n)
-            if not grants:
-                grants.append(create)
-        current = {m for m in group.members if gname in inv.user_by_name[m].groups}
-        for member in sorted(group.members - current):
-            n = node(
-                "add_user_to_group",
-                {"GroupName": gname, "UserName": member},
-                (1, gi, 3, member),
-            )
-            graph.add_edges_from((g, n) for g in grants)
-            adds_of_user.setdefault(member, []).append(n)
-
-    for ui, user in enumerate(proposal.in_scope):
-        adds = adds_of_user.get(user.name, [])
-        for arn in user.managed:
-            n = node(
-                "detach_user_policy", {"UserName": user.name, "PolicyArn": arn}, (2, ui, 0, arn)
-            )
-            graph.add_edges_from((a, n) for a in adds)
-        for policy in user.inline:
-            n = node(
-                "delete_user_policy",
-                {"UserName": user.name, "PolicyName": policy.name},
-                (2, ui, 1, policy.name),
-            )
-            graph.add_edges_from((a, n) for a in adds)
-
-    order = list(nx.lexicographical_topological_sort(graph, key=lambda n: keys[n]))
-    ids = {n: f"s{i + 1}" for i, n in enumerate(order)}
-    steps = [
-        Step.make(
-            ids[n],
-            calls[n][0],
-            calls[n][1],
-            sorted((ids[d] for d in graph.predecessors(n)), key=lambda s: int(s[1:])),
-        )
-        for n in order
-    ]
-    groups = Proposal.to_dict(proposal)["groups"]
-    plan = Plan(
-        inventory=inv,
-        steps=steps,
-        strategy=proposal.strategy,
-        exceptions=proposal.exceptions,
-        groups=groups,
-        in_scope=[u.name for u in proposal.in_scope],
-        exemptions=proposal.exemptions,
-    )
-    return plan.verify()

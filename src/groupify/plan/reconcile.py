@@ -6,7 +6,7 @@ and a :class:`~groupify.Plan`; no AWS calls here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 
 from attrs import frozen
@@ -14,25 +14,12 @@ from attrs import frozen
 from groupify.errors import DriftError, StalePlanError
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.inventory.policy import canonical_document
-from groupify.plan.model import Plan, Step
-from groupify.plan.replay import AccountModel, check_steps, policy_arn
+from groupify.plan.model import Plan
+from groupify.plan.ops import PLAN_OPS, Backend
+from groupify.plan.replay import AccountModel, check_steps
+from groupify.plan.steps import Step
 
-__all__ = ["DriftError", "Reconciliation", "created_policies", "live_model", "reconcile"]
-
-
-def created_policies(plan: Plan) -> dict[str, str]:
-    """ARN → canonical document of every policy the plan creates."""
-    out = {}
-    for s in plan.steps:
-        if s.op == "create_policy":
-            p = s.params
-            arn = policy_arn(plan.inventory, p["PolicyName"], p.get("Path", "/"))
-            out[arn] = canonical_document(p["PolicyDocument"])
-    return out
-
-
-def created_groups(plan: Plan) -> set[str]:
-    return {s.params["GroupName"] for s in plan.steps if s.op == "create_group"}
+__all__ = ["DONE", "Reconciliation", "access_report", "is_done", "live_model", "reconcile"]
 
 
 def live_model(plan: Plan, live: Inventory) -> AccountModel:
@@ -42,38 +29,60 @@ def live_model(plan: Plan, live: Inventory) -> AccountModel:
     actually holds (so a policy changed behind our back shows as changed access).
     """
     made = {}
-    for arn in created_policies(plan):
+    for arn in plan.created_policies:
         found = live.policy_by_arn.get(arn)
         if found is not None and found.document is not None:
             made[arn] = found.document
-    groups = {g for g in created_groups(plan) if g in live.group_by_name}
+    groups = {g for g in plan.created_groups if g in live.group_by_name}
     return AccountModel(live, created_policies=made, created_groups=groups)
+
+
+#: Whether a plan step's effect is already in place in a model of the account.
+DONE: Backend[Callable[[AccountModel, Mapping[str, str]], bool]] = Backend("done", PLAN_OPS)
+
+
+@DONE.register("create_group")
+def _group_exists(model: AccountModel, p: Mapping[str, str]) -> bool:
+    return p["GroupName"] in model.group_managed
+
+
+@DONE.register("create_policy")
+def _policy_exists(model: AccountModel, p: Mapping[str, str]) -> bool:
+    arn = model.inventory.policy_arn(p["PolicyName"], p.get("Path", "/"))
+    return arn in model.created or arn in model.inventory.policy_by_arn
+
+
+@DONE.register("attach_group_policy")
+def _group_policy_attached(model: AccountModel, p: Mapping[str, str]) -> bool:
+    return p["PolicyArn"] in model.group_managed.get(p["GroupName"], ())
+
+
+@DONE.register("put_group_policy")
+def _group_policy_put(model: AccountModel, p: Mapping[str, str]) -> bool:
+    have = model.group_inline.get(p["GroupName"], {}).get(p["PolicyName"])
+    return have is not None and have == canonical_document(p["PolicyDocument"])
+
+
+@DONE.register("add_user_to_group")
+def _member(model: AccountModel, p: Mapping[str, str]) -> bool:
+    return p["GroupName"] in model.user_groups.get(p["UserName"], ())
+
+
+@DONE.register("detach_user_policy")
+def _user_policy_detached(model: AccountModel, p: Mapping[str, str]) -> bool:
+    return p["PolicyArn"] not in model.user_managed.get(p["UserName"], ())
+
+
+@DONE.register("delete_user_policy")
+def _user_policy_deleted(model: AccountModel, p: Mapping[str, str]) -> bool:
+    return p["PolicyName"] not in model.user_inline.get(p["UserName"], {})
 
 
 def is_done(step: Step, model: AccountModel) -> bool:
     """Whether the effect of *step* is already in place in *model*."""
-    p = step.params
-    match step.op:
-        case "create_group":
-            return p["GroupName"] in model.group_managed
-        case "create_policy":
-            return policy_arn(model.inventory, p["PolicyName"], p.get("Path", "/")) in (
-                model.created
-            ) or policy_arn(model.inventory, p["PolicyName"], p.get("Path", "/")) in (
-                model.inventory.policy_by_arn
-            )
-        case "attach_group_policy":
-            return p["PolicyArn"] in model.group_managed.get(p["GroupName"], ())
-        case "put_group_policy":
-            have = model.group_inline.get(p["GroupName"], {}).get(p["PolicyName"])
-            return have is not None and have == canonical_document(p["PolicyDocument"])
-        case "add_user_to_group":
-            return p["GroupName"] in model.user_groups.get(p["UserName"], ())
-        case "detach_user_policy":
-            return p["PolicyArn"] not in model.user_managed.get(p["UserName"], ())
-        case "delete_user_policy":
-            return p["PolicyName"] not in model.user_inline.get(p["UserName"], {})
-    raise ValueError(f"unknown operation {step.op!r}")
+    if step.op not in DONE.ops:
+        raise ValueError(f"unknown operation {step.op!r}")
+    return DONE[step.op](model, step.params)
 
 
 @frozen
@@ -148,8 +157,7 @@ def reconcile(plan: Plan, live: Inventory) -> Reconciliation:
         )
     model = live_model(plan, live)
     changes: list[str] = []
-    made = created_policies(plan)
-    for arn, document in sorted(made.items()):
+    for arn, document in sorted(plan.created_policies.items()):
         found = live.policy_by_arn.get(arn)
         if found is not None and found.document != document:
             changes.append(f"policy {arn} exists with another document")
@@ -228,10 +236,7 @@ def _safe_is_done(step: Step, model: AccountModel) -> bool:
 
 
 def _describe(step: Step) -> str:
-    p = step.params
-    target = p.get("UserName") or p.get("GroupName") or ""
-    what = p.get("PolicyArn", p.get("PolicyName", p.get("GroupName", "")))
-    return f"{step.id} {step.op}({target}, {what.rsplit('/', 1)[-1]})"
+    return f"{step.id} {step.op}({', '.join(x for x in step.parts() if x)})"
 
 
 def _diff_user(expected: AccountModel, live: AccountModel, user: str) -> str:

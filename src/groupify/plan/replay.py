@@ -17,17 +17,23 @@ place, which the ancestor check rules out for every order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from groupify.errors import PlanVerificationError
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.inventory.policy import canonical_document
+from groupify.plan.ops import ALL, OPS, Backend
 
 if TYPE_CHECKING:
-    from groupify.plan.model import Step
+    from groupify.plan.steps import Step
 
-__all__ = ["AccountModel", "check_steps"]
+__all__ = ["REPLAY", "AccountModel", "check_steps", "created_policies"]
+
+#: The replay backend: each op's effect on an :class:`AccountModel`. An
+#: implementation returns the users whose access the call may change, and
+#: raises :class:`ValueError` where IAM would refuse the call.
+REPLAY: Backend[Callable[..., tuple[str, ...]]] = Backend("replay", ALL)
 
 
 class AccountModel:
@@ -55,8 +61,8 @@ class AccountModel:
         #: ARN -> canonical document of the policies the plan created.
         self.created: dict[str, str] = dict(created_policies or {})
         self.created_groups: set[str] = set(created_groups)
-        self._groups_lower = {g.lower() for g in self.group_managed}
-        self._known_arns: set[str] | None = None
+        self.groups_lower = {g.lower() for g in self.group_managed}
+        self.known_arns: set[str] | None = None
 
     def ref(self, arn: str) -> PolicyRef:
         """The access a managed policy ARN stands for (a created one stands for its document)."""
@@ -86,176 +92,197 @@ class AccountModel:
 
         Raises :class:`ValueError` where IAM would refuse the call.
         """
-        handler = getattr(self, f"_{op}", None)
-        if handler is None:
+        if op not in OPS:
             raise ValueError(f"unknown operation {op!r}")
-        result: tuple[str, ...] = handler(**params)
-        return result
+        return REPLAY[op](self, **params)
 
-    def _user(self, name: str) -> str:
+    def require_user(self, name: str) -> str:
         if name not in self.user_managed:
             raise ValueError(f"user {name!r} does not exist")
         return name
 
-    def _group(self, name: str) -> str:
+    def require_group(self, name: str) -> str:
         if name not in self.group_managed:
             raise ValueError(f"group {name!r} does not exist")
         return name
 
-    def _new_group(self, name: str) -> str:
-        if self._group(name) not in self.created_groups:
+    def require_new_group(self, name: str) -> str:
+        if self.require_group(name) not in self.created_groups:
             raise ValueError(f"group {name!r} was not created by this plan; it must not change")
         return name
 
-    def _create_group(self, GroupName: str, Path: str = "/") -> tuple[str, ...]:
-        if GroupName.lower() in self._groups_lower:
-            raise ValueError(f"group {GroupName!r} already exists")
-        self._groups_lower.add(GroupName.lower())
-        self.group_managed[GroupName] = set()
-        self.group_inline[GroupName] = {}
-        self.group_members[GroupName] = set()
-        self.created_groups.add(GroupName)
-        return ()
-
-    def _create_policy(
-        self,
-        PolicyName: str,
-        PolicyDocument: str,
-        Path: str = "/",
-        Description: str = "",
-    ) -> tuple[str, ...]:
-        arn = policy_arn(self.inventory, PolicyName, Path)
-        if arn in self.created or arn in self.inventory.policy_by_arn:
-            raise ValueError(f"policy {arn} already exists")
-        self.created[arn] = canonical_document(PolicyDocument)
-        return ()
-
-    def _attach_group_policy(self, GroupName: str, PolicyArn: str) -> tuple[str, ...]:
-        self._new_group(GroupName)
-        if PolicyArn in self.group_managed[GroupName]:
-            raise ValueError(f"{PolicyArn} is already attached to group {GroupName!r}")
-        if ":policy/" not in PolicyArn:
-            raise ValueError(f"{PolicyArn!r} is not a policy ARN")
-        arn_account = PolicyArn.split(":")[4]
-        if arn_account not in ("aws", self.inventory.account_id):
-            raise ValueError(f"{PolicyArn} belongs to another account")
-        if arn_account != "aws" and PolicyArn not in self.created and not self._known(PolicyArn):
-            raise ValueError(f"customer policy {PolicyArn} is not known to exist")
-        self.group_managed[GroupName].add(PolicyArn)
-        return tuple(self.group_members[GroupName])
-
-    def _known(self, arn: str) -> bool:
+    def is_known(self, arn: str) -> bool:
         """Whether the inventory shows customer policy *arn* exists (listed or attached)."""
-        if self._known_arns is None:
+        if self.known_arns is None:
             inv = self.inventory
-            self._known_arns = set(inv.policy_by_arn)
-            self._known_arns.update(a for u in inv.users for a in u.managed)
-            self._known_arns.update(a for g in inv.groups for a in g.managed)
-        return arn in self._known_arns
-
-    def _put_group_policy(
-        self, GroupName: str, PolicyName: str, PolicyDocument: str
-    ) -> tuple[str, ...]:
-        self._new_group(GroupName)
-        if PolicyName in self.group_inline[GroupName]:
-            raise ValueError(f"group {GroupName!r} already has inline policy {PolicyName!r}")
-        self.group_inline[GroupName][PolicyName] = canonical_document(PolicyDocument)
-        return tuple(self.group_members[GroupName])
-
-    def _add_user_to_group(self, GroupName: str, UserName: str) -> tuple[str, ...]:
-        self._group(GroupName)
-        self._user(UserName)
-        if GroupName in self.user_groups[UserName]:
-            raise ValueError(f"user {UserName!r} is already in group {GroupName!r}")
-        self.user_groups[UserName].add(GroupName)
-        self.group_members[GroupName].add(UserName)
-        return (UserName,)
-
-    def _detach_user_policy(self, UserName: str, PolicyArn: str) -> tuple[str, ...]:
-        if PolicyArn not in self.user_managed[self._user(UserName)]:
-            raise ValueError(f"{PolicyArn} is not attached to user {UserName!r}")
-        self.user_managed[UserName].discard(PolicyArn)
-        return (UserName,)
-
-    def _delete_user_policy(self, UserName: str, PolicyName: str) -> tuple[str, ...]:
-        if PolicyName not in self.user_inline[self._user(UserName)]:
-            raise ValueError(f"user {UserName!r} has no inline policy {PolicyName!r}")
-        del self.user_inline[UserName][PolicyName]
-        return (UserName,)
-
-    # -- the inverse calls, for rollback ---------------------------------------
-
-    def _remove_user_from_group(self, GroupName: str, UserName: str) -> tuple[str, ...]:
-        if GroupName not in self.user_groups[self._user(UserName)]:
-            raise ValueError(f"user {UserName!r} is not in group {GroupName!r}")
-        self.user_groups[UserName].discard(GroupName)
-        self.group_members[GroupName].discard(UserName)
-        return (UserName,)
-
-    def _detach_group_policy(self, GroupName: str, PolicyArn: str) -> tuple[str, ...]:
-        self._new_group(GroupName)
-        if PolicyArn not in self.group_managed[GroupName]:
-            raise ValueError(f"{PolicyArn} is not attached to group {GroupName!r}")
-        self.group_managed[GroupName].discard(PolicyArn)
-        return tuple(self.group_members[GroupName])
-
-    def _delete_group_policy(self, GroupName: str, PolicyName: str) -> tuple[str, ...]:
-        self._new_group(GroupName)
-        if PolicyName not in self.group_inline[GroupName]:
-            raise ValueError(f"group {GroupName!r} has no inline policy {PolicyName!r}")
-        del self.group_inline[GroupName][PolicyName]
-        return tuple(self.group_members[GroupName])
-
-    def _delete_group(self, GroupName: str) -> tuple[str, ...]:
-        self._new_group(GroupName)
-        if (
-            self.group_members[GroupName]
-            or self.group_managed[GroupName]
-            or (self.group_inline[GroupName])
-        ):
-            raise ValueError(f"group {GroupName!r} still has members or policies")
-        for table in (self.group_managed, self.group_inline, self.group_members):
-            del table[GroupName]
-        self.created_groups.discard(GroupName)
-        self._groups_lower.discard(GroupName.lower())
-        return ()
-
-    def _delete_policy(self, PolicyArn: str) -> tuple[str, ...]:
-        if PolicyArn not in self.created:
-            raise ValueError(f"policy {PolicyArn} was not created by this plan")
-        holders = [g for g, arns in self.group_managed.items() if PolicyArn in arns]
-        holders += [u for u, arns in self.user_managed.items() if PolicyArn in arns]
-        if holders:
-            raise ValueError(f"policy {PolicyArn} is still attached to {holders[0]!r}")
-        del self.created[PolicyArn]
-        return ()
-
-    def _attach_user_policy(self, UserName: str, PolicyArn: str) -> tuple[str, ...]:
-        if PolicyArn in self.user_managed[self._user(UserName)]:
-            raise ValueError(f"{PolicyArn} is already attached to user {UserName!r}")
-        self.user_managed[UserName].add(PolicyArn)
-        return (UserName,)
-
-    def _put_user_policy(
-        self, UserName: str, PolicyName: str, PolicyDocument: str
-    ) -> tuple[str, ...]:
-        if PolicyName in self.user_inline[self._user(UserName)]:
-            raise ValueError(f"user {UserName!r} already has inline policy {PolicyName!r}")
-        self.user_inline[UserName][PolicyName] = canonical_document(PolicyDocument)
-        return (UserName,)
+            self.known_arns = set(inv.policy_by_arn)
+            self.known_arns.update(a for u in inv.users for a in u.managed)
+            self.known_arns.update(a for g in inv.groups for a in g.managed)
+        return arn in self.known_arns
 
 
-def policy_arn(inventory: Inventory, name: str, path: str = "/") -> str:
-    """The ARN IAM gives a customer-managed policy *name* under *path* in this account."""
-    partition = "aws"
-    for arn in (*(u.arn for u in inventory.users), *(g.arn for g in inventory.groups)):
-        partition = arn.split(":")[1]
-        break
-    return f"arn:{partition}:iam::{inventory.account_id}:policy{path}{name}"
+# -- the effect of each op -------------------------------------------------------
 
 
-_MUTATES_USER = {"add_user_to_group", "detach_user_policy", "delete_user_policy"}
-_REMOVES = {"detach_user_policy", "delete_user_policy"}
+@REPLAY.register("create_group")
+def _create_group(m: AccountModel, GroupName: str, Path: str = "/") -> tuple[str, ...]:
+    if GroupName.lower() in m.groups_lower:
+        raise ValueError(f"group {GroupName!r} already exists")
+    m.groups_lower.add(GroupName.lower())
+    m.group_managed[GroupName] = set()
+    m.group_inline[GroupName] = {}
+    m.group_members[GroupName] = set()
+    m.created_groups.add(GroupName)
+    return ()
+
+
+@REPLAY.register("create_policy")
+def _create_policy(
+    m: AccountModel,
+    PolicyName: str,
+    PolicyDocument: str,
+    Path: str = "/",
+    Description: str = "",
+) -> tuple[str, ...]:
+    arn = m.inventory.policy_arn(PolicyName, Path)
+    if arn in m.created or arn in m.inventory.policy_by_arn:
+        raise ValueError(f"policy {arn} already exists")
+    m.created[arn] = canonical_document(PolicyDocument)
+    return ()
+
+
+@REPLAY.register("attach_group_policy")
+def _attach_group_policy(m: AccountModel, GroupName: str, PolicyArn: str) -> tuple[str, ...]:
+    m.require_new_group(GroupName)
+    if PolicyArn in m.group_managed[GroupName]:
+        raise ValueError(f"{PolicyArn} is already attached to group {GroupName!r}")
+    if ":policy/" not in PolicyArn:
+        raise ValueError(f"{PolicyArn!r} is not a policy ARN")
+    arn_account = PolicyArn.split(":")[4]
+    if arn_account not in ("aws", m.inventory.account_id):
+        raise ValueError(f"{PolicyArn} belongs to another account")
+    if arn_account != "aws" and PolicyArn not in m.created and not m.is_known(PolicyArn):
+        raise ValueError(f"customer policy {PolicyArn} is not known to exist")
+    m.group_managed[GroupName].add(PolicyArn)
+    return tuple(m.group_members[GroupName])
+
+
+@REPLAY.register("put_group_policy")
+def _put_group_policy(
+    m: AccountModel, GroupName: str, PolicyName: str, PolicyDocument: str
+) -> tuple[str, ...]:
+    m.require_new_group(GroupName)
+    if PolicyName in m.group_inline[GroupName]:
+        raise ValueError(f"group {GroupName!r} already has inline policy {PolicyName!r}")
+    m.group_inline[GroupName][PolicyName] = canonical_document(PolicyDocument)
+    return tuple(m.group_members[GroupName])
+
+
+@REPLAY.register("add_user_to_group")
+def _add_user_to_group(m: AccountModel, GroupName: str, UserName: str) -> tuple[str, ...]:
+    m.require_group(GroupName)
+    m.require_user(UserName)
+    if GroupName in m.user_groups[UserName]:
+        raise ValueError(f"user {UserName!r} is already in group {GroupName!r}")
+    m.user_groups[UserName].add(GroupName)
+    m.group_members[GroupName].add(UserName)
+    return (UserName,)
+
+
+@REPLAY.register("detach_user_policy")
+def _detach_user_policy(m: AccountModel, UserName: str, PolicyArn: str) -> tuple[str, ...]:
+    if PolicyArn not in m.user_managed[m.require_user(UserName)]:
+        raise ValueError(f"{PolicyArn} is not attached to user {UserName!r}")
+    m.user_managed[UserName].discard(PolicyArn)
+    return (UserName,)
+
+
+@REPLAY.register("delete_user_policy")
+def _delete_user_policy(m: AccountModel, UserName: str, PolicyName: str) -> tuple[str, ...]:
+    if PolicyName not in m.user_inline[m.require_user(UserName)]:
+        raise ValueError(f"user {UserName!r} has no inline policy {PolicyName!r}")
+    del m.user_inline[UserName][PolicyName]
+    return (UserName,)
+
+
+@REPLAY.register("remove_user_from_group")
+def _remove_user_from_group(m: AccountModel, GroupName: str, UserName: str) -> tuple[str, ...]:
+    if GroupName not in m.user_groups[m.require_user(UserName)]:
+        raise ValueError(f"user {UserName!r} is not in group {GroupName!r}")
+    m.user_groups[UserName].discard(GroupName)
+    m.group_members[GroupName].discard(UserName)
+    return (UserName,)
+
+
+@REPLAY.register("detach_group_policy")
+def _detach_group_policy(m: AccountModel, GroupName: str, PolicyArn: str) -> tuple[str, ...]:
+    m.require_new_group(GroupName)
+    if PolicyArn not in m.group_managed[GroupName]:
+        raise ValueError(f"{PolicyArn} is not attached to group {GroupName!r}")
+    m.group_managed[GroupName].discard(PolicyArn)
+    return tuple(m.group_members[GroupName])
+
+
+@REPLAY.register("delete_group_policy")
+def _delete_group_policy(m: AccountModel, GroupName: str, PolicyName: str) -> tuple[str, ...]:
+    m.require_new_group(GroupName)
+    if PolicyName not in m.group_inline[GroupName]:
+        raise ValueError(f"group {GroupName!r} has no inline policy {PolicyName!r}")
+    del m.group_inline[GroupName][PolicyName]
+    return tuple(m.group_members[GroupName])
+
+
+@REPLAY.register("delete_group")
+def _delete_group(m: AccountModel, GroupName: str) -> tuple[str, ...]:
+    m.require_new_group(GroupName)
+    if m.group_members[GroupName] or m.group_managed[GroupName] or (m.group_inline[GroupName]):
+        raise ValueError(f"group {GroupName!r} still has members or policies")
+    for table in (m.group_managed, m.group_inline, m.group_members):
+        del table[GroupName]
+    m.created_groups.discard(GroupName)
+    m.groups_lower.discard(GroupName.lower())
+    return ()
+
+
+@REPLAY.register("delete_policy")
+def _delete_policy(m: AccountModel, PolicyArn: str) -> tuple[str, ...]:
+    if PolicyArn not in m.created:
+        raise ValueError(f"policy {PolicyArn} was not created by this plan")
+    holders = [g for g, arns in m.group_managed.items() if PolicyArn in arns]
+    holders += [u for u, arns in m.user_managed.items() if PolicyArn in arns]
+    if holders:
+        raise ValueError(f"policy {PolicyArn} is still attached to {holders[0]!r}")
+    del m.created[PolicyArn]
+    return ()
+
+
+@REPLAY.register("attach_user_policy")
+def _attach_user_policy(m: AccountModel, UserName: str, PolicyArn: str) -> tuple[str, ...]:
+    if PolicyArn in m.user_managed[m.require_user(UserName)]:
+        raise ValueError(f"{PolicyArn} is already attached to user {UserName!r}")
+    m.user_managed[UserName].add(PolicyArn)
+    return (UserName,)
+
+
+@REPLAY.register("put_user_policy")
+def _put_user_policy(
+    m: AccountModel, UserName: str, PolicyName: str, PolicyDocument: str
+) -> tuple[str, ...]:
+    if PolicyName in m.user_inline[m.require_user(UserName)]:
+        raise ValueError(f"user {UserName!r} already has inline policy {PolicyName!r}")
+    m.user_inline[UserName][PolicyName] = canonical_document(PolicyDocument)
+    return (UserName,)
+
+
+def created_policies(inventory: Inventory, steps: Iterable[Step]) -> dict[str, str]:
+    """ARN → canonical document of every policy *steps* create."""
+    out = {}
+    for s in steps:
+        if s.spec.creates == "policy":
+            p = s.params
+            arn = inventory.policy_arn(p["PolicyName"], p.get("Path", "/"))
+            out[arn] = canonical_document(p["PolicyDocument"])
+    return out
 
 
 def check_steps(
@@ -293,9 +320,14 @@ def check_steps(
                     step=step.id,
                 )
         ids[step.id] = index
+        if step.op not in OPS:
+            raise PlanVerificationError(
+                f"step {step.id} ({step.op}) would fail: unknown operation {step.op!r}",
+                step=step.id,
+            )
         params = step.params
         user = params.get("UserName")
-        if step.op in _MUTATES_USER and user is not None and user in protected:
+        if step.spec.principal == "UserName" and user is not None and user in protected:
             raise PlanVerificationError(
                 f"step {step.id} ({step.op}) touches user {user!r}, who is exempt "
                 f"({protected[user]})",
@@ -335,13 +367,7 @@ def check_steps(
 def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
     """Every removal depends (transitively) on the group route that replaces it."""
     by_id = {s.id: s for s in steps}
-    created_policy: dict[str, str] = {}
-    for s in steps:
-        if s.op == "create_policy":
-            p = s.params
-            created_policy[policy_arn(inventory, p["PolicyName"], p.get("Path", "/"))] = (
-                canonical_document(p["PolicyDocument"])
-            )
+    created_policy = created_policies(inventory, steps)
     user_docs = {u.name: {p.name: p.document for p in u.inline} for u in inventory.users}
     memo: dict[str, frozenset[str]] = {}
 
@@ -355,7 +381,7 @@ def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
         return memo[step_id]
 
     for step in steps:
-        if step.op not in _REMOVES:
+        if not step.is_destructive:
             continue
         user = step.params["UserName"]
         if step.op == "detach_user_policy":

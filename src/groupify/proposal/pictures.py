@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 if TYPE_CHECKING:
-    from groupify.proposal.strategies import Proposal
+    from groupify.proposal.model import Proposal
 
 __all__ = ["plot_groups_per_user", "plot_structure"]
 
@@ -42,8 +42,6 @@ def plot_structure(proposal: Proposal, *, ax: Any = None, max_labels: int = 60) 
     customer-managed, inline). Labels are drawn while there are at most
     *max_labels* nodes a side.
     """
-    from groupify.notebook import policy_kind
-
     plt = _pyplot()
     inv = proposal.inventory
     graph = nx.Graph()
@@ -53,7 +51,7 @@ def plot_structure(proposal: Proposal, *, ax: Any = None, max_labels: int = 60) 
         graph.add_node(("g", g.name), members=len(g.members), existing=g.existing)
         for ref in g.policies:
             node = ("p", ref)
-            policy_nodes[node] = policy_kind(ref, ref in g.as_managed)
+            policy_nodes[node] = ref.kind_label(ref in g.as_managed)
             graph.add_edge(("g", g.name), node)
     # Order policies by the first group that grants them: fewer crossing edges.
     order = {("g", g.name): i for i, g in enumerate(groups)}

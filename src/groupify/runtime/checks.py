@@ -7,12 +7,11 @@ from typing import Any
 
 from attrs import frozen
 
-from groupify.aws.retry import RetryPolicy
+from groupify.aws import RetryPolicy, counted_clients
 from groupify.inventory.account import scan
 from groupify.inventory.model import Inventory
 from groupify.plan.model import Plan, load_plan
 from groupify.plan.reconcile import access_report
-from groupify.runtime.executor import counted_clients
 
 __all__ = ["UserCheck", "VerifyReport", "verify", "verify_inventory"]
 
@@ -47,8 +46,20 @@ class VerifyReport:
     def failures(self) -> tuple[UserCheck, ...]:
         return tuple(u for u in self.users if not u.ok)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The report as ``--json`` prints it."""
+        return {
+            "account_id": self.account_id,
+            "ok": self.ok,
+            "users": [
+                {"user": u.user, "iam2": u.iam2, "access_unchanged": u.access, "note": u.note}
+                for u in self.users
+            ],
+            "exceptions": [{"user": u, "reason": r} for u, r in self.exceptions],
+        }
+
     def _repr_html_(self) -> str:
-        from groupify.notebook import verify_html
+        from groupify.runtime.views import verify_html
 
         return verify_html(self)
 

@@ -1,166 +1,32 @@
-"""Apply a plan to a live account: the only place groupify writes to AWS.
+"""Running IAM calls for a plan: retries, idempotency, propagation checks, a DAG scheduler.
 
-The run, in order:
-
-1. read the account in bulk (one paginated GAAD call, as :func:`groupify.scan`);
-2. :func:`~groupify.plan.reconcile.reconcile`: find the steps already in place and refuse
-   if anything the plan touches drifted;
-3. replay the remaining steps on the live state (no gap, no widening);
-4. run them in DAG order on a bounded pool of workers, each call retried per
-   the :class:`~groupify.RetryPolicy`, each step journaled before and after;
-   before any direct policy is removed, confirm by reads that the group route
-   replacing it is visible (IAM is eventually consistent).
-
-A dry run does 1-3 and reports; it makes no mutating call.
+:class:`Executor` makes one step's call through :mod:`groupify.aws` and
+decides, per op (the :data:`LIVE` backend), what an error answer means: an
+"already exists" or "no such entity" counts as done only after a read
+confirms it. :func:`run_steps` runs steps in DAG order on a bounded pool.
+Shared by :func:`groupify.apply` and :func:`groupify.rollback`; not public API.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from attrs import field, frozen
-
-from groupify.aws.retry import RetryPolicy, call_with_retries, client_config, error_code
-from groupify.errors import AWSError, ConflictError, GroupifyError, InputError, PropagationError
-from groupify.inventory.account import scan
+from groupify.aws import RetryPolicy, call, collect
+from groupify.errors import AWSError, ConflictError, GroupifyError, PropagationError
 from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import canonical_document
-from groupify.plan.model import OPS, Plan, Step, load_plan
-from groupify.plan.reconcile import Reconciliation, created_groups, created_policies, reconcile
-from groupify.plan.replay import check_steps, policy_arn
-from groupify.runtime.journal import Journal
+from groupify.plan.model import Plan
+from groupify.plan.ops import ALL, Backend
+from groupify.plan.replay import check_steps
+from groupify.plan.steps import Step
 
-__all__ = [
-    "MUTATING_OPS",
-    "ApplyResult",
-    "ConflictError",
-    "Executor",
-    "PropagationError",
-    "apply",
-    "make_clients",
-    "run_steps",
-]
-
-#: Calls that take something away: NoSuchEntity may mean it is gone already.
-_REMOVALS = frozenset(
-    {
-        "detach_user_policy",
-        "delete_user_policy",
-        "remove_user_from_group",
-        "detach_group_policy",
-        "delete_group_policy",
-        "delete_group",
-        "delete_policy",
-    }
-)
-
-#: Every IAM call that changes something: plan steps and their reverses.
-MUTATING_OPS = (
-    frozenset(OPS) | _REMOVALS | {"attach_user_policy", "put_user_policy", "delete_policy_version"}
-)
+__all__ = ["LIVE", "Executor", "Progress", "run_steps"]
 
 Progress = Callable[[str, Step, int, int], None]
-
-
-def _pairs(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    return tuple(items)
-
-
-def _ids(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(items)
-
-
-def _counts(items: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
-    pairs = items.items() if isinstance(items, Mapping) else items
-    return tuple(sorted(pairs))
-
-
-@frozen
-class ApplyResult:
-    """What a run did: steps applied, found already done, failed and not reached."""
-
-    mode: str
-    applied: tuple[str, ...] = field(converter=_ids)
-    already: tuple[str, ...] = field(converter=_ids)
-    failed: tuple[tuple[str, str], ...] = field(converter=_pairs)
-    remaining: tuple[str, ...] = field(converter=_ids)
-    calls: tuple[tuple[str, int], ...] = field(default=(), converter=_counts)
-    journal: str | None = None
-    #: Rollback only: reverse calls left out because they could not be made safely.
-    kept: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
-
-    @property
-    def ok(self) -> bool:
-        """Whether every step is now in place (or, for a dry run, could be checked)."""
-        return not self.failed and not self.kept and (self.mode == "dry-run" or not self.remaining)
-
-    @property
-    def mutating_calls(self) -> int:
-        return sum(n for op, n in self.calls if op in MUTATING_OPS)
-
-    @property
-    def read_calls(self) -> int:
-        return sum(n for op, n in self.calls if op not in MUTATING_OPS)
-
-    def _repr_html_(self) -> str:
-        from groupify.notebook import result_html
-
-        return result_html(self)
-
-    def __repr__(self) -> str:
-        return (
-            f"ApplyResult({self.mode}, applied={len(self.applied)}, "
-            f"already={len(self.already)}, failed={len(self.failed)}, "
-            f"remaining={len(self.remaining)})"
-        )
-
-
-class _CallCounter:
-    """Counts API calls by boto3 operation name (``create_group``), thread-safe."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, model: Any = None, **_: Any) -> None:
-        name = getattr(model, "name", None)
-        if name:
-            snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-            with self._lock:
-                self.counts[snake] += 1
-
-
-def make_clients(session: Any = None) -> tuple[Any, Any]:
-    """IAM and STS clients from *session* (default: boto3's standard configuration)."""
-    import boto3
-
-    session = session or boto3.Session()
-    return session.client("iam", config=client_config()), session.client(
-        "sts", config=client_config()
-    )
-
-
-@contextlib.contextmanager
-def counted_clients(
-    session: Any = None, iam: Any = None, sts: Any = None
-) -> Iterator[tuple[Any, Any, _CallCounter]]:
-    """The clients given, or made from *session*, with IAM calls counted while open."""
-    if iam is None or sts is None:
-        made_iam, made_sts = make_clients(session)
-        iam, sts = iam or made_iam, sts or made_sts
-    counter = _CallCounter()
-    iam.meta.events.register("before-call.iam", counter)
-    try:
-        yield iam, sts, counter
-    finally:
-        iam.meta.events.unregister("before-call.iam", counter)
 
 
 class Executor:
@@ -183,8 +49,8 @@ class Executor:
         self.retry = retry
         self.settle = settle
         self.propagation_timeout = propagation_timeout
-        self.created_groups = created_groups(plan)
-        self.created_policies = created_policies(plan)
+        self.created_groups = plan.created_groups
+        self.created_policies = plan.created_policies
         self._grant_times: dict[str, float] = {}
         self._seen_members: set[tuple[str, str]] = set()
         self._user_locks: dict[str, threading.Lock] = {}
@@ -205,26 +71,12 @@ class Executor:
     # -- reads ------------------------------------------------------------------
 
     def read(self, op: str, **params: Any) -> Any:
-        """A read, retried; a failure that outlasts the retries is an :class:`AWSError`."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return call_with_retries(self.retry, getattr(self.iam, op), **params)
-        except ClientError as exc:
-            if error_code(exc) == "NoSuchEntity":
-                raise  # the callers that expect it decide what it means
-            raise _read_error(op, exc) from exc
-        except BotoCoreError as exc:
-            raise _read_error(op, exc) from exc
+        """A read, retried; a failure that outlasts the retries is an :class:`AWSError`
+        (``NoSuchEntity`` included: the callers that expect it decide what it means)."""
+        return call(self.retry, self.iam, op, **params)
 
     def _all(self, op: str, key: str, **params: Any) -> list[Any]:
-        out: list[Any] = []
-        while True:
-            page = self.read(op, **params)
-            out.extend(page.get(key, []))
-            if not page.get("IsTruncated"):
-                return out
-            params["Marker"] = page["Marker"]
+        return collect(lambda **kw: self.read(op, **kw), op, key, **params)
 
     def user_groups(self, user: str) -> set[str]:
         return {g["GroupName"] for g in self._all("list_groups_for_user", "Groups", UserName=user)}
@@ -265,110 +117,83 @@ class Executor:
 
     def call(self, step: Step) -> str:
         """Make the IAM call of *step*; return ``applied`` or ``already`` (effect was in place)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        fn = getattr(self.iam, step.op)
         retried: list[BaseException] = []
         try:
-            params: dict[str, Any] = step.params
-            call_with_retries(
+            call(
                 self.retry,
-                fn,
+                self.iam,
+                step.op,
                 eventual=self._eventual(step),
                 on_retry=lambda exc, attempt: retried.append(exc),
-                **params,
+                what=f"{step.id} {step.op}",
+                **step.params,
             )
-        except ClientError as exc:
-            outcome = self._already(step, exc)
+        except AWSError as exc:
+            outcome = LIVE[step.op](self, step, exc.code) if exc.code else None
             if outcome is None:
-                raise _aws_error(step, exc) from exc
+                raise
             # "Already exists" on a retry may be our own earlier attempt, whose
             # answer was lost; on the first attempt it is somebody else's.
-            if outcome == "already" and retried and step.op.startswith("create_"):
+            if outcome == "already" and retried and step.spec.creates:
                 return "applied"
             return outcome
-        except BotoCoreError as exc:
-            raise _aws_error(step, exc) from exc
         return "applied"
 
-    def _already(self, step: Step, exc: Exception) -> str | None:
-        """Classify an error that may mean the effect is already in place."""
-        code = error_code(exc)
+    def gone_from_user(self, step: Step) -> bool:
+        """After NoSuchEntity on a removal from a user: is the thing gone (and the user there)?"""
         p = step.params
-        if step.op == "create_group" and code == "EntityAlreadyExists":
-            self._check_created_group(p["GroupName"])
-            return "already"
-        if step.op == "create_policy" and code == "EntityAlreadyExists":
-            arn = policy_arn(self.plan.inventory, p["PolicyName"], p.get("Path", "/"))
-            version = self.read("get_policy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
-            doc = self.read("get_policy_version", PolicyArn=arn, VersionId=version)
-            if canonical_document(doc["PolicyVersion"]["Document"]) != canonical_document(
-                p["PolicyDocument"]
-            ):
-                raise ConflictError(
-                    f"policy {arn} exists with another document; it is not groupify's",
-                    operation="CreatePolicy",
-                    code=code,
-                )
-            return "already"
-        if code == "NoSuchEntity" and step.op in _REMOVALS:
-            return "already" if self._gone(step) else None
-        return None
-
-    def _gone(self, step: Step) -> bool:
-        """After NoSuchEntity on a removal: is the thing gone (and its owner still there)?"""
-        from botocore.exceptions import ClientError
-
-        p = step.params
+        user = p["UserName"]
         try:
-            match step.op:
-                case "detach_user_policy":
-                    arns = {
-                        a["PolicyArn"]
-                        for a in self._all(
-                            "list_attached_user_policies",
-                            "AttachedPolicies",
-                            UserName=p["UserName"],
-                        )
-                    }
-                    return p["PolicyArn"] not in arns
-                case "delete_user_policy":
-                    names = self._all("list_user_policies", "PolicyNames", UserName=p["UserName"])
-                    return p["PolicyName"] not in names
-                case "remove_user_from_group":
-                    return p["GroupName"] not in self.user_groups(p["UserName"])
-                case "detach_group_policy" | "delete_group_policy" | "delete_group":
-                    self.read("get_group", GroupName=p["GroupName"])
-                    return step.op != "delete_group" and not self._group_has(step)
-                case "delete_policy":
-                    self.read("get_policy", PolicyArn=p["PolicyArn"])
-                    return False
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
+            match step.spec.subject:
+                case "PolicyArn":
+                    listed = self._all(
+                        "list_attached_user_policies", "AttachedPolicies", UserName=user
+                    )
+                    return p["PolicyArn"] not in {a["PolicyArn"] for a in listed}
+                case "PolicyName":
+                    return p["PolicyName"] not in self._all(
+                        "list_user_policies", "PolicyNames", UserName=user
+                    )
+                case _:
+                    return p["GroupName"] not in self.user_groups(user)
+        except AWSError as exc:
+            if exc.code != "NoSuchEntity":
                 raise
-            # The owner is gone: only fine where the owner itself was the target.
-            return step.op in (
-                "delete_group",
-                "delete_policy",
-                "detach_group_policy",
-                "delete_group_policy",
-            )
-        return False
+            return False
 
-    def _group_has(self, step: Step) -> bool:
+    def gone_from_group(self, step: Step) -> bool:
+        """After NoSuchEntity on a removal from a group: gone, or the group itself gone?"""
         p = step.params
-        if step.op == "detach_group_policy":
-            arns = {
-                a["PolicyArn"]
-                for a in self._all(
-                    "list_attached_group_policies", "AttachedPolicies", GroupName=p["GroupName"]
+        group = p["GroupName"]
+        try:
+            self.read("get_group", GroupName=group)
+            if step.op == "delete_group":
+                return False
+            if step.spec.subject == "PolicyArn":
+                listed = self._all(
+                    "list_attached_group_policies", "AttachedPolicies", GroupName=group
                 )
-            }
-            return p["PolicyArn"] in arns
-        names = self._all("list_group_policies", "PolicyNames", GroupName=p["GroupName"])
-        return p["PolicyName"] in names
+                return p["PolicyArn"] not in {a["PolicyArn"] for a in listed}
+            return p["PolicyName"] not in self._all(
+                "list_group_policies", "PolicyNames", GroupName=group
+            )
+        except AWSError as exc:
+            if exc.code != "NoSuchEntity":
+                raise
+            return True  # the group is gone, and with it what was on it
 
-    def _check_created_group(self, group: str) -> None:
+    def check_created_policy(self, step: Step) -> None:
+        """A policy we plan to create already exists: fine only if it holds our document."""
+        p = step.params
+        arn = self.plan.inventory.policy_arn(p["PolicyName"], p.get("Path", "/"))
+        if self._created_document(arn) != canonical_document(p["PolicyDocument"]):
+            raise ConflictError(
+                f"policy {arn} exists with another document; it is not groupify's",
+                operation="CreatePolicy",
+                code="EntityAlreadyExists",
+            )
+
+    def check_created_group(self, group: str) -> None:
         """A group we plan to create already exists: fine only if it is the one we planned."""
         members = {u["UserName"] for u in self._all("get_group", "Users", GroupName=group)}
         arns = {
@@ -400,13 +225,12 @@ class Executor:
     def note_grant(self, step: Step) -> None:
         """Remember when a step gave a user (or a group's members) new access."""
         now = time.monotonic()
+        grantee = step.spec.grants
+        if grantee is None:
+            return
+        key = step.params["UserName"] if grantee == "user" else "group:" + step.params["GroupName"]
         with self._lock:
-            if step.op == "add_user_to_group":
-                self._grant_times[step.params["UserName"]] = now
-            elif step.op in ("attach_group_policy", "put_group_policy"):
-                self._grant_times["group:" + step.params["GroupName"]] = now
-            elif step.op in ("attach_user_policy", "put_user_policy"):
-                self._grant_times[step.params["UserName"]] = now
+            self._grant_times[key] = now
 
     def resumed(self) -> None:
         """A run after a stop: grants of the last run may be seconds old; settle everyone."""
@@ -502,19 +326,66 @@ class Executor:
             time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
 
 
-def _read_error(op: str, exc: Exception) -> AWSError:
-    code = error_code(exc)
-    return AWSError(f"{op} failed: {code or type(exc).__name__}: {exc}", operation=op, code=code)
+# -- the live backend: what an error answer to each call means ---------------------
+
+#: Per op: given the error code IAM answered, ``"already"`` when the effect is
+#: in place (checked by reads, never assumed), ``None`` when the error stands.
+LIVE: Backend[Callable[[Executor, Step, str], str | None]] = Backend("live", ALL)
 
 
-def _aws_error(step: Step, exc: Exception) -> AWSError:
-    code = error_code(exc)
-    message = getattr(exc, "response", {}).get("Error", {}).get("Message") if code else str(exc)
-    return AWSError(
-        f"{step.id} {step.op} failed: {code or type(exc).__name__}: {message}",
-        operation=step.op,
-        code=code,
-    )
+@LIVE.register("create_group")
+def _group_exists(executor: Executor, step: Step, code: str) -> str | None:
+    if code != "EntityAlreadyExists":
+        return None
+    executor.check_created_group(step.params["GroupName"])
+    return "already"
+
+
+@LIVE.register("create_policy")
+def _policy_exists(executor: Executor, step: Step, code: str) -> str | None:
+    if code != "EntityAlreadyExists":
+        return None
+    executor.check_created_policy(step)
+    return "already"
+
+
+@LIVE.register(
+    "attach_group_policy",
+    "put_group_policy",
+    "add_user_to_group",
+    "attach_user_policy",
+    "put_user_policy",
+)
+def _error_stands(executor: Executor, step: Step, code: str) -> str | None:
+    # IAM answers these idempotently; an error means the call did not take effect.
+    return None
+
+
+@LIVE.register("detach_user_policy", "delete_user_policy", "remove_user_from_group")
+def _gone_from_user(executor: Executor, step: Step, code: str) -> str | None:
+    if code != "NoSuchEntity":
+        return None
+    return "already" if executor.gone_from_user(step) else None
+
+
+@LIVE.register("detach_group_policy", "delete_group_policy", "delete_group")
+def _gone_from_group(executor: Executor, step: Step, code: str) -> str | None:
+    if code != "NoSuchEntity":
+        return None
+    return "already" if executor.gone_from_group(step) else None
+
+
+@LIVE.register("delete_policy")
+def _policy_gone(executor: Executor, step: Step, code: str) -> str | None:
+    if code != "NoSuchEntity":
+        return None
+    try:
+        executor.read("get_policy", PolicyArn=step.params["PolicyArn"])
+    except AWSError as exc:
+        if exc.code == "NoSuchEntity":
+            return "already"
+        raise
+    return None
 
 
 def run_steps(
@@ -578,130 +449,3 @@ def run_steps(
         raise crash
     remaining = sorted(waiting, key=lambda i: order[i])
     return applied, already, failed, remaining
-
-
-def apply(
-    plan: Plan | str | os.PathLike[str],
-    session: Any = None,
-    *,
-    dry_run: bool = False,
-    journal: str | os.PathLike[str] | None = None,
-    workers: int = 4,
-    retry: RetryPolicy | None = None,
-    settle: float = 5.0,
-    propagation_timeout: float = 120.0,
-    iam: Any = None,
-    sts: Any = None,
-    progress: Progress | None = None,
-) -> ApplyResult:
-    """Bring the account to *plan*'s state; return what was done.
-
-    *plan* is a :class:`Plan` or the path of a plan file. *journal* (required
-    unless *dry_run*) records every step durably; running again with the same
-    journal resumes after a crash. *workers* bounds parallel calls (IAM's
-    mutating rate limits are low: the default, 4, stays well under them).
-    *settle* seconds pass between the last grant to a user and the first
-    removal of its direct policies, and *propagation_timeout* bounds the wait
-    for the group route to be visible by reads.
-
-    Raises :class:`~groupify.plan.reconcile.DriftError` (nothing changed) when the
-    account drifted from the plan, and :class:`~groupify.errors.AWSError` when
-    the first read fails. A step that fails is reported in the result's
-    ``failed``, and the steps after it in ``remaining``.
-    """
-    if not isinstance(plan, Plan):
-        plan = load_plan(plan)
-    if journal is None and not dry_run:
-        raise InputError("apply needs a journal path (to resume after a crash and to roll back)")
-    if workers < 1:
-        raise InputError("workers must be at least 1")
-    retry = retry or RetryPolicy()
-    with counted_clients(session, iam, sts) as (iam, sts, counter):
-        live = scan(iam=iam, sts=sts, retry=retry)
-        state = reconcile(plan, live)
-        state.verify_remaining()
-        if dry_run:
-            return ApplyResult(
-                mode="dry-run",
-                applied=(),
-                already=sorted(state.done, key=_step_key),
-                failed=(),
-                remaining=[s.id for s in state.remaining],
-                calls=counter.counts,
-            )
-        assert journal is not None
-        log = Journal.open(journal, plan)
-        with log.locked():
-            # Read again under the lock: a run that held it may have just finished.
-            state = reconcile(plan, scan(iam=iam, sts=sts, retry=retry))
-            state.verify_remaining()
-            return _run(
-                plan,
-                state,
-                log,
-                iam,
-                counter,
-                retry,
-                settle,
-                propagation_timeout,
-                workers,
-                progress,
-            )
-
-
-def _step_key(step_id: str) -> int:
-    return int(step_id[1:]) if step_id[1:].isdigit() else 0
-
-
-def _run(
-    plan: Plan,
-    state: Reconciliation,
-    log: Journal,
-    iam: Any,
-    counter: _CallCounter,
-    retry: RetryPolicy,
-    settle: float,
-    propagation_timeout: float,
-    workers: int,
-    progress: Progress | None,
-) -> ApplyResult:
-    executor = Executor(
-        plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
-    )
-    started, recorded = log.started, log.done
-    if started:
-        executor.resumed()
-    log.record("run", mode="apply")
-    already: list[str] = []
-    for sid in sorted(state.done, key=_step_key):
-        if sid not in recorded:
-            # Started in an earlier run that stopped before it could say so.
-            ours = sid in started and sid not in log.failed
-            log.record("done", sid, outcome="applied" if ours else "already")
-        already.append(sid)
-
-    def execute(step: Step) -> str:
-        if step.is_destructive:
-            executor.confirm_route(step)
-        log.record("start", step.id)
-        try:
-            outcome = executor.call(step)
-        except GroupifyError as exc:
-            log.record("failed", step.id, error=str(exc))
-            raise
-        executor.note_grant(step)
-        log.record("done", step.id, outcome=outcome)
-        return outcome
-
-    applied, found, failed, remaining = run_steps(
-        state.remaining, execute, workers=workers, done=state.done, progress=progress
-    )
-    return ApplyResult(
-        mode="apply",
-        applied=applied,
-        already=[*already, *found],
-        failed=failed,
-        remaining=remaining,
-        calls=counter.counts,
-        journal=log.path,
-    )

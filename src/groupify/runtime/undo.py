@@ -10,48 +10,66 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from groupify.aws.retry import RetryPolicy
+from groupify.aws import RetryPolicy, counted_clients
 from groupify.inventory.account import scan
 from groupify.inventory.model import Inventory, PolicyRef
-from groupify.plan.model import Plan, Step
+from groupify.plan.model import Plan
+from groupify.plan.ops import PLAN_OPS, Backend
 from groupify.plan.reconcile import is_done, live_model, reconcile
-from groupify.plan.replay import AccountModel, policy_arn
-from groupify.runtime.executor import ApplyResult, Executor, Progress, counted_clients, run_steps
+from groupify.plan.replay import AccountModel
+from groupify.plan.steps import Step
+from groupify.runtime.executor import Executor, Progress, run_steps
 from groupify.runtime.journal import Journal
+from groupify.runtime.result import ApplyResult
 
-__all__ = ["reverse", "rollback", "undo_steps"]
+__all__ = ["REVERSE", "reverse", "rollback", "undo_steps"]
+
+
+#: Per plan op: the parameters of the call that undoes it (the op table names
+#: the call). Only what the plan itself records is needed: a deleted inline
+#: policy's document comes from the plan's inventory.
+REVERSE: Backend[Callable[[Mapping[str, str], Inventory], dict[str, str]]] = Backend(
+    "reverse", PLAN_OPS
+)
+
+
+@REVERSE.register("create_group")
+def _delete_group(p: Mapping[str, str], inv: Inventory) -> dict[str, str]:
+    return {"GroupName": p["GroupName"]}
+
+
+@REVERSE.register("create_policy")
+def _delete_policy(p: Mapping[str, str], inv: Inventory) -> dict[str, str]:
+    return {"PolicyArn": inv.policy_arn(p["PolicyName"], p.get("Path", "/"))}
+
+
+@REVERSE.register("attach_group_policy", "add_user_to_group", "detach_user_policy")
+def _same_params(p: Mapping[str, str], inv: Inventory) -> dict[str, str]:
+    return dict(p)
+
+
+@REVERSE.register("put_group_policy")
+def _delete_group_policy(p: Mapping[str, str], inv: Inventory) -> dict[str, str]:
+    return {"GroupName": p["GroupName"], "PolicyName": p["PolicyName"]}
+
+
+@REVERSE.register("delete_user_policy")
+def _put_user_policy(p: Mapping[str, str], inv: Inventory) -> dict[str, str]:
+    user = inv.user_by_name[p["UserName"]]
+    document = next(x.document for x in user.inline if x.name == p["PolicyName"])
+    return {**p, "PolicyDocument": document}
 
 
 def reverse(step: Step, plan: Plan) -> Step:
     """The IAM call that undoes *step* (id ``u<n>`` for step ``s<n>``)."""
-    p = step.params
-    inv = plan.inventory
-    match step.op:
-        case "create_group":
-            op, params = "delete_group", {"GroupName": p["GroupName"]}
-        case "create_policy":
-            op = "delete_policy"
-            params = {"PolicyArn": policy_arn(inv, p["PolicyName"], p.get("Path", "/"))}
-        case "attach_group_policy":
-            op, params = "detach_group_policy", dict(p)
-        case "put_group_policy":
-            op = "delete_group_policy"
-            params = {"GroupName": p["GroupName"], "PolicyName": p["PolicyName"]}
-        case "add_user_to_group":
-            op, params = "remove_user_from_group", dict(p)
-        case "detach_user_policy":
-            op, params = "attach_user_policy", dict(p)
-        case "delete_user_policy":
-            user = inv.user_by_name[p["UserName"]]
-            document = next(x.document for x in user.inline if x.name == p["PolicyName"])
-            op = "put_user_policy"
-            params = {**p, "PolicyDocument": document}
-        case _:
-            raise ValueError(f"cannot reverse {step.op!r}")
-    return Step.make("u" + step.id.removeprefix("s"), op, params)
+    undo = step.spec.reverse
+    if undo is None:
+        raise ValueError(f"cannot reverse {step.op!r}")
+    params = REVERSE[step.op](step.params, plan.inventory)
+    return Step.make("u" + step.id.removeprefix("s"), undo, params)
 
 
 def undo_steps(plan: Plan, journal: Journal, model: AccountModel) -> list[tuple[Step, Step]]:

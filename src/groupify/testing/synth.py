@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["synthetic_gaad"]
+__all__ = ["populate", "synthetic_gaad"]
 
 Json = dict[str, Any]
 

@@ -1,0 +1,33 @@
+"""One AWS call: retried per the policy, with botocore's errors mapped to :class:`AWSError`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from groupify.aws.errors import aws_error
+from groupify.aws.retry import RetryPolicy, call_with_retries
+
+__all__ = ["call"]
+
+
+def call(
+    policy: RetryPolicy,
+    client: Any,
+    operation: str,
+    *,
+    eventual: bool = False,
+    on_retry: Callable[[BaseException, int], None] | None = None,
+    what: str | None = None,
+    **params: Any,
+) -> Any:
+    """``client.<operation>(**params)``, retried; a failure that outlasts the retries is an
+    :class:`~groupify.errors.AWSError` (see :func:`~groupify.aws.errors.aws_error`)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return call_with_retries(
+            policy, getattr(client, operation), eventual=eventual, on_retry=on_retry, **params
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_error(exc, operation, what=what) from exc

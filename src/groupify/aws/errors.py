@@ -1,0 +1,43 @@
+"""AWS errors as groupify's: one builder, used where botocore's errors enter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from groupify.errors import AWSError
+
+__all__ = ["api_name", "aws_error", "error_code"]
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` or an :class:`AWSError`, else ``None``."""
+    if isinstance(exc, AWSError):
+        return exc.code
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def api_name(method: str) -> str:
+    """The API's name for a boto3 method: ``get_account_summary`` → ``GetAccountSummary``."""
+    return "".join(word[:1].upper() + word[1:] for word in method.split("_"))
+
+
+def aws_error(exc: BaseException, operation: str, *, what: str | None = None) -> AWSError:
+    """The :class:`AWSError` for a botocore error raised by *operation* (a boto3 method name).
+
+    Its message is ``<what> failed: <code>: <AWS's message>`` (*what* defaults
+    to the API name); ``operation`` is the API name (``CreateGroup``).
+    """
+    response: Mapping[str, Any] = getattr(exc, "response", None) or {}
+    code = response.get("Error", {}).get("Code") or None
+    message = response.get("Error", {}).get("Message") or str(exc)
+    name = getattr(exc, "operation_name", None) or api_name(operation)
+    return AWSError(
+        f"{what or name} failed: {code or type(exc).__name__}: {message}",
+        operation=name,
+        code=code,
+    )

@@ -1,0 +1,72 @@
+"""A plan step: one IAM call, named as boto3 names it, with boto3's parameter names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from attrs import field, frozen
+
+from groupify.plan.ops import OPS, Op
+
+__all__ = ["Step"]
+
+
+def _params(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(items))
+
+
+def _strings(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+@frozen
+class Step:
+    """One IAM call: ``op`` as the boto3 IAM client names it, ``params`` as boto3 takes them."""
+
+    id: str
+    op: str
+    param_items: tuple[tuple[str, str], ...] = field(converter=_params)
+    after: tuple[str, ...] = field(default=(), converter=_strings)
+
+    @classmethod
+    def make(cls, id: str, op: str, params: Mapping[str, str], after: Iterable[str] = ()) -> Step:
+        return cls(id, op, tuple(params.items()), tuple(after))
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(self.param_items)
+
+    @property
+    def spec(self) -> Op:
+        """The op table's entry for this call."""
+        return OPS[self.op]
+
+    @property
+    def is_destructive(self) -> bool:
+        """Whether the step removes access from a user (detach or delete)."""
+        return self.spec.removes_direct
+
+    def parts(self) -> tuple[str, str]:
+        """(the user or group it acts on, what it attaches, joins or creates), short names."""
+        return self.spec.parts(self.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "op": self.op, "params": self.params, "after": list(self.after)}
+
+    def cli(self) -> str:
+        """The same call as an AWS CLI command line."""
+        words = ["aws", "iam", self.op.replace("_", "-")]
+        for key, value in self.param_items:
+            flag = "--" + "".join("-" + c.lower() if c.isupper() else c for c in key).lstrip("-")
+            words += [flag, _quote(value)]
+        return " ".join(words)
+
+    def __repr__(self) -> str:
+        return f"Step({self.id} {self.op} {', '.join(x for x in self.parts() if x)})"
+
+
+def _quote(value: str) -> str:
+    if value and all(c.isalnum() or c in "_-+=,.@/:" for c in value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"

@@ -1,0 +1,128 @@
+"""Views of a plan: each op's one-line text label, the HTML Jupyter shows, a DataFrame."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from groupify._html import badge, esc, kv_table, table
+from groupify._views import box, exceptions_table, fold, names, pandas
+from groupify.plan.ops import ALL, OPS, Backend, Op
+
+if TYPE_CHECKING:
+    from groupify.plan.model import Plan, Quota
+    from groupify.plan.steps import Step
+
+__all__ = ["TEXT", "label", "plan_frame", "plan_html"]
+
+#: The text renderer: each op's target as one short line (``alice -> data-analysts``,
+#: ``data-analysts ReadOnlyAccess``), for the CLI's tables and the notebook.
+TEXT: Backend[Callable[[Op, Mapping[str, str], str], str]] = Backend("text", ALL)
+
+
+@TEXT.register(*(o for o in ALL if OPS[o].subject != "GroupName"))
+def _who_what(op: Op, params: Mapping[str, str], arrow: str) -> str:
+    return " ".join(x for x in op.parts(params) if x)
+
+
+@TEXT.register("add_user_to_group", "remove_user_from_group")
+def _membership(op: Op, params: Mapping[str, str], arrow: str) -> str:
+    return f"{params['UserName']} {arrow} {params['GroupName']}"
+
+
+def label(step: Step, *, arrow: str = "->") -> str:
+    """*step*'s target in a few words, as the text renderer gives it."""
+    return TEXT[step.op](step.spec, step.params, arrow)
+
+
+def _headroom(quotas: list[Quota]) -> str:
+    rows = []
+    for q in quotas:
+        if q.headroom is None:
+            left = badge("not used", "muted")
+        else:
+            kind = "danger" if q.headroom < 0 else "warn" if q.share >= 0.8 else "ok"
+            left = badge(f"{q.headroom} left", kind)
+        rows.append([q.label, q.limit, "—" if q.reached is None else q.reached, left, q.where])
+    return table(["quota", "limit", "plan reaches", "headroom", "where"], rows, raw=[3])
+
+
+def plan_html(plan: Plan) -> str:
+    s = plan.summary()
+    summary = kv_table(
+        [
+            ("account", plan.account_id),
+            ("strategy", s["strategy"]),
+            ("users migrated", s["users_migrated"]),
+            ("exempt users", s["exceptions"]),
+            ("groups created", s["groups_created"]),
+            ("existing groups reused", s["groups_reused"]),
+            ("policies created", s["policies_created"]),
+            ("steps", s["steps"]),
+            ("fingerprint", plan.fingerprint[:23] + "…"),
+        ]
+    )
+    ops = table(["op", "steps"], list(s["steps_by_op"].items()))
+    groups = [
+        [
+            f"<b>{esc(g['name'])}</b> "
+            + (badge("existing, reused", "muted") if g["existing"] else badge("new", "info")),
+            len(g["members"]),
+            esc(names(g["members"])),
+            "<br>".join(f"{esc(p['name'])} {badge(_kind(p), 'info')}" for p in g["policies"]),
+            esc(g.get("reason", "")),
+        ]
+        for g in plan.groups
+    ]
+    steps = [
+        [
+            s_.id,
+            s_.op,
+            label(s_, arrow="→"),
+            badge("removes direct policy", "danger") if s_.is_destructive else "",
+            ", ".join(s_.after),
+        ]
+        for s_ in plan.steps
+    ]
+    return box(
+        f"Plan for account {plan.account_id}",
+        summary,
+        "<p>Verified: after every step every user has exactly the access it had, in any "
+        "order the dependencies allow.</p>",
+        "<h4>Steps by operation</h4>",
+        ops,
+        "<h4>Quota headroom</h4>",
+        _headroom(plan.headroom()),
+        "<h4>Groups</h4>",
+        fold("groups", ["group", "users", "members", "policies", "why"], groups, raw=[0, 2, 3]),
+        "<h4>Exceptions</h4>",
+        exceptions_table(plan),
+        "<h4>Steps</h4>",
+        fold("steps", ["id", "op", "target", "", "after"], steps, raw=[3]),
+    )
+
+
+def _kind(policy: dict[str, Any]) -> str:
+    if policy.get("kind") == "managed":
+        return "AWS-managed" if policy.get("aws_managed") else "customer-managed"
+    return "inline → managed" if policy.get("as_managed") else "inline"
+
+
+def plan_frame(plan: Plan) -> Any:
+    """One row per step, in execution order."""
+    rows = [
+        {
+            "id": s.id,
+            "op": s.op,
+            "user": s.params.get("UserName"),
+            "group": s.params.get("GroupName"),
+            "policy": (s.params.get("PolicyArn") or s.params.get("PolicyName") or "").rsplit(
+                "/", 1
+            )[-1]
+            or None,
+            "destructive": s.is_destructive,
+            "after": ", ".join(s.after),
+        }
+        for s in plan.steps
+    ]
+    return pandas().DataFrame(rows).set_index("id") if rows else pandas().DataFrame()

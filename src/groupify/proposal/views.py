@@ -1,0 +1,102 @@
+"""Notebook views of a proposal: the HTML Jupyter shows, its changes, and DataFrames."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from groupify._html import badge, esc, kv_table
+from groupify._views import box, exceptions_table, fold, names, pandas, policy_badges
+
+if TYPE_CHECKING:
+    from groupify.proposal.model import Proposal, ProposalDiff
+
+__all__ = ["diff_html", "proposal_frame", "proposal_html"]
+
+
+def _groups_table(proposal: Proposal) -> str:
+    inv = proposal.inventory
+    rows = []
+    for g in sorted(proposal.groups, key=lambda g: (-len(g.members), g.name)):
+        rows.append(
+            [
+                f"<b>{esc(g.name)}</b> "
+                + (badge("existing, reused", "muted") if g.existing else badge("new", "info")),
+                len(g.members),
+                esc(names(g.members)),
+                policy_badges(inv, g.policies, g.as_managed),
+                esc(g.reason),
+            ]
+        )
+    return fold("groups", ["group", "users", "members", "policies", "why"], rows, raw=[0, 2, 3])
+
+
+def proposal_html(proposal: Proposal) -> str:
+    s = proposal.summary()
+    summary = kv_table(
+        [
+            ("account", proposal.inventory.account_id),
+            ("strategy", s["strategy"]),
+            ("users in scope", s["users_in_scope"]),
+            ("exempt users", s["exceptions"]),
+            ("groups proposed (new)", s["groups_new"]),
+            ("existing groups reused", s["groups_reused"]),
+            ("inline policies becoming managed", s["policies_created"]),
+            ("most proposed groups per user", s["max_groups_per_user"]),
+        ]
+    )
+    changed = ""
+    if proposal.previous is not None:
+        changed = "<h4>Changed by the last edit</h4>" + diff_html(
+            proposal.previous.diff(proposal), boxed=False
+        )
+    return box(
+        "Proposed groups",
+        summary,
+        changed,
+        "<h4>Groups</h4>",
+        _groups_table(proposal),
+        "<h4>Exceptions</h4>",
+        exceptions_table(proposal),
+    )
+
+
+def diff_html(diff: ProposalDiff, *, boxed: bool = True) -> str:
+    items = "".join(f"<li><code>{esc(line)}</code></li>" for line in diff.lines())
+    body = f"<ul>{items}</ul>"
+    return box("Changes", body) if boxed else body
+
+
+def proposal_frame(proposal: Proposal, what: str = "groups") -> Any:
+    """``what="groups"``: one row per (group, policy); ``"users"``: one row per (user, group)."""
+    pd = pandas()
+    inv = proposal.inventory
+    if what == "groups":
+        rows = [
+            {
+                "group": g.name,
+                "existing": g.existing,
+                "members": len(g.members),
+                "policy": inv.label(p),
+                "policy_kind": p.kind_label(p in g.as_managed),
+                "policy_id": p.id,
+                "why": g.reason,
+            }
+            for g in proposal.groups
+            for p in sorted(g.policies)
+        ]
+    elif what == "users":
+        exempt = {e.user: e.reason for e in proposal.exceptions}
+        rows = [
+            {
+                "user": u.name,
+                "group": g.name,
+                "existing_group": g.existing,
+                "needed_policies": len(proposal.needed[u.name]),
+            }
+            for u in proposal.in_scope
+            for g in proposal.groups_of(u.name)
+        ]
+        rows += [{"user": u, "group": None, "exempt": r} for u, r in exempt.items()]
+    else:
+        raise ValueError("what must be 'groups' or 'users'")
+    return pd.DataFrame(rows)
