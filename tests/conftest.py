@@ -1,17 +1,12 @@
-"""Shared builders: small inventories written as plain dicts."""
+"""Fixtures and Hypothesis profiles; the builders live in :mod:`tests.support`."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from groupify import Group, InlinePolicy, Inventory, Quotas, User
-from groupify.inventory.policy import canonical_document
-
-ACCOUNT = "111122223333"
+from groupify import Inventory
+from tests.support import aws, doc, make_inventory
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -20,107 +15,6 @@ settings.register_profile(
     "dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci")
-
-
-def aws(name: str) -> str:
-    """The ARN of an AWS-managed policy."""
-    return f"arn:aws:iam::aws:policy/{name}"
-
-
-def cust(name: str) -> str:
-    """The ARN of a customer-managed policy in the test account."""
-    return f"arn:aws:iam::{ACCOUNT}:policy/{name}"
-
-
-def doc(*actions: str, resource: str = "*") -> str:
-    """A canonical policy document allowing *actions*."""
-    return canonical_document(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": resource}],
-        }
-    )
-
-
-def make_inventory(
-    users: Mapping[str, Mapping[str, Any]],
-    groups: Mapping[str, Mapping[str, Any]] | None = None,
-    *,
-    caller: str | None = None,
-    quotas: Quotas | None = None,
-    group_count: int | None = None,
-) -> Inventory:
-    """An inventory from ``{user: {"managed": [], "inline": {}, "groups": [], "tags": {}}}``."""
-    return Inventory(
-        account_id=ACCOUNT,
-        users=[
-            User(
-                name=name,
-                arn=f"arn:aws:iam::{ACCOUNT}:user/{name}",
-                tags=list(spec.get("tags", {}).items()),
-                groups=spec.get("groups", ()),
-                managed=spec.get("managed", ()),
-                inline=[InlinePolicy(n, d) for n, d in spec.get("inline", {}).items()],
-            )
-            for name, spec in users.items()
-        ],
-        groups=[
-            Group(
-                name=name,
-                arn=f"arn:aws:iam::{ACCOUNT}:group/{name}",
-                managed=spec.get("managed", ()),
-                inline=[InlinePolicy(n, d) for n, d in spec.get("inline", {}).items()],
-            )
-            for name, spec in (groups or {}).items()
-        ],
-        caller_arn=f"arn:aws:iam::{ACCOUNT}:user/{caller}" if caller else None,
-        quotas=quotas or Quotas(),
-        group_count=group_count,
-    )
-
-
-def to_gaad(inventory: Inventory) -> dict[str, Any]:
-    """The inventory as the AWS CLI writes get-account-authorization-details."""
-    import json
-
-    return {
-        "UserDetailList": [
-            {
-                "Path": u.path,
-                "UserName": u.name,
-                "UserId": u.user_id,
-                "Arn": u.arn,
-                "UserPolicyList": [
-                    {"PolicyName": p.name, "PolicyDocument": json.loads(p.document)}
-                    for p in u.inline
-                ],
-                "GroupList": list(u.groups),
-                "AttachedManagedPolicies": [
-                    {"PolicyName": a.rsplit("/", 1)[-1], "PolicyArn": a} for a in u.managed
-                ],
-                "Tags": [{"Key": k, "Value": v} for k, v in u.tags],
-            }
-            for u in inventory.users
-        ],
-        "GroupDetailList": [
-            {
-                "Path": g.path,
-                "GroupName": g.name,
-                "GroupId": g.group_id,
-                "Arn": g.arn,
-                "GroupPolicyList": [
-                    {"PolicyName": p.name, "PolicyDocument": json.loads(p.document)}
-                    for p in g.inline
-                ],
-                "AttachedManagedPolicies": [
-                    {"PolicyName": a.rsplit("/", 1)[-1], "PolicyArn": a} for a in g.managed
-                ],
-            }
-            for g in inventory.groups
-        ],
-        "RoleDetailList": [],
-        "Policies": [],
-    }
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import groupify
 from groupify import ProposalError
 from groupify.runtime.checks import UserCheck, VerifyReport
 from groupify.runtime.result import ApplyResult
-from tests.conftest import aws, make_inventory
+from tests.support import aws, make_inventory
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "acme-gaad.json"
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import groupify
 from groupify import Inventory, Plan, PlanVerificationError, QuotaError, Quotas, Step
-from tests.conftest import aws, cust, doc, make_inventory
+from tests.support import aws, cust, doc, make_inventory
 
 MANAGED = [
     aws("AmazonS3ReadOnlyAccess"),

@@ -10,7 +10,7 @@ import pytest
 import groupify
 from groupify import Plan, PlanFormatError, PlanVerificationError, StalePlanError, Step
 from groupify.plan.ops import PLAN_OPS
-from tests.conftest import aws, doc, make_inventory
+from tests.support import ACCOUNT, aws, doc, make_inventory
 
 
 @pytest.fixture
@@ -235,5 +235,5 @@ def test_cli_rendering_of_a_step() -> None:
 def test_plan_repr(plan: Plan) -> None:
     """The plan repr is short and exact."""
     assert repr(plan) == (
-        f"Plan(account=111122223333, steps=15, users=3, fingerprint={plan.fingerprint[:19]})"
+        f"Plan(account={ACCOUNT}, steps=15, users=3, fingerprint={plan.fingerprint[:19]})"
     )

@@ -21,7 +21,7 @@ import pytest
 
 import groupify
 from groupify.report import render_html
-from tests.test_report import EXAMPLE, hostile_plan
+from tests.report.test_report import EXAMPLE, hostile_plan
 
 BROWSERS = ("chromium", "chromium-browser")
 WIDTH, HEIGHT = 1280, 2000

@@ -24,10 +24,10 @@ import groupify
 from groupify.inventory.account import GAAD_FILTER
 from groupify.inventory.model import InlinePolicy, ManagedPolicy, Quotas
 from groupify.inventory.policy import canonical_document
-from tests import aws
+from tests import awsmoto
+from tests.support import ACCOUNT
 
-ACCOUNT = aws.ACCOUNT  # moto's default account
-REGION = aws.REGION
+REGION = awsmoto.REGION
 #: Retry as groupify does, without sleeping.
 FAST = groupify.RetryPolicy.no_wait()
 AWS_MANAGED = "arn:aws:iam::aws:policy/"
@@ -89,13 +89,13 @@ def iam_aws() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
     """One moto HTTP server for the module, on a free port; its URL."""
-    yield from aws.serve()
+    yield from awsmoto.serve()
 
 
 @pytest.fixture
 def endpoint(moto_server: str) -> str:
     """The moto server's URL, with its state wiped."""
-    aws.reset(moto_server)
+    awsmoto.reset(moto_server)
     return moto_server
 
 

@@ -14,9 +14,9 @@ import groupify
 from groupify import Plan, PlanVerificationError, Quotas, Step
 from groupify.report import render_html, render_markdown
 from groupify.report.facts import after, facts
-from tests.conftest import ACCOUNT, aws, doc, make_inventory
+from tests.support import ACCOUNT, aws, doc, make_inventory
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "acme-gaad.json"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "acme-gaad.json"
 
 #: A policy path may hold any printable ASCII but space (IAM: ``[\u0021-\u007E]``),
 #: so a customer-managed policy ARN can carry markup and Markdown table syntax.

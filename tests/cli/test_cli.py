@@ -11,7 +11,7 @@ import pytest
 
 import groupify
 from groupify.cli import main
-from tests.conftest import to_gaad
+from tests.support import ACCOUNT, to_gaad
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_scan_json(gaad: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """scan --json is machine-readable."""
     assert main(["scan", "--from-gaad", str(gaad), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["account_id"] == "111122223333"
+    assert data["account_id"] == ACCOUNT
     assert [u["user"] for u in data["iam2_failing"]] == ["alice", "bob", "carol", "root-bg"]
 
 

@@ -12,7 +12,7 @@ import pytest
 import groupify
 from groupify import GaadFormatError, PolicyRef
 from groupify.inventory.policy import canonical_document, document_size, is_aws_managed
-from tests.conftest import aws, doc, make_inventory, to_gaad
+from tests.support import ACCOUNT, aws, cust, doc, make_inventory, to_gaad
 
 
 def _write(tmp_path: Path, data: Any, name: str = "gaad.json") -> Path:
@@ -158,7 +158,7 @@ def test_customer_policies_are_kept_and_aws_ones_dropped() -> None:
     gaad["Policies"] = [
         {
             "PolicyName": "mine",
-            "Arn": "arn:aws:iam::111122223333:policy/mine",
+            "Arn": cust("mine"),
             "Path": "/",
             "DefaultVersionId": "v1",
             "PolicyVersionList": [version],
@@ -173,7 +173,7 @@ def test_customer_policies_are_kept_and_aws_ones_dropped() -> None:
         },
     ]
     inv = groupify.parse_gaad([gaad])
-    assert [p.arn for p in inv.policies] == ["arn:aws:iam::111122223333:policy/mine"]
+    assert [p.arn for p in inv.policies] == [cust("mine")]
     assert inv.policies[0].document == canonical_document(version["Document"])
 
 
@@ -185,7 +185,7 @@ def test_inventory_dict_round_trip(small: groupify.Inventory) -> None:
 def test_reprs_are_short() -> None:
     """Reprs name the thing and its size, not its contents."""
     inv = make_inventory({"ann": {"managed": [aws("ReadOnlyAccess")]}})
-    assert repr(inv) == "Inventory(account=111122223333, users=1, groups=0)"
+    assert repr(inv) == f"Inventory(account={ACCOUNT}, users=1, groups=0)"
     assert repr(inv.users[0]) == "User('ann', direct=1, groups=0)"
     assert (
         repr(PolicyRef.managed(aws("ReadOnlyAccess")))

@@ -21,7 +21,7 @@ import groupify.mining.minimal as minimal
 from groupify.errors import InputError
 from groupify.mining.minimal import MinimalGroup, MinimalResult, check_cover, minimal_groups
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "rolemining"
+DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "rolemining"
 OPTIMA = {
     "healthcare": 14,
     "domino": 20,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import random
 import threading
 import urllib.parse
@@ -20,8 +19,8 @@ from botocore.httpsession import URLLib3Session
 from groupify import PolicyRef
 from groupify.inventory.policy import canonical_document
 from groupify.runtime.result import MUTATING_OPS
+from tests.support import ACCOUNT, doc
 
-ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
 
@@ -70,13 +69,6 @@ def clients(url: str) -> tuple[Any, Any]:
     )
 
 
-def doc(*actions: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
-    }
-
-
 def small_account(iam: Any) -> None:
     """Eight users over customer policies and inline documents; an existing group; break-glass."""
     arns = {}
@@ -87,14 +79,14 @@ def small_account(iam: Any) -> None:
         "billing": ["aws-portal:View*"],
         "admin": ["*"],
     }.items():
-        arns[name] = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(doc(*actions)))[
-            "Policy"
-        ]["Arn"]
+        arns[name] = iam.create_policy(PolicyName=name, PolicyDocument=(doc(*actions)))["Policy"][
+            "Arn"
+        ]
     iam.create_group(GroupName="readers")
     iam.attach_group_policy(GroupName="readers", PolicyArn=arns["s3-read"])
     iam.create_group(GroupName="billing")
     iam.attach_group_policy(GroupName="billing", PolicyArn=arns["billing"])
-    athena = json.dumps(doc("athena:*"))
+    athena = doc("athena:*")
     users: dict[str, dict[str, Any]] = {
         "ana": {"managed": ["s3-read", "ec2-read"], "inline": {"athena": athena}},
         "ben": {"managed": ["s3-read", "ec2-read"], "inline": {"athena-q": athena}},

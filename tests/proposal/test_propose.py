@@ -8,7 +8,7 @@ import pytest
 import groupify
 from groupify import InvalidNameError, ProposalError, QuotaError, Quotas, StalePlanError
 from groupify.inventory.names import policy_slug, slug, validate_name
-from tests.conftest import aws, cust, doc, make_inventory
+from tests.support import aws, cust, doc, make_inventory
 
 
 def by_members(proposal: groupify.Proposal) -> dict[frozenset[str], groupify.ProposedGroup]:

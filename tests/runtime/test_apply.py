@@ -23,7 +23,8 @@ from groupify.runtime.checks import verify
 from groupify.runtime.forward import apply
 from groupify.runtime.journal import Journal
 from groupify.runtime.undo import rollback
-from tests import aws
+from tests import awsmoto
+from tests.support import ACCOUNT, doc
 
 FAST = RetryPolicy.no_wait(attempts=40)
 
@@ -31,7 +32,7 @@ FAST = RetryPolicy.no_wait(attempts=40)
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """One moto server on a free port for the module."""
-    yield from aws.serve()
+    yield from awsmoto.serve()
 
 
 @pytest.fixture(autouse=True)
@@ -43,26 +44,26 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", aws.REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", awsmoto.REGION)
 
 
 @pytest.fixture
 def url(server: str) -> str:
     """The server, wiped and loaded with the small account."""
-    aws.reset(server)
-    iam, _ = aws.clients(server)
-    aws.small_account(iam)
+    awsmoto.reset(server)
+    iam, _ = awsmoto.clients(server)
+    awsmoto.small_account(iam)
     return server
 
 
 def make_plan(url: str) -> Plan:
-    iam, sts = aws.clients(url)
+    iam, sts = awsmoto.clients(url)
     inventory = groupify.scan(iam=iam, sts=sts)
     return groupify.build_plan(groupify.propose(inventory, exclude_tags=["BreakGlass"]))
 
 
 def run(url: str, plan: Plan | str, journal: Path, *extra_hooks: Any, **kwargs: Any) -> Any:
-    iam, sts = aws.clients(url)
+    iam, sts = awsmoto.clients(url)
     for hook in extra_hooks:
         hook.attach(iam)
     kwargs.setdefault("retry", FAST)
@@ -73,36 +74,36 @@ def run(url: str, plan: Plan | str, journal: Path, *extra_hooks: Any, **kwargs: 
 def test_apply_reaches_the_planned_state_without_a_gap(url: str, tmp_path: Path) -> None:
     """Apply runs every step, keeps access intact call by call, and IAM.2 then passes."""
     plan = make_plan(url)
-    watchdog = aws.Watchdog()
+    watchdog = awsmoto.Watchdog()
     result = run(url, plan, tmp_path / "j", watchdog)
     assert result.ok, result.failed
     assert result.mutating_calls == len(plan.steps)
     assert watchdog.mutations and not watchdog.violations
-    iam, sts = aws.clients(url)
+    iam, sts = awsmoto.clients(url)
     report = verify(plan, iam=iam, sts=sts)
     assert report.ok, report.failures
     assert [e[0] for e in report.exceptions] == ["root-bg"]
-    assert aws.state_now()["users"]["root-bg"][0]  # break-glass user untouched
+    assert awsmoto.state_now()["users"]["root-bg"][0]  # break-glass user untouched
 
 
 def test_dry_run_makes_no_mutating_call(url: str) -> None:
     """A dry run reads and reports; it changes nothing."""
     plan = make_plan(url)
-    before = aws.state_now()
-    log = aws.CallLog()
-    iam, sts = aws.clients(url)
+    before = awsmoto.state_now()
+    log = awsmoto.CallLog()
+    iam, sts = awsmoto.clients(url)
     log.attach(iam)
     result = apply(plan, iam=iam, sts=sts, dry_run=True, retry=FAST)
     assert log.mutating == 0
     assert result.remaining == tuple(s.id for s in plan.steps)
-    assert aws.state_now() == before
+    assert awsmoto.state_now() == before
 
 
 def test_reapply_makes_zero_mutating_calls(url: str, tmp_path: Path) -> None:
     """Applying a finished plan again finds every step in place."""
     plan = make_plan(url)
     run(url, plan, tmp_path / "j")
-    log = aws.CallLog()
+    log = awsmoto.CallLog()
     again = run(url, plan, tmp_path / "j", log)
     assert again.ok
     assert log.mutating == 0
@@ -113,8 +114,8 @@ def test_reapply_makes_zero_mutating_calls(url: str, tmp_path: Path) -> None:
 def test_faults_converge(url: str, tmp_path: Path, workers: int) -> None:
     """20% throttling, 5xx, dropped connections and lost responses: apply still converges."""
     plan = make_plan(url)
-    watchdog = aws.Watchdog()
-    faults = aws.Faults(
+    watchdog = awsmoto.Watchdog()
+    faults = awsmoto.Faults(
         throttle=0.2,
         server_error=0.05,
         drop=0.03,
@@ -127,21 +128,21 @@ def test_faults_converge(url: str, tmp_path: Path, workers: int) -> None:
     assert faults.injected["Throttling"] > 0
     assert faults.injected["ServiceFailure"] > 0
     assert not watchdog.violations
-    iam, sts = aws.clients(url)
+    iam, sts = awsmoto.clients(url)
     assert verify(plan, iam=iam, sts=sts).ok
 
 
 def _crash_then_resume(url: str, tmp_path: Path, at: int, *, after: bool) -> None:
     plan = make_plan(url)
-    watchdog = aws.Watchdog()
+    watchdog = awsmoto.Watchdog()
     journal = tmp_path / f"j{at}{after}"
-    with pytest.raises(aws.Crash):
-        run(url, plan, journal, watchdog, aws.Crasher(at, after=after))
+    with pytest.raises(awsmoto.Crash):
+        run(url, plan, journal, watchdog, awsmoto.Crasher(at, after=after))
     assert not watchdog.violations
     resumed = run(url, plan, journal, watchdog)
     assert resumed.ok, resumed.failed
     assert not watchdog.violations
-    iam, sts = aws.clients(url)
+    iam, sts = awsmoto.clients(url)
     assert verify(plan, iam=iam, sts=sts).ok
     # Rollback after a crashed-and-resumed run still restores the start exactly.
     rolled = rollback(journal, iam=iam, sts=sts, retry=FAST, settle=0)
@@ -158,33 +159,33 @@ def test_crash_at_every_step_then_resume(
 
     The step indexes are shared out over three tests so that they run in parallel.
     """
-    aws.reset(server)
-    iam, _ = aws.clients(server)
-    aws.small_account(iam)
+    awsmoto.reset(server)
+    iam, _ = awsmoto.clients(server)
+    awsmoto.small_account(iam)
     n = len(make_plan(server).steps)
     assert n >= 20
     for at in range(share, n, 3):
-        aws.reset(server)
-        aws.small_account(aws.clients(server)[0])
-        start = aws.state_now()
+        awsmoto.reset(server)
+        awsmoto.small_account(awsmoto.clients(server)[0])
+        start = awsmoto.state_now()
         _crash_then_resume(server, tmp_path, at, after=after)
-        assert aws.state_now() == start, (at, after)
+        assert awsmoto.state_now() == start, (at, after)
 
 
 def test_rollback_restores_the_original_state_exactly(url: str, tmp_path: Path) -> None:
     """Rollback undoes every change, deletes only what groupify created, and never opens a gap."""
-    before = aws.state_now()
-    iam, sts = aws.clients(url)
+    before = awsmoto.state_now()
+    iam, sts = awsmoto.clients(url)
     fingerprint = groupify.scan(iam=iam, sts=sts).fingerprint
     plan = make_plan(url)
     run(url, plan, tmp_path / "j")
-    assert aws.state_now() != before
-    watchdog = aws.Watchdog()
+    assert awsmoto.state_now() != before
+    watchdog = awsmoto.Watchdog()
     watchdog.attach(iam)
     result = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
     assert result.ok, result.failed
     assert not watchdog.violations
-    assert aws.state_now() == before
+    assert awsmoto.state_now() == before
     assert groupify.scan(iam=iam, sts=sts).fingerprint == fingerprint
     again = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
     assert again.applied == ()
@@ -196,9 +197,9 @@ def test_rollback_never_deletes_what_it_did_not_create(url: str, tmp_path: Path)
     reused = [g["name"] for g in plan.groups if g["existing"]]
     assert reused == ["billing"]
     run(url, plan, tmp_path / "j")
-    iam, sts = aws.clients(url)
+    iam, sts = awsmoto.clients(url)
     rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
-    assert {"readers", "billing"} <= set(aws.state_now()["groups"])
+    assert {"readers", "billing"} <= set(awsmoto.state_now()["groups"])
 
 
 @pytest.mark.parametrize(
@@ -214,8 +215,8 @@ def test_rollback_never_deletes_what_it_did_not_create(url: str, tmp_path: Path)
 def test_drift_is_refused_and_nothing_changes(url: str, tmp_path: Path, drift: str) -> None:
     """A touched entity that changed since planning stops apply before any change."""
     plan = make_plan(url)
-    iam, _ = aws.clients(url)
-    arn = f"arn:aws:iam::{aws.ACCOUNT}:policy/"
+    iam, _ = awsmoto.clients(url)
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/"
     match drift:
         case "attach another policy to a user":
             iam.attach_user_policy(UserName="ana", PolicyArn=arn + "deploy")
@@ -230,12 +231,12 @@ def test_drift_is_refused_and_nothing_changes(url: str, tmp_path: Path, drift: s
             name = next(s.params["GroupName"] for s in plan.steps if s.op == "create_group")
             iam.create_group(GroupName=name)
             iam.add_user_to_group(GroupName=name, UserName="hal")
-    before = aws.state_now()
-    log = aws.CallLog()
+    before = awsmoto.state_now()
+    log = awsmoto.CallLog()
     with pytest.raises(DriftError) as info:
         run(url, plan, tmp_path / "j", log)
     assert log.mutating == 0
-    assert aws.state_now() == before
+    assert awsmoto.state_now() == before
     assert "make a new plan" in str(info.value)
     assert not (tmp_path / "j").exists()
 
@@ -266,20 +267,20 @@ def test_unsafe_hand_edited_plan_is_refused_before_any_call(url: str, tmp_path: 
     bad = Plan(
         inventory=plan.inventory, steps=steps, exceptions=plan.exceptions, in_scope=plan.in_scope
     )
-    before = aws.state_now()
+    before = awsmoto.state_now()
     with pytest.raises(PlanVerificationError):
         run(url, bad, tmp_path / "j")
-    assert aws.state_now() == before
+    assert awsmoto.state_now() == before
 
 
 def test_journal_of_another_plan_is_refused(url: str, tmp_path: Path) -> None:
     """A journal belongs to one plan."""
     plan = make_plan(url)
     Journal.open(tmp_path / "j", plan)
-    iam, _ = aws.clients(url)
-    iam.detach_user_policy(UserName="fay", PolicyArn=f"arn:aws:iam::{aws.ACCOUNT}:policy/billing")
-    iam.attach_user_policy(UserName="fay", PolicyArn=f"arn:aws:iam::{aws.ACCOUNT}:policy/billing")
-    iam.put_user_policy(UserName="hal", PolicyName="x", PolicyDocument=json.dumps(aws.doc("sqs:*")))
+    iam, _ = awsmoto.clients(url)
+    iam.detach_user_policy(UserName="fay", PolicyArn=f"arn:aws:iam::{ACCOUNT}:policy/billing")
+    iam.attach_user_policy(UserName="fay", PolicyArn=f"arn:aws:iam::{ACCOUNT}:policy/billing")
+    iam.put_user_policy(UserName="hal", PolicyName="x", PolicyDocument=doc("sqs:*"))
     other = make_plan(url)
     with pytest.raises(InputError, match="another plan"):
         run(url, other, tmp_path / "j")
@@ -289,7 +290,7 @@ def test_never_touches_the_caller(url: str, tmp_path: Path) -> None:
     """A plan that would change the principal running apply is refused."""
     plan = make_plan(url)
     data = plan.inventory.to_dict()
-    iam, sts = aws.clients(url)
+    iam, sts = awsmoto.clients(url)
 
     class Caller:
         def __init__(self, arn: str) -> None:
@@ -297,14 +298,14 @@ def test_never_touches_the_caller(url: str, tmp_path: Path) -> None:
             self.meta = sts.meta
 
         def get_caller_identity(self) -> dict[str, str]:
-            return {"Arn": self.arn, "Account": aws.ACCOUNT, "UserId": "AIDA"}
+            return {"Arn": self.arn, "Account": ACCOUNT, "UserId": "AIDA"}
 
     del data
     with pytest.raises(StalePlanError, match="running groupify"):
         apply(
             plan,
             iam=iam,
-            sts=Caller(f"arn:aws:iam::{aws.ACCOUNT}:user/ana"),
+            sts=Caller(f"arn:aws:iam::{ACCOUNT}:user/ana"),
             journal=tmp_path / "j",
             retry=FAST,
             settle=0,
@@ -317,7 +318,7 @@ def test_kill_9_then_resume(url: str, tmp_path: Path) -> None:
     make_plan(url).save(plan_path)
     journal = tmp_path / "plan.json.journal"
     env = {**os.environ, "AWS_ENDPOINT_URL": url}
-    watchdog = aws.Watchdog()
+    watchdog = awsmoto.Watchdog()
     argv = [
         sys.executable,
         "-m",
@@ -360,7 +361,7 @@ def test_cli_refuses_without_a_terminal_or_yes(url: str, tmp_path: Path) -> None
     """With no terminal and no --yes, apply refuses and changes nothing."""
     plan_path = tmp_path / "plan.json"
     make_plan(url).save(plan_path)
-    before = aws.state_now()
+    before = awsmoto.state_now()
     env = {**os.environ, "AWS_ENDPOINT_URL": url}
     proc = subprocess.run(
         [sys.executable, "-m", "groupify.cli", "apply", str(plan_path)],
@@ -372,7 +373,7 @@ def test_cli_refuses_without_a_terminal_or_yes(url: str, tmp_path: Path) -> None
     )
     assert proc.returncode == 2
     assert "--yes" in proc.stderr
-    assert aws.state_now() == before
+    assert awsmoto.state_now() == before
 
 
 def test_cli_runbook_through_aws_endpoint_url(
@@ -405,7 +406,7 @@ class FailOn:
     def __call__(self, request: Any, **_: Any) -> Any:
         body = request.body.decode() if isinstance(request.body, bytes) else request.body
         if f"Action={self.op}&" in (body or "") + "&":
-            return aws._error(self.code, self.status)
+            return awsmoto._error(self.code, self.status)
         return None
 
     def attach(self, iam: Any) -> None:
@@ -415,7 +416,7 @@ class FailOn:
 def test_non_retryable_error_stops_cleanly_with_a_report(url: str, tmp_path: Path) -> None:
     """AccessDenied on detaching stops the run: a report, no gap, and a resume finishes."""
     plan = make_plan(url)
-    watchdog = aws.Watchdog()
+    watchdog = awsmoto.Watchdog()
     result = run(url, plan, tmp_path / "j", watchdog, FailOn("DetachUserPolicy"), workers=1)
     assert not result.ok
     ((failed_id, message),) = result.failed
@@ -436,7 +437,7 @@ def test_route_not_visible_keeps_the_direct_policy(
 
     monkeypatch.setattr(Executor, "user_groups", lambda self, user: set())
     plan = make_plan(url)
-    log = aws.CallLog()
+    log = awsmoto.CallLog()
     result = run(url, plan, tmp_path / "j", log, propagation_timeout=0)
     assert not result.ok
     assert "visibly grants" in result.failed[0][1]
@@ -448,7 +449,7 @@ def test_same_named_group_appearing_mid_run_is_a_conflict(url: str, tmp_path: Pa
     """A group with the planned name created by someone else just before our call: stop."""
     plan = make_plan(url)
     name = next(s.params["GroupName"] for s in plan.steps if s.op == "create_group")
-    other, _ = aws.clients(url)
+    other, _ = awsmoto.clients(url)
 
     class Race:
         def __call__(self, params: Any = None, **_: Any) -> None:
@@ -462,12 +463,12 @@ def test_same_named_group_appearing_mid_run_is_a_conflict(url: str, tmp_path: Pa
     result = run(url, plan, tmp_path / "j", Race(), workers=1)
     assert not result.ok
     assert "already exists with members or policies" in result.failed[0][1]
-    assert "hal" in aws.state_now()["groups"][name][2]
+    assert "hal" in awsmoto.state_now()["groups"][name][2]
 
 
 def test_apply_requires_a_journal(url: str) -> None:
     """Without a journal a crash could not be resumed: refused."""
-    iam, sts = aws.clients(url)
+    iam, sts = awsmoto.clients(url)
     with pytest.raises(InputError, match="journal"):
         apply(make_plan(url), iam=iam, sts=sts)
 
@@ -477,9 +478,9 @@ def test_access_taken_off_a_new_group_is_drift_not_redone(url: str, tmp_path: Pa
     plan = make_plan(url)
     run(url, plan, tmp_path / "j")
     attach = next(s for s in plan.steps if s.op == "attach_group_policy")
-    iam, _ = aws.clients(url)
+    iam, _ = awsmoto.clients(url)
     iam.detach_group_policy(**attach.params)
-    log = aws.CallLog()
+    log = awsmoto.CallLog()
     with pytest.raises(DriftError, match="is not"):
         run(url, plan, tmp_path / "j", log)
     assert log.mutating == 0
@@ -488,7 +489,7 @@ def test_access_taken_off_a_new_group_is_drift_not_redone(url: str, tmp_path: Pa
 def test_newly_exempt_user_is_drift(url: str, tmp_path: Path) -> None:
     """A user tagged break-glass after planning matches the plan's exemption rules: refused."""
     plan = make_plan(url)
-    iam, _ = aws.clients(url)
+    iam, _ = awsmoto.clients(url)
     iam.tag_user(UserName="ana", Tags=[{"Key": "BreakGlass", "Value": "true"}])
     with pytest.raises(DriftError, match="now exempt"):
         run(url, plan, tmp_path / "j")
@@ -500,17 +501,17 @@ def test_failed_create_is_not_ours_to_roll_back(url: str, tmp_path: Path) -> Non
     first = next(s for s in plan.steps if s.op == "create_group")
     result = run(url, plan, tmp_path / "j", FailOn("CreateGroup"), workers=1)
     assert [f for f, _ in result.failed] == [first.id]
-    iam, sts = aws.clients(url)
+    iam, sts = awsmoto.clients(url)
     iam.create_group(GroupName=first.params["GroupName"])
     rolled = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
     assert rolled.ok
-    assert first.params["GroupName"] in aws.state_now()["groups"]
+    assert first.params["GroupName"] in awsmoto.state_now()["groups"]
 
 
 def test_a_failing_read_inside_a_step_is_reported(url: str, tmp_path: Path) -> None:
     """ListGroupsForUser denied: the run stops with a report, no traceback, no removal."""
     plan = make_plan(url)
-    log = aws.CallLog()
+    log = awsmoto.CallLog()
     result = run(url, plan, tmp_path / "j", log, FailOn("ListGroupsForUser"), workers=2)
     assert not result.ok
     assert "AccessDenied" in result.failed[0][1]
@@ -521,7 +522,7 @@ def test_a_second_run_on_the_same_journal_is_refused(url: str, tmp_path: Path) -
     """While one run holds the journal, another is refused before any change."""
     plan = make_plan(url)
     journal = Journal.open(tmp_path / "j", plan)
-    log = aws.CallLog()
+    log = awsmoto.CallLog()
     with journal.locked(), pytest.raises(InputError, match="another groupify run"):
         run(url, plan, tmp_path / "j", log)
     assert log.mutating == 0
@@ -543,9 +544,9 @@ def test_journal_cut_short_by_a_crash_is_read_and_mended(url: str, tmp_path: Pat
 
 def test_rollback_leaves_out_what_it_cannot_undo_safely(server: str, tmp_path: Path) -> None:
     """A created policy someone attached to a new user stays; everything else is undone."""
-    aws.reset(server)
-    iam, sts = aws.clients(server)
-    aws.small_account(iam)
+    awsmoto.reset(server)
+    iam, sts = awsmoto.clients(server)
+    awsmoto.small_account(iam)
     inventory = groupify.scan(iam=iam, sts=sts)
     quotas = groupify.Quotas(group_inline_chars=10)
     plan = groupify.build_plan(
@@ -554,14 +555,14 @@ def test_rollback_leaves_out_what_it_cannot_undo_safely(server: str, tmp_path: P
     made = next(s for s in plan.steps if s.op == "create_policy")
     run(server, plan, tmp_path / "j")
     iam.create_user(UserName="newhire")
-    arn = f"arn:aws:iam::{aws.ACCOUNT}:policy/groupify/{made.params['PolicyName']}"
+    arn = f"arn:aws:iam::{ACCOUNT}:policy/groupify/{made.params['PolicyName']}"
     iam.attach_user_policy(UserName="newhire", PolicyArn=arn)
-    watchdog = aws.Watchdog()
+    watchdog = awsmoto.Watchdog()
     watchdog.attach(iam)
     result = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
     assert not watchdog.violations
     assert [k for k, _ in result.kept] == ["u" + made.id.removeprefix("s")]
     assert "still attached to 'newhire'" in result.kept[0][1]
     assert not result.failed and not result.remaining
-    assert arn in aws.state_now()["users"]["newhire"][0]
-    assert aws.state_now()["users"]["ana"][1]  # ana's inline policies are back
+    assert arn in awsmoto.state_now()["users"]["newhire"][0]
+    assert awsmoto.state_now()["users"]["ana"][1]  # ana's inline policies are back
