@@ -12,10 +12,6 @@ The pipeline, one function a stage::
     groupify.rollback("plan.journal")               # if needed: back to the start
 """
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
-
 from groupify.aws.retry import RetryPolicy
 from groupify.errors import (
     AWSError,
@@ -55,10 +51,16 @@ from groupify.runtime.forward import apply
 from groupify.runtime.result import ApplyResult
 from groupify.runtime.undo import rollback
 
-try:
-    __version__ = version("groupify")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+
+def __getattr__(name: str) -> object:
+    # __version__ reads package metadata, which costs more than the rest of the
+    # import; it is computed the first time someone asks for it.
+    if name == "__version__":
+        from groupify._version import version
+
+        return version()
+    raise AttributeError(f"module 'groupify' has no attribute {name!r}")
+
 
 __all__ = [
     "AWSError",

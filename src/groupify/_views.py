@@ -7,14 +7,11 @@ Nothing here imports IPython or a stage: the views beside each stage
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from groupify._html import badge, details, esc, table
+from groupify._html import details, esc, table
 
-if TYPE_CHECKING:
-    from groupify.inventory.model import Inventory, PolicyRef
-
-__all__ = ["FOLD", "STYLE", "box", "exceptions_table", "fold", "names", "pandas", "policy_badges"]
+__all__ = ["FOLD", "STYLE", "box", "fold", "names", "pandas"]
 
 STYLE = (
     "<style>"
@@ -45,30 +42,11 @@ def fold(title: str, headers: list[str], rows: list[list[Any]], raw: Iterable[in
     )
 
 
-def policy_badges(inv: Inventory, refs: Iterable[PolicyRef], as_managed: frozenset[Any]) -> str:
-    kinds = {"AWS-managed": "info", "customer-managed": "ok", "inline": "warn"}
-    out = []
-    for ref in sorted(refs, key=lambda r: inv.label(r).lower()):
-        kind = ref.kind_label(ref in as_managed)
-        out.append(f"{esc(inv.label(ref))} {badge(kind, kinds.get(kind, 'warn'))}")
-    return "<br>".join(out)
-
-
 def names(items: Iterable[str], most: int = 12) -> str:
     """Sorted, comma-separated, the rest counted: ``a, b … (+3)``."""
     shown = sorted(items)
     out = ", ".join(shown[:most])
     return out + (f" … (+{len(shown) - most})" if len(shown) > most else "")
-
-
-def exceptions_table(proposal: Any) -> str:
-    if not proposal.exceptions:
-        return "<p>No exceptions: every user with direct policies is migrated.</p>"
-    inv = proposal.inventory
-    rows = [
-        [e.user, e.reason, policy_badges(inv, e.policies, frozenset())] for e in proposal.exceptions
-    ]
-    return table(["user", "reason (documented exception)", "direct policies kept"], rows, raw=[2])
 
 
 def pandas() -> Any:

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from groupify._version import version
 from groupify.cli.verbs import VERBS
 from groupify.errors import AWSError, GroupifyError
 
@@ -21,14 +22,12 @@ EXIT_AWS = 1
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, one subcommand per verb."""
-    from groupify import __version__
-
     parser = argparse.ArgumentParser(
         prog="groupify",
         description="Move IAM users from directly attached policies to job-function groups "
         "without an access gap (Security Hub IAM.2).",
     )
-    parser.add_argument("--version", action="version", version=f"groupify {__version__}")
+    parser.add_argument("--version", action="version", version=f"groupify {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for verb in VERBS:
         p = sub.add_parser(verb.name, help=verb.help)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from groupify._html import kv_table
-from groupify._views import box, fold, pandas, policy_badges
+from groupify._html import badge, esc, kv_table
+from groupify._views import box, fold, pandas
 
 if TYPE_CHECKING:
-    from groupify.inventory.model import Inventory
+    from collections.abc import Iterable
 
-__all__ = ["inventory_frame", "inventory_html"]
+    from groupify.inventory.model import Inventory, PolicyRef
+
+__all__ = ["inventory_frame", "inventory_html", "policy_badges"]
 
 
 def inventory_html(inv: Inventory) -> str:
@@ -59,3 +61,12 @@ def inventory_frame(inv: Inventory) -> Any:
             }
         )
     return pandas().DataFrame(rows).set_index("user") if rows else pandas().DataFrame()
+
+
+def policy_badges(inv: Inventory, refs: Iterable[PolicyRef], as_managed: frozenset[Any]) -> str:
+    kinds = {"AWS-managed": "info", "customer-managed": "ok", "inline": "warn"}
+    out = []
+    for ref in sorted(refs, key=lambda r: inv.label(r).lower()):
+        kind = ref.kind_label(ref in as_managed)
+        out.append(f"{esc(inv.label(ref))} {badge(kind, kinds.get(kind, 'warn'))}")
+    return "<br>".join(out)

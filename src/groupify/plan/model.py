@@ -18,8 +18,8 @@ from typing import Any
 import networkx as nx
 from attrs import field, frozen
 
-from groupify import __name__ as _pkg
 from groupify._files import read_json, write_atomic
+from groupify._version import version
 from groupify.errors import PlanFormatError, PlanVerificationError, StalePlanError
 from groupify.inventory.model import Inventory
 from groupify.inventory.policy import digest, document_size
@@ -239,11 +239,9 @@ class Plan:
     # -- file form ------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        from groupify import __version__
-
         body = {
             "format": FORMAT,
-            "generator": f"{_pkg} {__version__}",
+            "generator": f"groupify {version()}",
             "account_id": self.account_id,
             "fingerprint": self.fingerprint,
             "summary": self.summary(),

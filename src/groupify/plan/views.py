@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from groupify._html import badge, esc, kv_table, table
-from groupify._views import box, exceptions_table, fold, names, pandas
+from groupify._views import box, fold, names, pandas
 from groupify.plan.ops import ALL, OPS, Backend, Op
+from groupify.proposal.views import exceptions_table
 
 if TYPE_CHECKING:
     from groupify.plan.model import Plan, Quota

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from groupify._html import badge, esc, kv_table
-from groupify._views import box, exceptions_table, fold, names, pandas, policy_badges
+from groupify._html import badge, esc, kv_table, table
+from groupify._views import box, fold, names, pandas
+from groupify.inventory.views import policy_badges
 
 if TYPE_CHECKING:
-    from groupify.proposal.model import Proposal, ProposalDiff
+    from groupify.inventory.model import Inventory
+    from groupify.proposal.model import Exemption, Proposal, ProposalDiff
 
-__all__ = ["diff_html", "proposal_frame", "proposal_html"]
+__all__ = ["diff_html", "exceptions_table", "proposal_frame", "proposal_html"]
 
 
 def _groups_table(proposal: Proposal) -> str:
@@ -100,3 +102,24 @@ def proposal_frame(proposal: Proposal, what: str = "groups") -> Any:
     else:
         raise ValueError("what must be 'groups' or 'users'")
     return pd.DataFrame(rows)
+
+
+class _WithExceptions(Protocol):
+    """A proposal or a plan: both document their exceptions against an inventory."""
+
+    @property
+    def inventory(self) -> Inventory: ...
+
+    @property
+    def exceptions(self) -> tuple[Exemption, ...]: ...
+
+
+def exceptions_table(proposal: _WithExceptions) -> str:
+    """The documented exceptions: who, why, and the direct policies they keep."""
+    if not proposal.exceptions:
+        return "<p>No exceptions: every user with direct policies is migrated.</p>"
+    inv = proposal.inventory
+    rows = [
+        [e.user, e.reason, policy_badges(inv, e.policies, frozenset())] for e in proposal.exceptions
+    ]
+    return table(["user", "reason (documented exception)", "direct policies kept"], rows, raw=[2])

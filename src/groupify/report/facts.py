@@ -17,6 +17,7 @@ from typing import Any
 
 from attrs import frozen
 
+from groupify._version import version
 from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import document_size, is_aws_managed
 from groupify.plan.model import Plan, Quota
@@ -241,11 +242,9 @@ def _pretty(document: str) -> str:
 
 
 def facts(plan: Plan, *, plan_path: str, generator: str | None, checksum: str | None) -> Facts:
-    from groupify import __version__
-
     plan.verify()
     inv = plan.inventory
-    renderer = f"groupify {__version__}"
+    renderer = f"groupify {version()}"
 
     refs = {p.id: p for u in inv.users for p in u.direct}
     refs.update({p.id: p for g in inv.groups for p in g.policies})

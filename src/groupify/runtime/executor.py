@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from groupify.aws import RetryPolicy, call, collect
+from groupify.aws import RetryPolicy, api_name, call, collect
 from groupify.errors import AWSError, ConflictError, GroupifyError, PropagationError
 from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import canonical_document
@@ -266,7 +266,7 @@ class Executor:
                     f"{step.id}: no group of {user!r} visibly grants "
                     f"{self.plan.inventory.label(ref)} after {self.propagation_timeout:.0f}s; "
                     "the direct policy was kept",
-                    operation=step.op,
+                    operation=api_name(step.op),
                 )
             time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
 
@@ -321,7 +321,7 @@ class Executor:
                 raise PropagationError(
                     f"direct policies of {user!r} not visible after "
                     f"{self.propagation_timeout:.0f}s; its group membership was kept",
-                    operation="remove_user_from_group",
+                    operation="RemoveUserFromGroup",
                 )
             time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
 
