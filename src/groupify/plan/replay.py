@@ -285,6 +285,31 @@ def created_policies(inventory: Inventory, steps: Iterable[Step]) -> dict[str, s
     return out
 
 
+def policy_of(step: Step, inventory: Inventory, created: Mapping[str, str]) -> PolicyRef | None:
+    """The policy *step* attaches, embeds or removes, as access (``None``: it moves none).
+
+    A policy the plan creates (*created*: ARN → document) stands for its
+    document; a deleted inline policy for the document *inventory* recorded
+    under its name.
+    """
+    spec, p = step.spec, step.params
+    if spec.subject == "PolicyArn":
+        doc = created.get(p["PolicyArn"])
+        return PolicyRef("inline", doc) if doc is not None else PolicyRef("managed", p["PolicyArn"])
+    if spec.subject != "PolicyName" or spec.principal is None:
+        return None
+    if "PolicyDocument" in p:
+        return PolicyRef("inline", canonical_document(p["PolicyDocument"]))
+    owner = (
+        inventory.user_by_name.get(p[spec.principal])
+        if spec.principal == "UserName"
+        else inventory.group_by_name.get(p[spec.principal])
+    )
+    documents = {x.name: x.document for x in owner.inline} if owner is not None else {}
+    document = documents.get(p["PolicyName"])
+    return PolicyRef("inline", document) if document is not None else None
+
+
 def check_steps(
     inventory: Inventory,
     steps: Sequence[Step],
@@ -368,7 +393,6 @@ def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
     """Every removal depends (transitively) on the group route that replaces it."""
     by_id = {s.id: s for s in steps}
     created_policy = created_policies(inventory, steps)
-    user_docs = {u.name: {p.name: p.document for p in u.inline} for u in inventory.users}
     memo: dict[str, frozenset[str]] = {}
 
     def ancestors(step_id: str) -> frozenset[str]:
@@ -384,11 +408,7 @@ def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
         if not step.is_destructive:
             continue
         user = step.params["UserName"]
-        if step.op == "detach_user_policy":
-            arn = step.params["PolicyArn"]
-            need = PolicyRef("managed", arn)
-        else:
-            need = PolicyRef("inline", user_docs[user][step.params["PolicyName"]])
+        need = policy_of(step, inventory, created_policy)
         before = [by_id[a] for a in sorted(ancestors(step.id))]
         groups = set(inventory.user_by_name[user].groups) | {
             s.params["GroupName"]
@@ -399,21 +419,12 @@ def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
             existing = inventory.group_by_name.get(g)
             if existing is not None and need in existing.policies:
                 break
-            granted = False
-            for s in before:
-                if s.params.get("GroupName") != g:
-                    continue
-                if s.op == "attach_group_policy":
-                    arn = s.params["PolicyArn"]
-                    doc = created_policy.get(arn)
-                    ref = PolicyRef("inline", doc) if doc else PolicyRef("managed", arn)
-                    granted = ref == need
-                elif s.op == "put_group_policy":
-                    granted = (
-                        PolicyRef("inline", canonical_document(s.params["PolicyDocument"])) == need
-                    )
-                if granted:
-                    break
+            granted = any(
+                s.params.get("GroupName") == g
+                and s.spec.grants == "group"
+                and policy_of(s, inventory, created_policy) == need
+                for s in before
+            )
             if granted:
                 break
         else:

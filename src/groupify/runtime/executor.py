@@ -21,7 +21,7 @@ from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import canonical_document
 from groupify.plan.model import Plan
 from groupify.plan.ops import ALL, Backend
-from groupify.plan.replay import check_steps
+from groupify.plan.replay import check_steps, policy_of
 from groupify.plan.steps import Step
 
 __all__ = ["LIVE", "Executor", "Progress", "run_steps"]
@@ -64,9 +64,6 @@ class Executor:
             check_dag=False,
         )
         self.final = final
-        self._plan_inline = {
-            (u.name, p.name): p.document for u in plan.inventory.users for p in u.inline
-        }
 
     # -- reads ------------------------------------------------------------------
 
@@ -246,10 +243,8 @@ class Executor:
     def confirm_route(self, step: Step) -> None:
         """Before removing *step*'s direct policy, see the group route replacing it."""
         user = step.params["UserName"]
-        if step.op == "detach_user_policy":
-            ref = PolicyRef.managed(step.params["PolicyArn"])
-        else:
-            ref = PolicyRef("inline", self._plan_inline[(user, step.params["PolicyName"])])
+        ref = policy_of(step, self.plan.inventory, {})
+        assert ref is not None, step  # a removal of a direct grant the plan's inventory shows
         covering = sorted(
             g for g in self.final.user_groups[user] if ref in self.final.group_policies(g)
         )
