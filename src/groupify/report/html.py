@@ -1,18 +1,8 @@
 """The change-approval report as one self-contained HTML file.
 
-:func:`render_html` and :func:`render_markdown` turn a :class:`~groupify.Plan`
-into a single self-contained document (inline CSS, no script, no external
-resource) that a change-approval board can read on screen, in a notebook or
-on paper: the scope, the documented exceptions, each group and why it
-exists, the quota headroom, every step with the destructive ones marked, how
-to roll back, and the verification statement.
-
-Both formats are rendered from the same facts (:class:`_Facts`), computed
-once from the plan, so they say the same thing. The plan is verified again
-before anything is rendered: the report never states a verification that did
-not just pass. Everything that comes from the account or from a reviewer
-(names, paths, reasons, policy documents) is escaped; IAM allows ``<``,
-``&`` and quotes in paths and in policy documents, and reasons are free text.
+Inline CSS (print-ready, A4), no script and no external resource, so the file
+can be attached to a change ticket and read offline. Everything that comes
+from the account or from a reviewer is escaped with :func:`~groupify._html.esc`.
 """
 
 from __future__ import annotations
