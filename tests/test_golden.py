@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-GAAD = ("--from-gaad", str(EXAMPLE))
+# Relative, so the text (which names the file) is the same in any checkout.
+GAAD = ("--from-gaad", EXAMPLE.name)
 SCOPE = ("--exclude-tag", "BreakGlass")
 
 FILE_CASES = {
@@ -73,6 +75,8 @@ FILE_CASES = {
 
 @pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory holding a copy of the example account file."""
+    shutil.copy(EXAMPLE, tmp_path / EXAMPLE.name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
