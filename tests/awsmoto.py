@@ -283,6 +283,43 @@ class Faults:
         )
 
 
+class Script:
+    """A before-send hook that injects chosen faults, in order: ``(op, fault)`` pairs.
+
+    *fault* is an error code (answered as IAM would, 404 for ``NoSuchEntity``,
+    400 otherwise), ``"lose"`` (the call is sent and applied, its answer
+    lost) or ``"drop"`` (never sent). Each pair fires once, on the next call of *op*.
+    """
+
+    def __init__(self, *faults: tuple[str, str]) -> None:
+        self.pending = list(faults)
+        self.fired: list[tuple[str, str]] = []
+        self._http = URLLib3Session()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
+        op = _snake(urllib.parse.parse_qs(body).get("Action", [""])[0])
+        with self._lock:
+            chosen = next((f for f in self.pending if f[0] == op), None)
+            if chosen is None:
+                return None
+            self.pending.remove(chosen)
+            self.fired.append(chosen)
+        fault = chosen[1]
+        if fault == "lose":
+            self._http.send(request)
+            raise ConnectionClosedError(endpoint_url=request.url)
+        if fault == "drop":
+            raise ConnectionClosedError(endpoint_url=request.url)
+        return _error(fault, 404 if fault == "NoSuchEntity" else 400)
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register_first(
+            f"before-send.{client.meta.service_model.service_name}", self
+        )
+
+
 class Crash(BaseException):
     """Stands for the process dying (kill -9) at a chosen call."""
 

@@ -191,6 +191,33 @@ def test_rollback_restores_the_original_state_exactly(url: str, tmp_path: Path) 
     assert again.applied == ()
 
 
+@pytest.mark.parametrize(
+    ("create", "read"), [("create_group", "get_group"), ("create_policy", "get_policy")]
+)
+def test_a_lost_create_answer_then_a_lagging_read_stays_ours(
+    url: str, tmp_path: Path, create: str, read: str
+) -> None:
+    """A create is applied but its answer lost; the retry's EntityAlreadyExists is checked by
+    a read that first says NoSuchEntity (IAM catching up): the entity is still ours, and
+    rollback removes it."""
+    iam, _ = awsmoto.clients(url)
+    iam.create_user(UserName="ivy")
+    for i in range(2):  # two large inline documents: one becomes a customer-managed policy
+        actions = [f"s3:Get{'X' * 20}{i}{j}" for j in range(100)]
+        iam.put_user_policy(UserName="ivy", PolicyName=f"big{i}", PolicyDocument=doc(*actions))
+    before = awsmoto.state_now()
+    plan = make_plan(url)
+    script = awsmoto.Script((create, "lose"), (read, "NoSuchEntity"))
+    result = run(url, plan, tmp_path / "j", script, workers=1)
+    assert script.fired == [(create, "lose"), (read, "NoSuchEntity")]
+    assert result.ok, result.failed
+    first = next(s for s in plan.steps if s.op == create)
+    assert first.id in result.applied
+    iam, sts = awsmoto.clients(url)
+    assert rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0).ok
+    assert awsmoto.state_now() == before
+
+
 def test_rollback_never_deletes_what_it_did_not_create(url: str, tmp_path: Path) -> None:
     """A reused existing group keeps existing after rollback; only memberships we added go."""
     plan = make_plan(url)

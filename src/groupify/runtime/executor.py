@@ -67,13 +67,17 @@ class Executor:
 
     # -- reads ------------------------------------------------------------------
 
-    def read(self, op: str, **params: Any) -> Any:
+    def read(self, op: str, *, eventual: bool = False, **params: Any) -> Any:
         """A read, retried; a failure that outlasts the retries is an :class:`AWSError`
-        (``NoSuchEntity`` included: the callers that expect it decide what it means)."""
-        return call(self.retry, self.iam, op, **params)
+        (``NoSuchEntity`` included: the callers that expect it decide what it means).
 
-    def _all(self, op: str, key: str, **params: Any) -> list[Any]:
-        return collect(lambda **kw: self.read(op, **kw), op, key, **params)
+        *eventual*: IAM has just said the entity exists (or we just made it), so
+        ``NoSuchEntity`` is IAM catching up and is retried like throttling.
+        """
+        return call(self.retry, self.iam, op, eventual=eventual, **params)
+
+    def _all(self, op: str, key: str, *, eventual: bool = False, **params: Any) -> list[Any]:
+        return collect(lambda **kw: self.read(op, eventual=eventual, **kw), op, key, **params)
 
     def user_groups(self, user: str) -> set[str]:
         return {g["GroupName"] for g in self._all("list_groups_for_user", "Groups", UserName=user)}
@@ -97,10 +101,15 @@ class Executor:
             out.add(PolicyRef.inline(doc["PolicyDocument"]))
         return out
 
-    def _created_document(self, arn: str) -> str:
+    def _created_document(self, arn: str, *, eventual: bool = False) -> str:
         """The document a policy groupify created holds now (its default version)."""
-        default = self.read("get_policy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
-        version = self.read("get_policy_version", PolicyArn=arn, VersionId=default)
+        policy = self.read("get_policy", eventual=eventual, PolicyArn=arn)["Policy"]
+        version = self.read(
+            "get_policy_version",
+            eventual=eventual,
+            PolicyArn=arn,
+            VersionId=policy["DefaultVersionId"],
+        )
         return canonical_document(version["PolicyVersion"]["Document"])
 
     # -- writes -----------------------------------------------------------------
@@ -180,10 +189,13 @@ class Executor:
             return True  # the group is gone, and with it what was on it
 
     def check_created_policy(self, step: Step) -> None:
-        """A policy we plan to create already exists: fine only if it holds our document."""
+        """A policy we plan to create already exists: fine only if it holds our document.
+
+        IAM has just answered that it exists, so its reads retry ``NoSuchEntity``.
+        """
         p = step.params
         arn = self.plan.inventory.policy_arn(p["PolicyName"], p.get("Path", "/"))
-        if self._created_document(arn) != canonical_document(p["PolicyDocument"]):
+        if self._created_document(arn, eventual=True) != canonical_document(p["PolicyDocument"]):
             raise ConflictError(
                 f"policy {arn} exists with another document; it is not groupify's",
                 operation="CreatePolicy",
@@ -191,17 +203,24 @@ class Executor:
             )
 
     def check_created_group(self, group: str) -> None:
-        """A group we plan to create already exists: fine only if it is the one we planned."""
-        members = {u["UserName"] for u in self._all("get_group", "Users", GroupName=group)}
+        """A group we plan to create already exists: fine only if it is the one we planned.
+
+        IAM has just answered that it exists, so its reads retry ``NoSuchEntity``.
+        """
+        members = {
+            u["UserName"] for u in self._all("get_group", "Users", eventual=True, GroupName=group)
+        }
         arns = {
             a["PolicyArn"]
-            for a in self._all("list_attached_group_policies", "AttachedPolicies", GroupName=group)
+            for a in self._all(
+                "list_attached_group_policies", "AttachedPolicies", eventual=True, GroupName=group
+            )
         }
         final = self.final
         planned = final.group_inline.get(group, {})
         inline = set()
-        for name in self._all("list_group_policies", "PolicyNames", GroupName=group):
-            doc = self.read("get_group_policy", GroupName=group, PolicyName=name)
+        for name in self._all("list_group_policies", "PolicyNames", eventual=True, GroupName=group):
+            doc = self.read("get_group_policy", eventual=True, GroupName=group, PolicyName=name)
             if planned.get(name) != canonical_document(doc["PolicyDocument"]):
                 inline.add(name)
         foreign = (
