@@ -15,12 +15,14 @@ created (IAM is eventually consistent).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import tenacity
 from attrs import field, frozen
 
 from groupify.aws.errors import error_code
+
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = ["RetryPolicy", "call_with_retries", "client_config", "is_retryable"]
 
@@ -121,6 +123,8 @@ def call_with_retries(
     **kwargs: Any,
 ) -> T:
     """Call ``fn(*args, **kwargs)``, retrying per *policy* while the error is retryable."""
+    import tenacity  # here, not at import: it costs more than the rest of ``import groupify``
+
     eventual_left = [policy.eventual_attempts]
 
     def should_retry(state: tenacity.RetryCallState) -> bool:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any, TypeVar
 
-import networkx as nx
-
 __all__ = ["bipartite_graph", "exact"]
 
 U = TypeVar("U", bound=Hashable)
@@ -23,6 +21,8 @@ def bipartite_graph(assignments: Mapping[U, frozenset[P]]) -> Any:
     Nodes are ``("u", user)`` and ``("p", policy)`` so that a user and a policy
     with equal ids stay apart.
     """
+    import networkx as nx  # imported when used: it is most of ``import groupify``'s time
+
     graph = nx.Graph()
     for user, policies in assignments.items():
         graph.add_node(("u", user), bipartite=0)

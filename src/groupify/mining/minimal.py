@@ -46,7 +46,6 @@ from collections.abc import (
 from typing import Any, Generic, Literal, TypeVar
 
 import attrs
-import networkx as nx
 
 from groupify.errors import InputError
 
@@ -986,6 +985,8 @@ def _expand(local: int, columns: Sequence[int]) -> int:
 
 def _components(rows: Sequence[int]) -> list[list[int]]:
     """Positions of ``rows`` grouped by connected component of the row–column graph."""
+    import networkx as nx  # imported when used: it is most of ``import groupify``'s time
+
     graph = nx.Graph()
     for position, row in enumerate(rows):
         graph.add_node(("r", position))

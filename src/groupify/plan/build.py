@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import networkx as nx
-
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.inventory.names import POLICY_NAME_MAX, slug, validate_name
 from groupify.inventory.policy import digest
@@ -53,6 +51,8 @@ def build_plan(proposal: Proposal) -> Plan:
     Raises :class:`PlanVerificationError` if the replay finds a gap or a
     widening: that would be a bug in groupify, never something to emit.
     """
+    import networkx as nx  # imported when used: it is most of ``import groupify``'s time
+
     proposal = proposal.validate()
     inv = proposal.inventory
     graph = nx.DiGraph()

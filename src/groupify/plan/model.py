@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
-import networkx as nx
 from attrs import field, frozen
 
 from groupify._files import read_json, write_atomic
@@ -92,6 +91,8 @@ class Plan:
     @cached_property
     def graph(self) -> Any:
         """The steps as a networkx DiGraph (edges from prerequisite to step)."""
+        import networkx as nx  # imported when used: it is most of ``import groupify``'s time
+
         g = nx.DiGraph()
         for s in self.steps:
             g.add_node(s.id, step=s)
@@ -101,6 +102,8 @@ class Plan:
 
     def verify(self) -> Plan:
         """Replay the steps on the inventory; raise :class:`PlanVerificationError` if unsafe."""
+        import networkx as nx
+
         if not nx.is_directed_acyclic_graph(self.graph):
             raise PlanVerificationError("the plan's steps have a cycle")
         protected = {e.user: e.reason for e in self.exceptions}
