@@ -25,6 +25,7 @@ LAYERS = (
     ("aws",),
     ("mining",),
     ("inventory",),
+    ("privilege",),
     ("proposal",),
     ("plan",),
     ("runtime",),

@@ -1,0 +1,252 @@
+"""A policy evaluator for identity policies: may principal P call action A on resource R?
+
+It answers from the documents groupify holds (inline documents, customer-managed
+policies, and the AWS-managed policies a GAAD file or a scan supplied), the
+way IAM evaluates identity-based policies inside one account:
+
+* an explicit ``Deny`` that matches wins; otherwise an ``Allow`` that matches
+  allows; otherwise the call is implicitly denied;
+* ``Action``/``NotAction`` match action names ignoring case, with IAM's ``*``
+  and ``?`` wildcards; ``Resource``/``NotResource`` match ARNs with the same
+  wildcards, case-sensitively;
+* a permissions boundary limits the user: both its policies and the boundary
+  must allow;
+* an ``Allow`` with a ``Condition``, or with a policy variable (``${aws:username}``)
+  in its resource, makes the answer :data:`Answer.CONDITIONAL` ("may", and
+  treated as yes by every safety check); a ``Deny`` with a condition or a
+  variable is not relied on (the call may still be allowed);
+* a policy whose document groupify does not have makes the answer
+  :data:`Answer.UNKNOWN` unless a known ``Deny`` settles it: never harmless.
+
+What it cannot see: service control policies and resource control policies
+of an Organization, resource-based policies (a bucket policy, a role's trust
+policy), session policies, and the request context a condition tests. An
+answer of :data:`Answer.YES` means "the identity policies allow it".
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache, cached_property
+from typing import Any
+
+from attrs import frozen
+
+__all__ = [
+    "Answer",
+    "Evaluator",
+    "Statement",
+    "action_matches",
+    "resource_matches",
+    "statements",
+]
+
+
+class Answer(enum.Enum):
+    """The evaluator's answer; :attr:`possible` is what the safety checks act on."""
+
+    #: The identity policies allow the call.
+    YES = "yes"
+    #: An allow applies under a condition (or a policy variable): the call may be allowed.
+    CONDITIONAL = "conditional"
+    #: A policy's document is missing: the call may be allowed.
+    UNKNOWN = "unknown"
+    #: Denied, explicitly or implicitly.
+    NO = "no"
+
+    @property
+    def possible(self) -> bool:
+        """Whether the call may be allowed: anything but :data:`NO`."""
+        return self is not Answer.NO
+
+    @property
+    def certain(self) -> bool:
+        """Whether the identity policies allow the call without any condition."""
+        return self is Answer.YES
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return (str(value),)
+
+
+@cache
+def _glob(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    parts = []
+    for char in pattern:
+        if char == "*":
+            parts.append(".*")
+        elif char == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """Whether IAM action *pattern* (``iam:Put*``) matches *action*, ignoring case."""
+    return _glob(pattern, True).fullmatch(action) is not None
+
+
+_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+
+def resource_matches(pattern: str, arn: str) -> tuple[bool, bool]:
+    """(whether *pattern* may match *arn*, whether that depends on a policy variable).
+
+    A policy variable (``${aws:username}``) could stand for anything here, so a
+    pattern with one matches as ``*`` would, and says so.
+    """
+    variable = bool(_VARIABLE.search(pattern))
+    if variable:
+        pattern = _VARIABLE.sub("*", pattern)
+    return _glob(pattern, False).fullmatch(arn) is not None, variable
+
+
+@frozen
+class Statement:
+    """One statement of an identity policy, as the evaluator reads it."""
+
+    allow: bool
+    actions: tuple[str, ...]
+    not_action: bool
+    resources: tuple[str, ...]
+    not_resource: bool
+    conditional: bool
+
+    def applies(self, action: str, resource: str) -> tuple[bool, bool]:
+        """(whether the statement applies to the call, whether only under a condition)."""
+        hit = any(action_matches(p, action) for p in self.actions)
+        if hit == self.not_action:
+            return False, False
+        matched = [resource_matches(p, resource) for p in self.resources]
+        if self.not_resource:
+            # Applies unless a pattern surely matches; a variable makes "surely" doubtful.
+            excluded = any(m and not v for m, v in matched)
+            doubtful = any(m and v for m, v in matched)
+            if excluded:
+                return False, False
+            return True, self.conditional or doubtful
+        hits = [v for m, v in matched if m]
+        if not hits:
+            return False, False
+        return True, self.conditional or all(hits)
+
+
+def statements(document: str | Mapping[str, Any]) -> tuple[Statement, ...]:
+    """The statements of a policy document (JSON text or an object).
+
+    Raises :class:`ValueError` for a document IAM would not accept as a policy.
+    """
+    data = json.loads(document) if isinstance(document, str) else document
+    if not isinstance(data, Mapping):
+        raise ValueError("a policy document is a JSON object")
+    raw = data.get("Statement", [])
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ValueError("Statement must be an object or a list")
+    out = []
+    for s in raw:
+        if not isinstance(s, Mapping):
+            raise ValueError("a statement is a JSON object")
+        effect = s.get("Effect")
+        if effect not in ("Allow", "Deny"):
+            raise ValueError(f"Effect must be Allow or Deny, not {effect!r}")
+        if ("Action" in s) == ("NotAction" in s):
+            raise ValueError("a statement has exactly one of Action and NotAction")
+        if ("Resource" in s) == ("NotResource" in s):
+            raise ValueError("a statement has exactly one of Resource and NotResource")
+        out.append(
+            Statement(
+                allow=effect == "Allow",
+                actions=_strings(s.get("Action", s.get("NotAction"))),
+                not_action="NotAction" in s,
+                resources=_strings(s.get("Resource", s.get("NotResource"))),
+                not_resource="NotResource" in s,
+                conditional=bool(s.get("Condition")),
+            )
+        )
+    return tuple(out)
+
+
+def _decide(policies: Sequence[tuple[Statement, ...] | None], action: str, resource: str) -> Answer:
+    """IAM's decision over one set of policies (``None``: a policy whose document is missing)."""
+    allowed = Answer.NO
+    for policy in policies:
+        if policy is None:
+            if allowed is Answer.NO:
+                allowed = Answer.UNKNOWN
+            continue
+        for s in policy:
+            applies, conditional = s.applies(action, resource)
+            if not applies:
+                continue
+            if not s.allow:
+                if not conditional:
+                    return Answer.NO
+                continue  # a conditional Deny is not relied on
+            if not conditional:
+                allowed = Answer.YES
+            elif allowed is not Answer.YES:
+                allowed = Answer.CONDITIONAL
+    return allowed
+
+
+def _parsed(document: str | None) -> tuple[Statement, ...] | None:
+    if document is None:
+        return None
+    try:
+        return statements(document)
+    except (ValueError, TypeError):
+        return None
+
+
+@frozen
+class Evaluator:
+    """What one principal's identity policies allow.
+
+    *policies* are the principal's policies as statements (``None`` for one
+    whose document is missing); *boundary*, when set, is its permissions
+    boundary (``(None,)`` for a boundary whose document is missing).
+    """
+
+    policies: tuple[tuple[Statement, ...] | None, ...]
+    boundary: tuple[tuple[Statement, ...] | None, ...] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        documents: Iterable[str | None],
+        boundary: str | tuple[()] | None = (),
+    ) -> Evaluator:
+        """From policy documents (``None``: missing) and a boundary document (``()``: none).
+
+        A document that does not parse as a policy counts as missing: unknown, not harmless.
+        """
+        bound = None if isinstance(boundary, tuple) else (_parsed(boundary),)
+        return cls(tuple(_parsed(d) for d in documents), bound)
+
+    def may(self, action: str, resource: str) -> Answer:
+        """May the principal call *action* (``iam:AttachGroupPolicy``) on *resource* (an ARN)?"""
+        answer = _decide(self.policies, action, resource)
+        if self.boundary is None or answer is Answer.NO:
+            return answer
+        bounded = _decide(self.boundary, action, resource)
+        if bounded is Answer.NO:
+            return Answer.NO
+        order = (Answer.YES, Answer.CONDITIONAL, Answer.UNKNOWN)
+        return max(answer, bounded, key=order.index)
+
+    @cached_property
+    def unknown(self) -> bool:
+        """Whether some policy (or the boundary) has no document."""
+        return None in self.policies or (self.boundary is not None and None in self.boundary)
