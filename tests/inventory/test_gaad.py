@@ -147,8 +147,8 @@ def test_mixed_accounts_are_refused() -> None:
         groupify.parse_gaad([gaad])
 
 
-def test_customer_policies_are_kept_and_aws_ones_dropped() -> None:
-    """Customer policy details are kept; AWS-managed ones are known by ARN alone."""
+def test_customer_policies_are_kept_and_aws_ones_only_where_held() -> None:
+    """Customer policy details are kept; an AWS-managed one only if a user or group holds it."""
     gaad = to_gaad(make_inventory({"ann": {}}))
     version = {
         "Document": {"Version": "2012-10-17", "Statement": []},
@@ -175,6 +175,21 @@ def test_customer_policies_are_kept_and_aws_ones_dropped() -> None:
     inv = groupify.parse_gaad([gaad])
     assert [p.arn for p in inv.policies] == [cust("mine")]
     assert inv.policies[0].document == canonical_document(version["Document"])
+    assert inv.aws_policies == ()  # ReadOnlyAccess is in the file, but nobody holds it
+
+    gaad["UserDetailList"][0]["AttachedManagedPolicies"] = [
+        {"PolicyName": "ReadOnlyAccess", "PolicyArn": aws("ReadOnlyAccess")}
+    ]
+    held = groupify.parse_gaad([gaad])
+    assert [(p.arn, p.document) for p in held.aws_policies] == [
+        (aws("ReadOnlyAccess"), canonical_document(version["Document"]))
+    ]
+    assert held.document(groupify.PolicyRef.managed(aws("ReadOnlyAccess"))) == (
+        canonical_document(version["Document"])
+    )
+    assert held.document(groupify.PolicyRef.managed(aws("PowerUserAccess"))) is None
+    assert held.fingerprint == groupify.parse_gaad([to_gaad(held)]).fingerprint
+    assert groupify.Inventory.from_dict(held.to_dict()) == held
 
 
 def test_inventory_dict_round_trip(small: groupify.Inventory) -> None:

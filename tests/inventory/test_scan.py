@@ -21,6 +21,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 import groupify
+import groupify.aws
 from groupify.inventory.account import GAAD_FILTER
 from groupify.inventory.model import InlinePolicy, ManagedPolicy, Quotas
 from groupify.inventory.policy import canonical_document
@@ -219,6 +220,62 @@ def test_scan_reads_users_groups_and_policies(iam_aws: Any) -> None:
     assert inv.source == "live account"
 
 
+def test_scan_reads_the_aws_managed_documents_users_and_groups_hold(iam_aws: Any) -> None:
+    """Each AWS-managed policy held is read at its default version, and only those held."""
+    populate(iam_aws, aws_managed=True)
+    held = {
+        a["PolicyArn"]
+        for kind, key in (("users", "UserName"), ("groups", "GroupName"))
+        for entity in (
+            iam_aws.list_users()["Users"] if kind == "users" else iam_aws.list_groups()["Groups"]
+        )
+        for a in (
+            iam_aws.list_attached_user_policies(UserName=entity[key])
+            if kind == "users"
+            else iam_aws.list_attached_group_policies(GroupName=entity[key])
+        )["AttachedPolicies"]
+        if a["PolicyArn"].startswith(AWS_MANAGED)
+    }
+    inv = groupify.scan(boto3.Session(region_name=REGION))
+    assert {p.arn for p in inv.aws_policies} == held
+    for policy in inv.aws_policies:
+        version = iam_aws.get_policy(PolicyArn=policy.arn)["Policy"]["DefaultVersionId"]
+        document = iam_aws.get_policy_version(PolicyArn=policy.arn, VersionId=version)
+        assert policy.document == canonical_document(document["PolicyVersion"]["Document"])
+        assert inv.document(groupify.PolicyRef.managed(policy.arn)) == policy.document
+
+
+@pytest.mark.parametrize("refusal", ["AccessDenied", "NoSuchEntity"])
+def test_an_aws_managed_policy_that_cannot_be_read_is_unknown(iam_aws: Any, refusal: str) -> None:
+    """A GetPolicy refused (no permission, or no such policy) leaves that document unknown
+    (None, not empty) and the scan goes on."""
+    iam_aws.create_user(UserName="ann")
+    iam_aws.attach_user_policy(UserName="ann", PolicyArn=f"{AWS_MANAGED}ReadOnlyAccess")
+    client = boto3.client("iam", region_name=REGION, config=groupify.aws.client_config())
+    script = awsmoto.Script(("get_policy", refusal))
+    script.attach(client)
+    inv = groupify.scan(iam=client, sts=boto3.client("sts", region_name=REGION), retry=FAST)
+    assert script.fired == [("get_policy", refusal)]
+    assert [(p.arn, p.document) for p in inv.aws_policies] == [
+        (f"{AWS_MANAGED}ReadOnlyAccess", None)
+    ]
+    assert inv.document(groupify.PolicyRef.managed(f"{AWS_MANAGED}ReadOnlyAccess")) is None
+
+
+def test_other_errors_reading_an_aws_managed_policy_fail_the_scan(iam_aws: Any) -> None:
+    """Throttling that outlasts the retries is an AWSError, not a silently unknown document."""
+    iam_aws.create_user(UserName="ann")
+    iam_aws.attach_user_policy(UserName="ann", PolicyArn=f"{AWS_MANAGED}ReadOnlyAccess")
+    client = boto3.client("iam", region_name=REGION, config=groupify.aws.client_config())
+    awsmoto.Script(*[("get_policy", "Throttling")] * 3).attach(client)
+    with pytest.raises(groupify.AWSError, match="GetPolicy failed: Throttling"):
+        groupify.scan(
+            iam=client,
+            sts=boto3.client("sts", region_name=REGION),
+            retry=groupify.RetryPolicy.no_wait(attempts=3),
+        )
+
+
 def test_scan_records_the_caller(iam: Any) -> None:
     """The caller ARN is what sts:GetCallerIdentity says."""
     populate(iam)
@@ -413,6 +470,27 @@ def policy_detail(name: str, document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+READ_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}],
+}
+
+
+def stub_aws_managed(iam_stub: Stubber) -> None:
+    """The two reads a scan makes for the AWS-managed policy the page users hold."""
+    arn = f"{AWS_MANAGED}ReadOnlyAccess"
+    iam_stub.add_response(
+        "get_policy",
+        {"Policy": {"PolicyName": "ReadOnlyAccess", "Arn": arn, "DefaultVersionId": "v7"}},
+        {"PolicyArn": arn},
+    )
+    iam_stub.add_response(
+        "get_policy_version",
+        {"PolicyVersion": {"Document": encoded(READ_ONLY), "VersionId": "v7"}},
+        {"PolicyArn": arn, "VersionId": "v7"},
+    )
+
+
 def gaad_pages() -> list[dict[str, Any]]:
     """Three GAAD pages, new each call: botocore decodes their documents in place."""
     return [
@@ -474,6 +552,7 @@ def test_scan_follows_every_gaad_page(stubbed: tuple[Any, Any, Stubber, Stubber]
     iam_stub.add_response("get_account_summary", SUMMARY, {})
     for i, page in enumerate(gaad_pages()):
         iam_stub.add_response("get_account_authorization_details", page, expected_gaad_params(i))
+    stub_aws_managed(iam_stub)
     sent: list[dict[str, Any]] = []
     iam.meta.events.register(
         "before-parameter-build.iam.GetAccountAuthorizationDetails",
@@ -497,6 +576,13 @@ def test_scan_follows_every_gaad_page(stubbed: tuple[Any, Any, Stubber, Stubber]
             name="deploy",
             document=canonical_document(DEPLOY),
             attachment_count=1,
+        ),
+    )
+    assert inv.aws_policies == (
+        ManagedPolicy(
+            arn=f"{AWS_MANAGED}ReadOnlyAccess",
+            name="ReadOnlyAccess",
+            document=canonical_document(READ_ONLY),
         ),
     )
     assert inv.caller_arn == CALLER["Arn"]
@@ -524,6 +610,7 @@ def test_a_throttled_page_is_asked_again_with_its_marker(
         iam_stub.add_response(
             "get_account_authorization_details", pages[i], expected_gaad_params(i)
         )
+    stub_aws_managed(iam_stub)
 
     inv = groupify.scan(iam=iam, sts=sts, retry=FAST)
 

@@ -1,18 +1,24 @@
 """Read a live account: the only place groupify reads from AWS for planning.
 
 One paginated ``GetAccountAuthorizationDetails`` (users, groups and
-customer-managed policies), ``GetAccountSummary`` for the quotas and
-``sts:GetCallerIdentity`` for the principal running the tool, which is never
-modified. The calls go through :mod:`groupify.aws`.
+customer-managed policies), ``GetAccountSummary`` for the quotas,
+``sts:GetCallerIdentity`` for the principal running the tool (which is never
+modified), and, for each AWS-managed policy a user or group holds, its
+default version (``GetPolicy``, ``GetPolicyVersion``): the privilege checks
+read those documents. The calls go through :mod:`groupify.aws`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from groupify.aws import RetryPolicy, call, make_clients, pages
+from groupify.errors import AWSError
 from groupify.inventory.gaad import parse_gaad
-from groupify.inventory.model import Inventory, Quotas
+from groupify.inventory.model import Inventory, ManagedPolicy, Quotas
+from groupify.inventory.policy import canonical_document, is_aws_managed
 
 __all__ = ["GAAD_FILTER", "scan"]
 
@@ -49,7 +55,7 @@ def scan(
         return call(retry, iam, operation, **params)
 
     # 1,000 is the largest page IAM serves: ten times fewer calls than its default.
-    return parse_gaad(
+    inventory = parse_gaad(
         pages(fetch, operation, Filter=GAAD_FILTER, MaxItems=1000),
         source="live account",
         quotas=quotas or Quotas.from_account_summary(summary),
@@ -57,3 +63,40 @@ def scan(
         account_id=caller["Account"],
         group_count=summary.get("Groups"),
     )
+    return attrs.evolve(inventory, aws_policies=aws_managed_policies(inventory, iam, retry))
+
+
+def aws_managed_policies(inventory: Inventory, iam: Any, retry: RetryPolicy) -> list[ManagedPolicy]:
+    """The AWS-managed policies *inventory*'s users and groups hold, read at their default
+    version (two calls each; a few dozen policies in a typical account)."""
+    held = sorted(
+        {a for u in inventory.users for a in u.managed}
+        | {a for g in inventory.groups for a in g.managed}
+        | {u.permissions_boundary for u in inventory.users if u.permissions_boundary}
+    )
+    out = []
+    for arn in held:
+        if not is_aws_managed(arn):
+            continue
+        name, document = arn.rsplit("/", 1)[-1], None
+        try:
+            policy = call(retry, iam, "get_policy", PolicyArn=arn)["Policy"]
+            version = call(
+                retry,
+                iam,
+                "get_policy_version",
+                PolicyArn=arn,
+                VersionId=policy["DefaultVersionId"],
+            )["PolicyVersion"]
+            name, document = policy.get("PolicyName", name), canonical_document(version["Document"])
+        except AWSError as exc:
+            # Not readable here (no such policy, or no permission to read it): the
+            # policy stays in the inventory with its document unknown, never harmless.
+            if exc.code not in _UNREADABLE:
+                raise
+        out.append(ManagedPolicy(arn=arn, name=name, path="/", document=document))
+    return out
+
+
+#: Errors that leave an AWS-managed policy's document unknown rather than fail the scan.
+_UNREADABLE = frozenset({"NoSuchEntity", "AccessDenied", "AccessDeniedException"})

@@ -14,7 +14,7 @@ from typing import Any
 from groupify._files import read_json
 from groupify.errors import GaadFormatError, InputError
 from groupify.inventory.model import Group, InlinePolicy, Inventory, ManagedPolicy, Quotas, User
-from groupify.inventory.policy import canonical_document, is_aws_managed
+from groupify.inventory.policy import canonical_document
 
 __all__ = ["load_gaad", "parse_gaad"]
 
@@ -133,9 +133,7 @@ def parse_gaad(
         for raw in _list(page, "GroupDetailList", "document", source):
             groups.append(_group(raw, source))
         for raw in _list(page, "Policies", "document", source):
-            policy = _policy(raw, source)
-            if policy is not None:
-                policies.append(policy)
+            policies.append(_policy(raw, source))
     if n_pages == 0:
         raise _fail(source, "no pages")
 
@@ -147,6 +145,12 @@ def parse_gaad(
                 source, f"{kind} {dup!r} appears twice (IAM names are unique ignoring case)"
             )
 
+    # AWS-managed policies (in a file saved without a filter) are kept where a user
+    # or group holds them: their documents are what the privilege checks read.
+    attached = {a for u in users for a in u.managed} | {a for g in groups for a in g.managed}
+    attached |= {u.permissions_boundary for u in users if u.permissions_boundary}
+    aws_policies = [p for p in policies if p.is_aws_managed and p.arn in attached]
+    policies = [p for p in policies if not p.is_aws_managed]
     arns = [u.arn for u in users] + [g.arn for g in groups] + [p.arn for p in policies]
     accounts = {a for a in map(_account_from_arn, arns) if a is not None}
     if account_id is not None:
@@ -161,6 +165,7 @@ def parse_gaad(
             users=users,
             groups=groups,
             policies=policies,
+            aws_policies=aws_policies,
             quotas=quotas or Quotas(),
             caller_arn=caller_arn,
             source=source,
@@ -216,7 +221,7 @@ def _group(raw: Any, source: str) -> Group:
     )
 
 
-def _policy(raw: Any, source: str) -> ManagedPolicy | None:
+def _policy(raw: Any, source: str) -> ManagedPolicy:
     if not isinstance(raw, dict):
         raise _fail(source, "Policies entry must be an object")
     arn = _str(raw, "Arn", "policy", source)
@@ -241,6 +246,4 @@ def _policy(raw: Any, source: str) -> ManagedPolicy | None:
         document=document,
         attachment_count=count if isinstance(count, int) else None,
     )
-    # AWS-managed policies (present when the file was saved without a filter)
-    # are known by ARN; their documents are not needed.
-    return None if is_aws_managed(arn) else policy
+    return policy

@@ -223,6 +223,9 @@ class Inventory:
     users: tuple[User, ...] = field(converter=_users)
     groups: tuple[Group, ...] = field(converter=_group_list)
     policies: tuple[ManagedPolicy, ...] = field(default=(), converter=_policy_list)
+    #: The AWS-managed policies users and groups hold, with their documents where known
+    #: (a GAAD file saved without a filter, or a scan, has them; a missing one is unknown).
+    aws_policies: tuple[ManagedPolicy, ...] = field(default=(), converter=_policy_list)
     quotas: Quotas = Quotas()
     caller_arn: str | None = None
     source: str = field(default="", eq=False)
@@ -256,6 +259,25 @@ class Inventory:
     @cached_property
     def policy_by_arn(self) -> dict[str, ManagedPolicy]:
         return {p.arn: p for p in self.policies}
+
+    @cached_property
+    def aws_policy_by_arn(self) -> dict[str, ManagedPolicy]:
+        return {p.arn: p for p in self.aws_policies}
+
+    def document(self, ref: PolicyRef) -> str | None:
+        """The canonical document of the policy *ref* stands for, or ``None`` when unknown."""
+        if not ref.is_managed:
+            return ref.key
+        known = self.aws_policy_by_arn if ref.is_aws_managed else self.policy_by_arn
+        policy = known.get(ref.key)
+        return policy.document if policy is not None else None
+
+    def boundary_document(self, user: User) -> str | tuple[()] | None:
+        """*user*'s permissions boundary document: ``()`` for none, ``None`` when unknown."""
+        arn = user.permissions_boundary
+        if not arn:
+            return ()
+        return self.document(PolicyRef.managed(arn))
 
     @cached_property
     def inline_names(self) -> dict[PolicyRef, tuple[str, ...]]:
@@ -378,6 +400,10 @@ class Inventory:
                 }
                 for p in self.policies
             ],
+            "aws_policies": [
+                {"arn": p.arn, "name": p.name, "path": p.path, "document": p.document}
+                for p in self.aws_policies
+            ],
             "quotas": self.quotas.to_dict(),
             "group_count": self.group_count,
         }
@@ -429,6 +455,15 @@ class Inventory:
                         attachment_count=p.get("attachment_count"),
                     )
                     for p in data.get("policies", [])
+                ],
+                aws_policies=[
+                    ManagedPolicy(
+                        arn=p["arn"],
+                        name=p["name"],
+                        path=p.get("path", "/"),
+                        document=p.get("document"),
+                    )
+                    for p in data.get("aws_policies", [])
                 ],
                 quotas=Quotas(**data.get("quotas", {})),
                 group_count=data.get("group_count"),
