@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from groupify import Group, InlinePolicy, Inventory, Quotas, User
+from groupify import Group, InlinePolicy, Inventory, ManagedPolicy, Quotas, User
 from groupify.inventory.policy import canonical_document
 
 #: The test account: moto's default, so in-memory inventories and moto agree.
@@ -36,6 +36,25 @@ def doc(*actions: str, resource: str = "*") -> str:
     )
 
 
+def aws_document(arn: str) -> str:
+    """A stand-in document for the managed policy *arn*, shaped like the real one.
+
+    ``AdministratorAccess`` allows everything, ``IAMFullAccess`` all of IAM,
+    ``PowerUserAccess`` everything but IAM; any other allows read calls of one
+    made-up service named after the policy (so two policies never overlap).
+    """
+    name = arn.rsplit("/", 1)[-1]
+    if name == "AdministratorAccess":
+        statement: dict[str, Any] = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    elif name == "IAMFullAccess":
+        statement = {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}
+    elif name == "PowerUserAccess":
+        statement = {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+    else:
+        statement = {"Effect": "Allow", "Action": f"{name.lower()}:Get*", "Resource": "*"}
+    return canonical_document({"Version": "2012-10-17", "Statement": [statement]})
+
+
 def make_inventory(
     users: Mapping[str, Mapping[str, Any]],
     groups: Mapping[str, Mapping[str, Any]] | None = None,
@@ -43,8 +62,27 @@ def make_inventory(
     caller: str | None = None,
     quotas: Quotas | None = None,
     group_count: int | None = None,
+    aws_documents: Mapping[str, str | None] | None = None,
 ) -> Inventory:
-    """An inventory from ``{user: {"managed": [], "inline": {}, "groups": [], "tags": {}}}``."""
+    """An inventory from ``{user: {"managed": [], "inline": {}, "groups": [], "tags": {},
+    "boundary": ARN}}``.
+
+    Every managed policy held (AWS or customer) gets a document:
+    :func:`aws_document`'s, or the one *aws_documents* gives for its ARN
+    (``None``: unknown).
+    """
+    held = sorted(
+        {a for spec in users.values() for a in spec.get("managed", ())}
+        | {a for spec in (groups or {}).values() for a in spec.get("managed", ())}
+        | {spec["boundary"] for spec in users.values() if spec.get("boundary")}
+    )
+    documents = dict(aws_documents or {})
+    known = [
+        ManagedPolicy(arn=a, name=a.rsplit("/", 1)[-1], document=documents.get(a, aws_document(a)))
+        for a in held
+    ]
+    aws_policies = [p for p in known if p.is_aws_managed]
+    customer = [p for p in known if not p.is_aws_managed]
     return Inventory(
         account_id=ACCOUNT,
         users=[
@@ -55,6 +93,7 @@ def make_inventory(
                 groups=spec.get("groups", ()),
                 managed=spec.get("managed", ()),
                 inline=[InlinePolicy(n, d) for n, d in spec.get("inline", {}).items()],
+                permissions_boundary=spec.get("boundary"),
             )
             for name, spec in users.items()
         ],
@@ -67,6 +106,8 @@ def make_inventory(
             )
             for name, spec in (groups or {}).items()
         ],
+        policies=customer,
+        aws_policies=aws_policies,
         caller_arn=f"arn:aws:iam::{ACCOUNT}:user/{caller}" if caller else None,
         quotas=quotas or Quotas(),
         group_count=group_count,
@@ -113,5 +154,21 @@ def to_gaad(inventory: Inventory) -> dict[str, Any]:
             for g in inventory.groups
         ],
         "RoleDetailList": [],
-        "Policies": [],
+        "Policies": [
+            {
+                "PolicyName": p.name,
+                "Arn": p.arn,
+                "Path": p.path,
+                "DefaultVersionId": "v1",
+                "PolicyVersionList": [
+                    {
+                        "Document": json.loads(p.document),
+                        "VersionId": "v1",
+                        "IsDefaultVersion": True,
+                    }
+                ],
+            }
+            for p in (*inventory.policies, *inventory.aws_policies)
+            if p.document is not None
+        ],
     }

@@ -190,6 +190,8 @@ def test_plan_is_deterministic(strategy: str, case: tuple[Inventory, list[str]])
         account_id=inv.account_id,
         users=list(reversed(inv.users)),
         groups=list(reversed(inv.groups)),
+        policies=list(reversed(inv.policies)),
+        aws_policies=list(reversed(inv.aws_policies)),
         quotas=inv.quotas,
     )
     second = groupify.build_plan(

@@ -12,22 +12,26 @@
     │   ├── PlanFormatError        a plan file that is malformed or was tampered with
     │   ├── StalePlanError         the account or inventory changed since planning
     │   │   └── DriftError         entities the plan touches changed; lists the changes
-    │   └── PlanVerificationError  a plan that would open a gap or widen access (a bug)
+    │   ├── PlanVerificationError  a plan that would open a gap or widen access (a bug)
+    │   └── EscalationError        a plan that would let users raise their own access
     └── AWSError                   an AWS call failed; carries the operation and error code
         ├── ConflictError          a same-named entity exists that groupify did not plan
         └── PropagationError       a new group route did not become visible in time
 
-Every error has a one-line ``str()`` fit for a terminal.
+Every error has a one-line ``str()`` fit for a terminal, except
+``EscalationError``: one line per finding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "AWSError",
     "ConflictError",
     "DriftError",
+    "EscalationError",
     "GaadFormatError",
     "GroupifyError",
     "InputError",
@@ -121,6 +125,26 @@ class AWSError(GroupifyError):
         self.operation = operation
         self.code = code
         super().__init__(message)
+
+
+class EscalationError(PlanError):
+    """A plan that would give users a way to raise their own access (a new control path).
+
+    ``findings`` are the :class:`~groupify.plan.privilege.Finding` values not
+    accepted; the message has one line per finding and names the ways out.
+    """
+
+    def __init__(self, findings: Sequence[Any]) -> None:
+        self.findings = tuple(findings)
+        users = sorted({f.user for f in self.findings})
+        lines = [
+            f"the plan would give {len(users)} user(s) a way to raise their own access "
+            f"({len(self.findings)} finding(s)):",
+            *(f"  {f.why}" for f in self.findings),
+            "Exclude the user (--exclude-user NAME), restrict its IAM grant, or accept each "
+            "finding after review (--accept ID).",
+        ]
+        super().__init__("\n".join(lines))
 
 
 class DriftError(StalePlanError):

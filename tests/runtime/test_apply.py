@@ -218,6 +218,29 @@ def test_a_lost_create_answer_then_a_lagging_read_stays_ours(
     assert awsmoto.state_now() == before
 
 
+def test_apply_refuses_a_control_path_opened_after_planning(url: str, tmp_path: Path) -> None:
+    """A policy changed after planning (a new default version lets dev and eve attach policies
+    to any group) is seen at apply: refused before any change, in a dry run too. Only dev is
+    a finding: eve is already in readers, so it could already attach anything there."""
+    plan = make_plan(url)
+    assert plan.findings == ()
+    iam, _ = awsmoto.clients(url)
+    iam.create_policy_version(
+        PolicyArn=f"arn:aws:iam::{ACCOUNT}:policy/deploy",
+        PolicyDocument=doc("ecs:UpdateService", "iam:AttachGroupPolicy"),
+        SetAsDefault=True,
+    )
+    changed = awsmoto.state_now()
+    for dry_run in (True, False):
+        with pytest.raises(groupify.EscalationError) as info:
+            run(url, plan, tmp_path / "j", dry_run=dry_run)
+        assert [(f.user, f.action) for f in info.value.findings] == [
+            ("dev", "iam:AttachGroupPolicy")
+        ]
+    assert awsmoto.state_now() == changed
+    assert not (tmp_path / "j").exists()
+
+
 def test_rollback_never_deletes_what_it_did_not_create(url: str, tmp_path: Path) -> None:
     """A reused existing group keeps existing after rollback; only memberships we added go."""
     plan = make_plan(url)

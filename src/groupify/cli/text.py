@@ -142,8 +142,23 @@ def plan_text(plan: Plan) -> str:
         f"{s['steps']} steps: {ops or 'none'}",
         "Verified: every user's effective access is unchanged after every step, and no "
         "user in scope keeps a direct policy.",
+        control_text(plan),
     ]
     return "\n".join(lines) + "\n"
+
+
+def control_text(plan: Plan) -> str:
+    """What the control-path check found, and what it cannot see."""
+    accepted = [f for f in plan.findings if f.id in plan.accepted]
+    head = (
+        "Control paths: no user gains a way to raise its own access"
+        if not accepted
+        else f"Control paths: {len(accepted)} accepted finding(s): "
+        + ", ".join(f.id for f in accepted)
+    )
+    return (
+        head + " (identity policies and boundaries; SCPs, resource and session policies not seen)."
+    )
 
 
 def dry_run_text(plan: Plan, preview: ApplyResult) -> str:

@@ -226,6 +226,7 @@ def plan_verb(
     as_json: bool,
     strategy: str,
     proposal: str | None,
+    accept: Sequence[str],
     out_path: str,
     out: TextIO,
     **scope: Any,
@@ -240,7 +241,7 @@ def plan_verb(
         )
     else:
         chosen = _proposal(inventory, strategy, **scope)
-    plan = build_plan(chosen)
+    plan = build_plan(chosen, accept=accept)
     plan.save(out_path)
     if as_json:
         _dump(plan.overview(), out)
@@ -394,6 +395,14 @@ VERBS: tuple[Verb, ...] = (
             *SCOPE,
             Arg.of(
                 "--proposal", metavar="FILE", help="plan from a (reviewed, edited) proposal file"
+            ),
+            Arg.of(
+                "--accept",
+                action="append",
+                default=[],
+                metavar="FINDING",
+                help="accept a reviewed control-path finding by its id (repeatable); it is "
+                "recorded in the plan and checked again at apply",
             ),
             Arg.of(
                 "--out",

@@ -8,7 +8,7 @@ open a gap or widen access raises instead of being returned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from groupify.inventory.model import Inventory, PolicyRef
@@ -45,11 +45,15 @@ def _inline_names(refs: Sequence[PolicyRef], inventory: Inventory) -> dict[Polic
     return out
 
 
-def build_plan(proposal: Proposal) -> Plan:
+def build_plan(proposal: Proposal, *, accept: Iterable[str] = ()) -> Plan:
     """Turn a validated proposal into a verified plan.
 
     Raises :class:`PlanVerificationError` if the replay finds a gap or a
-    widening: that would be a bug in groupify, never something to emit.
+    widening: that would be a bug in groupify, never something to emit. Raises
+    :class:`~groupify.errors.EscalationError` if the plan would give a user a
+    way to raise its own access (a control-path finding, see
+    :mod:`groupify.plan.privilege`) whose id is not in *accept*; accepted
+    ones are recorded in the plan.
     """
     import networkx as nx  # imported when used: it is most of ``import groupify``'s time
 
@@ -161,5 +165,6 @@ def build_plan(proposal: Proposal) -> Plan:
         groups=groups,
         in_scope=[u.name for u in proposal.in_scope],
         exemptions=proposal.exemptions,
+        accepted=accept,
     )
     return plan.verify()

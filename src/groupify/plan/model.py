@@ -19,10 +19,16 @@ from attrs import field, frozen
 
 from groupify._files import read_json, write_atomic
 from groupify._version import version
-from groupify.errors import PlanFormatError, PlanVerificationError, StalePlanError
+from groupify.errors import (
+    EscalationError,
+    PlanFormatError,
+    PlanVerificationError,
+    StalePlanError,
+)
 from groupify.inventory.model import Inventory
 from groupify.inventory.policy import digest, document_size
 from groupify.plan.ops import OPS, PLAN_OPS
+from groupify.plan.privilege import Finding, control_findings, unaccepted
 from groupify.plan.replay import check_steps, created_policies
 from groupify.plan.steps import Step
 from groupify.proposal.model import Exemption, Exemptions, _exemptions
@@ -76,6 +82,8 @@ class Plan:
     in_scope: tuple[str, ...] = field(default=(), converter=_sorted_strings)
     #: The exemption rules the plan was made with, re-checked against the live account.
     exemptions: Exemptions = field(default=Exemptions(), eq=False)
+    #: Control-path findings a reviewer accepted (their ids); any other one refuses the plan.
+    accepted: tuple[str, ...] = field(default=(), converter=_sorted_strings)
     #: What the plan file said of itself when loaded: who wrote it, and its checksum.
     generator: str | None = field(default=None, eq=False)
     checksum: str | None = field(default=None, eq=False)
@@ -117,7 +125,15 @@ class Plan:
                 user=touched[0],
             )
         check_steps(self.inventory, self.steps, in_scope=self.in_scope, protected=protected)
+        refused = unaccepted(self.findings, self.accepted)
+        if refused:
+            raise EscalationError(refused)
         return self
+
+    @cached_property
+    def findings(self) -> tuple[Finding, ...]:
+        """Every way the plan would let a user raise its own access (accepted ones included)."""
+        return control_findings(self.inventory, self.steps)
 
     @cached_property
     def created_policies(self) -> dict[str, str]:
@@ -254,6 +270,7 @@ class Plan:
                 "users": list(self.exemptions.users),
                 "tags": list(self.exemptions.tags),
             },
+            "accepted_findings": list(self.accepted),
             "groups": list(self.groups),
             "steps": [s.to_dict() for s in self.steps],
             "inventory": self.inventory.to_dict(),
@@ -268,6 +285,9 @@ class Plan:
             "fingerprint": self.fingerprint,
             "summary": self.summary(),
             "exceptions": [{"user": e.user, "reason": e.reason} for e in self.exceptions],
+            "control_findings": [
+                {**f.to_dict(), "accepted": f.id in self.accepted} for f in self.findings
+            ],
         }
 
     def to_json(self) -> str:
@@ -330,6 +350,7 @@ class Plan:
                 exceptions=exceptions,
                 groups=data.get("groups", []),
                 in_scope=[str(u) for u in data["users_in_scope"]],
+                accepted=[str(a) for a in data.get("accepted_findings", [])],
                 generator=data.get("generator"),
                 checksum=data.get("checksum"),
                 exemptions=Exemptions(

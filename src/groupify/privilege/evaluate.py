@@ -30,7 +30,7 @@ import enum
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache, cached_property
+from functools import cache
 from typing import Any
 
 from attrs import frozen
@@ -210,17 +210,25 @@ def _parsed(document: str | None) -> tuple[Statement, ...] | None:
         return None
 
 
-@frozen
+Policies = tuple[tuple[Statement, ...] | None, ...]
+
+
 class Evaluator:
     """What one principal's identity policies allow.
 
     *policies* are the principal's policies as statements (``None`` for one
     whose document is missing); *boundary*, when set, is its permissions
-    boundary (``(None,)`` for a boundary whose document is missing).
+    boundary (``(None,)`` for a boundary whose document is missing). Answers
+    are worked out per action from only the statements that name it, so asking
+    many resources is cheap.
     """
 
-    policies: tuple[tuple[Statement, ...] | None, ...]
-    boundary: tuple[tuple[Statement, ...] | None, ...] | None = None
+    __slots__ = ("_by_action", "boundary", "policies")
+
+    def __init__(self, policies: Policies, boundary: Policies | None = None) -> None:
+        self.policies = policies
+        self.boundary = boundary
+        self._by_action: dict[str, tuple[Policies, Policies | None]] = {}
 
     @classmethod
     def of(
@@ -235,18 +243,42 @@ class Evaluator:
         bound = None if isinstance(boundary, tuple) else (_parsed(boundary),)
         return cls(tuple(_parsed(d) for d in documents), bound)
 
+    def _for(self, action: str) -> tuple[Policies, Policies | None]:
+        found = self._by_action.get(action)
+        if found is None:
+
+            def keep(policies: Policies) -> Policies:
+                return tuple(
+                    None
+                    if p is None
+                    else tuple(
+                        s
+                        for s in p
+                        if any(action_matches(a, action) for a in s.actions) != s.not_action
+                    )
+                    for p in policies
+                )
+
+            found = (keep(self.policies), None if self.boundary is None else keep(self.boundary))
+            self._by_action[action] = found
+        return found
+
     def may(self, action: str, resource: str) -> Answer:
         """May the principal call *action* (``iam:AttachGroupPolicy``) on *resource* (an ARN)?"""
-        answer = _decide(self.policies, action, resource)
-        if self.boundary is None or answer is Answer.NO:
+        policies, boundary = self._for(action)
+        answer = _decide(policies, action, resource)
+        if boundary is None or answer is Answer.NO:
             return answer
-        bounded = _decide(self.boundary, action, resource)
+        bounded = _decide(boundary, action, resource)
         if bounded is Answer.NO:
             return Answer.NO
         order = (Answer.YES, Answer.CONDITIONAL, Answer.UNKNOWN)
         return max(answer, bounded, key=order.index)
 
-    @cached_property
+    @property
     def unknown(self) -> bool:
         """Whether some policy (or the boundary) has no document."""
         return None in self.policies or (self.boundary is not None and None in self.boundary)
+
+    def __repr__(self) -> str:
+        return f"Evaluator(policies={len(self.policies)}, boundary={self.boundary is not None})"

@@ -5,7 +5,9 @@ The run, in order:
 1. read the account in bulk (one paginated GAAD call, as :func:`groupify.scan`);
 2. :func:`~groupify.plan.reconcile.reconcile`: find the steps already in place and refuse
    if anything the plan touches drifted;
-3. replay the remaining steps on the live state (no gap, no widening);
+3. replay the remaining steps on the live state (no gap, no widening), and
+   check the plan's control paths again with the live documents and users
+   (:func:`~groupify.plan.privilege.check_live`);
 4. run them in DAG order on a bounded pool of workers, each call retried per
    the :class:`~groupify.RetryPolicy`, each step journaled before and after;
    before any direct policy is removed, confirm by reads that the group route
@@ -23,6 +25,7 @@ from groupify.aws import CallCounter, RetryPolicy, counted_clients
 from groupify.errors import GroupifyError, InputError
 from groupify.inventory.account import scan
 from groupify.plan.model import Plan, load_plan
+from groupify.plan.privilege import check_live
 from groupify.plan.reconcile import Reconciliation, reconcile
 from groupify.plan.steps import Step
 from groupify.runtime.executor import Executor, Progress, run_steps
@@ -72,6 +75,7 @@ def apply(
         live = scan(iam=iam, sts=sts, retry=retry)
         state = reconcile(plan, live)
         state.verify_remaining()
+        check_live(plan, live)
         if dry_run:
             return ApplyResult(
                 mode="dry-run",
@@ -85,8 +89,10 @@ def apply(
         log = Journal.open(journal, plan)
         with log.locked():
             # Read again under the lock: a run that held it may have just finished.
-            state = reconcile(plan, scan(iam=iam, sts=sts, retry=retry))
+            live = scan(iam=iam, sts=sts, retry=retry)
+            state = reconcile(plan, live)
             state.verify_remaining()
+            check_live(plan, live)
             return _run(
                 plan,
                 state,

@@ -1,0 +1,286 @@
+"""Control paths: a plan never gives a user a new way to raise its own access, unless accepted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import groupify
+from groupify import EscalationError, Inventory
+from groupify.cli import main
+from groupify.inventory.policy import canonical_document
+from groupify.plan.privilege import control_findings
+from groupify.privilege import Answer
+from tests.support import ACCOUNT, aws, cust, make_inventory, to_gaad
+
+
+def grant(*actions: str, resource: str = "*", effect: str = "Allow", **extra: Any) -> str:
+    """A canonical one-statement document."""
+    statement = {"Effect": effect, "Action": list(actions), "Resource": resource, **extra}
+    return canonical_document({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def account(eve: dict[str, Any], **extra_users: dict[str, Any]) -> Inventory:
+    """eve and ann share S3 read (so they land in one new group); eve also holds *eve*."""
+    users: dict[str, dict[str, Any]] = {
+        "ann": {"managed": [aws("AmazonS3ReadOnlyAccess")]},
+        "eve": {
+            "managed": [aws("AmazonS3ReadOnlyAccess"), *eve.get("managed", [])],
+            "inline": eve.get("inline", {}),
+            **({"boundary": eve["boundary"]} if "boundary" in eve else {}),
+        },
+        **extra_users,
+    }
+    return make_inventory(users, aws_documents=eve.get("documents"))
+
+
+def findings(inventory: Inventory) -> list[tuple[str, str, str, Answer]]:
+    steps = _steps(groupify.propose(inventory))
+    return [(f.user, f.group, f.action, f.answer) for f in control_findings(inventory, steps)]
+
+
+def _steps(proposal: groupify.Proposal) -> tuple[groupify.Step, ...]:
+    """The plan's steps, found without the control-path check refusing them."""
+    try:
+        return groupify.build_plan(proposal).steps
+    except EscalationError as exc:
+        return groupify.build_plan(proposal, accept=[f.id for f in exc.findings]).steps
+
+
+def only_group(inventory: Inventory) -> str:
+    (name,) = [g.name for g in groupify.propose(inventory).groups if "eve" in g.members]
+    return name
+
+
+@pytest.mark.parametrize(
+    ("document", "actions"),
+    [
+        (grant("iam:AttachGroupPolicy"), ["iam:AttachGroupPolicy"]),
+        (grant("iam:PutGroupPolicy"), ["iam:PutGroupPolicy"]),
+        (grant("iam:Put*", resource=f"arn:aws:iam::{ACCOUNT}:group/*"), ["iam:PutGroupPolicy"]),
+        # iam:Put* on everything includes PutUserPolicy on itself: admin-equivalent already.
+        (grant("iam:Put*"), None),
+        (grant("iam:*Group*"), ["iam:AttachGroupPolicy", "iam:PutGroupPolicy"]),
+        (
+            canonical_document(
+                {"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]}
+            ),
+            None,  # everything but S3: admin-equivalent by itself, so nothing is new
+        ),
+    ],
+)
+def test_a_new_member_who_may_change_its_group_is_a_finding(
+    document: str, actions: list[str] | None
+) -> None:
+    """Attach/Put on the group (by name or wildcard) is a way up for a member who could not
+    change its own user before; a user who could is admin-equivalent already."""
+    inventory = account({"inline": {"iam": document}})
+    group = only_group(inventory)
+    got = findings(inventory)
+    if actions is None:
+        assert got == []
+    else:
+        assert got == [("eve", group, a, Answer.YES) for a in actions]
+
+
+def test_the_cloudsplaining_privesc_users_are_refused() -> None:
+    """privesc8-AttachGroupPolicy-user and privesc11-PutGroupPolicy-user (cloudsplaining's
+    example account): planned into groups, each could attach or put any policy on its group."""
+    users = {
+        "privesc8-AttachGroupPolicy-user": {
+            "inline": {"privesc8": grant("iam:AttachGroupPolicy")},
+        },
+        "privesc11-PutGroupPolicy-user": {"inline": {"privesc11": grant("iam:PutGroupPolicy")}},
+    }
+    inventory = make_inventory(users)
+    with pytest.raises(EscalationError) as info:
+        groupify.build_plan(groupify.propose(inventory))
+    assert sorted((f.user, f.action) for f in info.value.findings) == [
+        ("privesc11-PutGroupPolicy-user", "iam:PutGroupPolicy"),
+        ("privesc8-AttachGroupPolicy-user", "iam:AttachGroupPolicy"),
+    ]
+    lines = str(info.value).splitlines()
+    assert lines[0].startswith("the plan would give 2 user(s) a way to raise their own access")
+    assert len(lines) == 2 + len(info.value.findings)
+    assert "--exclude-user" in lines[-1] and "--accept" in lines[-1]
+
+
+def test_add_user_to_group_on_a_new_group_that_grants_more() -> None:
+    """joe may add itself to any group: a new group granting what joe lacks is a way up."""
+    inventory = account({}, joe={"inline": {"join": grant("iam:AddUserToGroup")}})
+    group = only_group(inventory)
+    got = findings(inventory)
+    assert ("joe", group, "iam:AddUserToGroup", Answer.YES) in got
+    assert not [f for f in got if f[0] == "joe" and f[1] != group and f[2] != "iam:AddUserToGroup"]
+
+
+def test_add_user_to_group_on_a_group_granting_nothing_new_is_no_finding() -> None:
+    """A user who already holds all a new group grants gains nothing by joining it."""
+    inventory = account(
+        {},
+        joe={
+            "managed": [aws("AmazonS3ReadOnlyAccess")],
+            "inline": {"join": grant("iam:AddUserToGroup")},
+        },
+    )
+    group = only_group(inventory)
+    assert ("joe", group, "iam:AddUserToGroup", Answer.YES) not in findings(inventory)
+
+
+@pytest.mark.parametrize(
+    ("eve", "expected"),
+    [
+        # An explicit deny on groups wins.
+        (
+            {
+                "inline": {
+                    "iam": grant("iam:AttachGroupPolicy"),
+                    "no": grant("iam:*", effect="Deny", resource=f"arn:aws:iam::{ACCOUNT}:group/*"),
+                }
+            },
+            [],
+        ),
+        # A condition makes it "may": still refused, shown as conditional.
+        (
+            {
+                "inline": {
+                    "iam": grant(
+                        "iam:AttachGroupPolicy",
+                        Condition={"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+                    )
+                }
+            },
+            [("iam:AttachGroupPolicy", Answer.CONDITIONAL)],
+        ),
+        # A boundary that allows no IAM call stops it.
+        (
+            {
+                "inline": {"iam": grant("iam:AttachGroupPolicy")},
+                "boundary": cust("s3-only"),
+                "documents": {cust("s3-only"): grant("s3:*")},
+            },
+            [],
+        ),
+        # A boundary whose document is missing: unknown, never harmless.
+        (
+            {
+                "inline": {"iam": grant("iam:AttachGroupPolicy")},
+                "boundary": cust("lost"),
+                "documents": {cust("lost"): None},
+            },
+            [("iam:AttachGroupPolicy", Answer.UNKNOWN)],
+        ),
+        # An AWS-managed policy without a document: unknown, so any call may be allowed.
+        (
+            {"managed": [aws("SomethingUnread")], "documents": {aws("SomethingUnread"): None}},
+            [
+                ("iam:AttachGroupPolicy", Answer.UNKNOWN),
+                ("iam:PutGroupPolicy", Answer.UNKNOWN),
+            ],
+        ),
+        # Attach on another group only: nothing on its own new group.
+        (
+            {
+                "inline": {
+                    "iam": grant(
+                        "iam:AttachGroupPolicy", resource=f"arn:aws:iam::{ACCOUNT}:group/x"
+                    )
+                }
+            },
+            [],
+        ),
+        # Admin-equivalent already (AdministratorAccess): it gains nothing.
+        ({"managed": [aws("AdministratorAccess")]}, []),
+    ],
+)
+def test_deny_conditions_boundaries_and_unknown_documents(
+    eve: dict[str, Any], expected: list[tuple[str, Answer]]
+) -> None:
+    """Explicit deny, conditions, boundaries and missing documents change the answer."""
+    inventory = account(eve)
+    got = [(a, ans) for u, _, a, ans in findings(inventory) if u == "eve"]
+    assert got == expected
+
+
+def test_changing_a_customer_policy_on_the_group_is_a_finding() -> None:
+    """A member that may CreatePolicyVersion on a customer policy attached to its new group."""
+    deploy = cust("deploy")
+    inventory = make_inventory(
+        {
+            "ann": {"managed": [deploy]},
+            "eve": {
+                "managed": [deploy],
+                "inline": {"v": grant("iam:CreatePolicyVersion", resource=deploy)},
+            },
+        }
+    )
+    got = control_findings(inventory, _steps(groupify.propose(inventory)))
+    (group,) = {f.group for f in got}
+    assert [(f.id, f.resource, f.answer) for f in got] == [
+        (f"eve:CreatePolicyVersion:{group}:deploy", deploy, Answer.YES)
+    ]
+
+
+def test_joining_an_existing_group_it_may_change_is_a_finding() -> None:
+    """A reused existing group counts too: the new member may change what it grants."""
+    inventory = make_inventory(
+        {
+            "eve": {
+                "managed": [aws("ReadOnlyAccess")],
+                "inline": {"iam": grant("iam:PutGroupPolicy")},
+            },
+        },
+        {
+            "readers": {
+                "managed": [aws("ReadOnlyAccess")],
+                "inline": {"iam": grant("iam:PutGroupPolicy")},
+            }
+        },
+    )
+    assert [g.existing for g in groupify.propose(inventory).groups] == [True]
+    got = [
+        (f.user, f.group, f.action)
+        for f in control_findings(inventory, _steps(groupify.propose(inventory)))
+    ]
+    assert ("eve", "readers", "iam:PutGroupPolicy") in got
+
+
+def test_an_accepted_finding_is_recorded_and_checked_again_on_load(tmp_path: Path) -> None:
+    """--accept ID lets the plan through; the plan file records it; load_plan re-checks."""
+    inventory = account({"inline": {"iam": grant("iam:AttachGroupPolicy")}})
+    proposal = groupify.propose(inventory)
+    with pytest.raises(EscalationError) as info:
+        groupify.build_plan(proposal)
+    ids = [f.id for f in info.value.findings]
+    assert ids == [f"eve:AttachGroupPolicy:{only_group(inventory)}"]
+    plan = groupify.build_plan(proposal, accept=ids)
+    assert plan.accepted == tuple(ids)
+    path = tmp_path / "plan.json"
+    plan.save(path)
+    assert json.loads(path.read_text())["accepted_findings"] == ids
+    assert groupify.load_plan(path).accepted == tuple(ids)
+    # Accepting another id does not cover this finding.
+    with pytest.raises(EscalationError):
+        groupify.build_plan(proposal, accept=["eve:PutGroupPolicy:elsewhere"])
+
+
+def test_the_cli_refuses_with_one_line_per_finding_and_accepts_by_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """groupify plan exits 2 naming each finding; with --accept it writes the plan."""
+    inventory = account({"inline": {"iam": grant("iam:AttachGroupPolicy")}})
+    gaad = tmp_path / "gaad.json"
+    gaad.write_text(json.dumps(to_gaad(inventory)))
+    out = tmp_path / "plan.json"
+    assert main(["plan", "--from-gaad", str(gaad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    finding = f"eve:AttachGroupPolicy:{only_group(inventory)}"
+    assert f"  {finding}: user 'eve' joins group" in err
+    assert "Traceback" not in err and not out.exists()
+    assert main(["plan", "--from-gaad", str(gaad), "--out", str(out), "--accept", finding]) == 0
+    text = capsys.readouterr().out
+    assert f"Control paths: 1 accepted finding(s): {finding}" in text
+    assert groupify.load_plan(out).accepted == (finding,)
