@@ -218,7 +218,7 @@ def test_rollback_commands(example_html: str, example_md: str) -> None:
         real = re.search(r"groupify rollback --journal plan\.json\.journal(?! --dry-run)", text)
         assert real and real.start() > dry
         assert "delete anything groupify did not create" in text
-        assert "billing-viewers" in text.split("8. Rollback")[1]
+        assert "billing-viewers" in text.split("9. Rollback")[1]
 
 
 def test_rollback_commands_quote_the_plan_path(example: Plan) -> None:

@@ -219,8 +219,13 @@ def test_rendered_dom_holds_the_facts(
     dom = dump_dom(chromium, report, tmp_path, f"--log-net-log={netlog}")
     text = " ".join(" ".join(dom.text).split())
     assert "script" not in dom.tags
-    assert dom.headings[:3] == ["1. Scope", "2. Verification", "3. Documented exceptions"]
-    assert "8. Rollback" in dom.headings
+    assert dom.headings[:4] == [
+        "1. Scope",
+        "2. Risk review",
+        "3. Verification",
+        "4. Documented exceptions",
+    ]
+    assert "9. Rollback" in dom.headings
     for g in example.groups:
         assert g["name"] in text
     destructive = sum(1 for s in example.steps if s.is_destructive)

@@ -20,6 +20,7 @@ __all__ = [
     "plan_text",
     "proposal_text",
     "result_text",
+    "risk_lines",
     "rollback_preview_text",
     "scan_text",
     "table",
@@ -143,8 +144,25 @@ def plan_text(plan: Plan) -> str:
         "Verified: every user's effective access is unchanged after every step, and no "
         "user in scope keeps a direct policy.",
         control_text(plan),
+        *risk_lines(plan),
     ]
     return "\n".join(lines) + "\n"
+
+
+def risk_lines(plan: Plan) -> list[str]:
+    """The risk review: each flagged group and exempt user, and why."""
+    risks = plan.risks
+    if not risks:
+        return ["Risk review: nothing flagged."]
+    groups = sum(1 for r in risks if r.subject == "group")
+    out = [
+        f"Risk review: {groups} group(s) and {len(risks) - groups} exempt user(s) to look at "
+        "before approving:"
+    ]
+    for r in risks:
+        who = f"{len(r.members)} member(s)" if r.subject == "group" else "exempt"
+        out.append(f"  {r.subject} {r.name} ({who}): " + "; ".join(str(f) for f in r.flags))
+    return out
 
 
 def control_text(plan: Plan) -> str:

@@ -28,7 +28,7 @@ from groupify.errors import (
 from groupify.inventory.model import Inventory
 from groupify.inventory.policy import digest, document_size
 from groupify.plan.ops import OPS, PLAN_OPS
-from groupify.plan.privilege import Finding, control_findings, unaccepted
+from groupify.plan.privilege import Finding, Risk, control_findings, risk_review, unaccepted
 from groupify.plan.replay import check_steps, created_policies
 from groupify.plan.steps import Step
 from groupify.proposal.model import Exemption, Exemptions, _exemptions
@@ -129,6 +129,11 @@ class Plan:
         if refused:
             raise EscalationError(refused)
         return self
+
+    @cached_property
+    def risks(self) -> tuple[Risk, ...]:
+        """Groups the plan creates or fills, and exempt users, that a reviewer must look at."""
+        return risk_review(self.inventory, self.steps, (e.user for e in self.exceptions))
 
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
@@ -288,6 +293,7 @@ class Plan:
             "control_findings": [
                 {**f.to_dict(), "accepted": f.id in self.accepted} for f in self.findings
             ],
+            "risks": [r.to_dict() for r in self.risks],
         }
 
     def to_json(self) -> str:

@@ -33,11 +33,20 @@ from groupify.inventory.model import Inventory, PolicyRef, User
 from groupify.plan.replay import AccountModel
 from groupify.plan.steps import Step
 from groupify.privilege.evaluate import Answer, Evaluator
+from groupify.privilege.risk import RiskFlag, assess
 
 if TYPE_CHECKING:
     from groupify.plan.model import Plan
 
-__all__ = ["Finding", "check_live", "control_findings", "summary", "unaccepted"]
+__all__ = [
+    "Finding",
+    "Risk",
+    "check_live",
+    "control_findings",
+    "risk_review",
+    "summary",
+    "unaccepted",
+]
 
 #: Calls that change what a group grants.
 CHANGE_GROUP = ("iam:AttachGroupPolicy", "iam:PutGroupPolicy")
@@ -201,6 +210,60 @@ def control_findings(
                 answer = evaluators.may(ev, JOIN, arn)
                 if answer.possible:
                     out.append(Finding(user.name, group, JOIN, arn, answer))
+    return tuple(out)
+
+
+@frozen
+class Risk:
+    """A group the plan creates or fills, or an exempt user, with what a reviewer must see."""
+
+    subject: str  # "group" or "exempt user"
+    name: str
+    members: tuple[str, ...]
+    flags: tuple[RiskFlag, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "subject": self.subject,
+            "name": self.name,
+            "members": list(self.members),
+            "flags": [{"kind": f.kind, "detail": f.detail} for f in self.flags],
+        }
+
+
+def _documents(inventory: Inventory, refs: Iterable[PolicyRef]) -> dict[str, str | None]:
+    return {
+        ref.key if ref.is_managed else f"inline {inventory.label(ref)}": inventory.document(ref)
+        for ref in sorted(refs)
+    }
+
+
+def risk_review(
+    inventory: Inventory, steps: Sequence[Step], exempt: Iterable[str] = ()
+) -> tuple[Risk, ...]:
+    """Every group *steps* create or add members to, and every *exempt* user, that
+    :func:`~groupify.privilege.risk.assess` flags; a new group of one member is flagged
+    too (grouping gave no reuse there)."""
+    final = AccountModel(inventory)
+    for step in steps:
+        final.apply(step.op, step.params)
+    created = {s.params["GroupName"] for s in steps if s.spec.creates == "group"}
+    touched = created | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
+    out = []
+    for group in sorted(touched):
+        members = tuple(sorted(final.group_members[group]))
+        flags = list(assess(_documents(inventory, final.group_policies(group))))
+        if group in created and len(members) == 1:
+            flags.append(RiskFlag("single-member", "a group of one: grouping gave no reuse here"))
+        if flags:
+            out.append(Risk("group", group, members, tuple(flags)))
+    for name in sorted(exempt):
+        user = inventory.user_by_name.get(name)
+        if user is None:
+            continue
+        flags = list(assess(_documents(inventory, user.direct)))
+        if flags:
+            out.append(Risk("exempt user", name, (name,), tuple(flags)))
     return tuple(out)
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from groupify._html import badge, esc, kv_table, table
 from groupify._views import box, fold, names, pandas
 from groupify.plan.ops import ALL, OPS, Backend, Op
-from groupify.proposal.views import exceptions_table
+from groupify.proposal.views import exceptions_table, risk_badges
 
 if TYPE_CHECKING:
     from groupify.plan.model import Plan, Quota
@@ -60,9 +60,12 @@ def plan_html(plan: Plan) -> str:
             ("existing groups reused", s["groups_reused"]),
             ("policies created", s["policies_created"]),
             ("steps", s["steps"]),
+            ("flagged by the risk review", _risk_count(plan)),
+            ("accepted control-path findings", len(plan.accepted) or "none"),
             ("fingerprint", plan.fingerprint[:23] + "…"),
         ]
     )
+    risk = {r.name: r for r in plan.risks if r.subject == "group"}
     ops = table(["op", "steps"], list(s["steps_by_op"].items()))
     groups = [
         [
@@ -71,6 +74,7 @@ def plan_html(plan: Plan) -> str:
             len(g["members"]),
             esc(names(g["members"])),
             "<br>".join(f"{esc(p['name'])} {badge(_kind(p), 'info')}" for p in g["policies"]),
+            risk_badges(risk[g["name"]].flags) if g["name"] in risk else "",
             esc(g.get("reason", "")),
         ]
         for g in plan.groups
@@ -95,12 +99,22 @@ def plan_html(plan: Plan) -> str:
         "<h4>Quota headroom</h4>",
         _headroom(plan.headroom()),
         "<h4>Groups</h4>",
-        fold("groups", ["group", "users", "members", "policies", "why"], groups, raw=[0, 2, 3]),
+        fold(
+            "groups",
+            ["group", "users", "members", "policies", "risk", "why"],
+            groups,
+            raw=[0, 2, 3, 4],
+        ),
         "<h4>Exceptions</h4>",
         exceptions_table(plan),
         "<h4>Steps</h4>",
         fold("steps", ["id", "op", "target", "", "after"], steps, raw=[3]),
     )
+
+
+def _risk_count(plan: Plan) -> str:
+    groups = sum(1 for r in plan.risks if r.subject == "group")
+    return f"{groups} group(s), {len(plan.risks) - groups} exempt user(s)"
 
 
 def _kind(policy: dict[str, Any]) -> str:

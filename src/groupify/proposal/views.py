@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from groupify._html import badge, esc, kv_table, table
 from groupify._views import box, fold, names, pandas
 from groupify.inventory.views import policy_badges
+from groupify.privilege.risk import RiskFlag, assess
 
 if TYPE_CHECKING:
     from groupify.inventory.model import Inventory
-    from groupify.proposal.model import Exemption, Proposal, ProposalDiff
+    from groupify.proposal.model import Exemption, Proposal, ProposalDiff, ProposedGroup
 
-__all__ = ["diff_html", "exceptions_table", "proposal_frame", "proposal_html"]
+__all__ = [
+    "diff_html",
+    "exceptions_table",
+    "group_risks",
+    "proposal_frame",
+    "proposal_html",
+    "risk_badges",
+]
 
 
 def _groups_table(proposal: Proposal) -> str:
@@ -26,10 +35,31 @@ def _groups_table(proposal: Proposal) -> str:
                 len(g.members),
                 esc(names(g.members)),
                 policy_badges(inv, g.policies, g.as_managed),
+                risk_badges(group_risks(proposal, g)),
                 esc(g.reason),
             ]
         )
-    return fold("groups", ["group", "users", "members", "policies", "why"], rows, raw=[0, 2, 3])
+    return fold(
+        "groups", ["group", "users", "members", "policies", "risk", "why"], rows, raw=[0, 2, 3, 4]
+    )
+
+
+def group_risks(proposal: Proposal, group: ProposedGroup) -> tuple[RiskFlag, ...]:
+    """What the risk review flags in *group* (its policies, and a new group of one)."""
+    inv = proposal.inventory
+    documents = {
+        ref.key if ref.is_managed else f"inline {inv.label(ref)}": inv.document(ref)
+        for ref in sorted(group.policies)
+    }
+    flags = list(assess(documents))
+    if not group.existing and len(group.members) == 1:
+        flags.append(RiskFlag("single-member", "a group of one: grouping gave no reuse here"))
+    return tuple(flags)
+
+
+def risk_badges(flags: Iterable[RiskFlag]) -> str:
+    """One badge per risk, its evidence in the tooltip."""
+    return " ".join(f'<span title="{esc(f.detail)}">{badge(f.kind, "warn")}</span>' for f in flags)
 
 
 def proposal_html(proposal: Proposal) -> str:
@@ -46,6 +76,8 @@ def proposal_html(proposal: Proposal) -> str:
             ("most proposed groups per user", s["max_groups_per_user"]),
         ]
     )
+    flagged = sum(1 for g in proposal.groups if group_risks(proposal, g))
+    summary += kv_table([("groups flagged by the risk review", flagged)])
     changed = ""
     if proposal.previous is not None:
         changed = "<h4>Changed by the last edit</h4>" + diff_html(

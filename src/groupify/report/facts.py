@@ -22,6 +22,7 @@ from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import document_size, is_aws_managed
 from groupify.plan.model import Plan, Quota
 from groupify.plan.ops import CREATED_POLICY_PATH, OPS, PLAN_OPS, Backend
+from groupify.plan.privilege import Finding, Risk
 from groupify.plan.steps import Step
 
 __all__ = ["REPORT", "Facts", "facts"]
@@ -121,6 +122,9 @@ class Facts:
     segments: tuple[Segment, ...]
     documents: tuple[_Document, ...]
     reverse_calls: tuple[tuple[str, int], ...]
+    #: Flagged groups and exempt users (the risk review), and accepted control-path findings.
+    risks: tuple[Risk, ...] = ()
+    accepted: tuple[Finding, ...] = ()
 
     @property
     def destructive(self) -> int:
@@ -328,6 +332,8 @@ def facts(plan: Plan, *, plan_path: str, generator: str | None, checksum: str | 
         segments=_segments(plan.steps, {g.name for g in groups if g.existing}),
         documents=documents,
         reverse_calls=reverse_calls,
+        risks=plan.risks,
+        accepted=tuple(f for f in plan.findings if f.id in plan.accepted),
     )
 
 
@@ -405,6 +411,36 @@ def _new_group(p: Mapping[str, str]) -> list[tuple[str, str]]:
 def step_details(step: Step) -> list[tuple[str, str]]:
     """(label, value) pairs a reviewer needs about *step*, documents summarised."""
     return REPORT[step.op](step.params)
+
+
+def risk_intro(f: Facts) -> str:
+    """The risk review's first sentence."""
+    groups = sum(1 for r in f.risks if r.subject == "group")
+    if not f.risks:
+        return (
+            "Nothing flagged: no group the plan creates or fills, and no exempt user, holds "
+            "admin-equivalent, service-wide, privilege-escalation or data-wide write grants."
+        )
+    return (
+        f"{plural(groups, 'group')} the plan creates or fills and "
+        f"{plural(len(f.risks) - groups, 'exempt user')} hold grants to look at before "
+        "approving: admin-equivalent policies, service-wide wildcards, known "
+        "privilege-escalation methods, data-wide writes, unknown documents, or a group of one."
+    )
+
+
+def control_intro(f: Facts) -> str:
+    """What the control-path check says, including accepted findings."""
+    if not f.accepted:
+        return (
+            "Control paths: no user gains a way to raise its own access through the groups "
+            "the plan creates or fills (identity policies and permissions boundaries; SCPs, "
+            "resource-based and session policies are not seen)."
+        )
+    return (
+        f"Control paths: {plural(len(f.accepted), 'finding')} accepted by a reviewer, each "
+        "a way a user could raise its own access; re-checked at apply:"
+    )
 
 
 def plural(n: int, word: str, plural: str | None = None) -> str:

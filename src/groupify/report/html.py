@@ -20,10 +20,12 @@ from groupify.report.facts import (
     Facts,
     Policy,
     after,
+    control_intro,
     facts,
     lede,
     near,
     plural,
+    risk_intro,
     rollback_calls,
     rollback_does,
     rollback_intro,
@@ -131,14 +133,15 @@ def _h2(anchor: str, title: str) -> str:
 
 _SECTIONS = (
     ("scope", "1. Scope"),
-    ("verification", "2. Verification"),
-    ("exceptions", "3. Documented exceptions"),
-    ("groups", "4. Groups"),
-    ("users", "5. Users in scope"),
-    ("quotas", "6. Quota headroom"),
-    ("steps", "7. Steps"),
-    ("rollback", "8. Rollback"),
-    ("signoff", "9. Sign-off"),
+    ("risk", "2. Risk review"),
+    ("verification", "3. Verification"),
+    ("exceptions", "4. Documented exceptions"),
+    ("groups", "5. Groups"),
+    ("users", "6. Users in scope"),
+    ("quotas", "7. Quota headroom"),
+    ("steps", "8. Steps"),
+    ("rollback", "9. Rollback"),
+    ("signoff", "10. Sign-off"),
     ("documents", "Appendix A. Inline policy documents"),
 )
 
@@ -155,7 +158,7 @@ def _html_scope(f: Facts) -> str:
         ("Groups created", len(f.new_groups)),
         ("Existing groups reused", f"{len(f.reused_groups)} (unchanged; members added)"),
         ("Policies created", f"{s['policies_created']} customer-managed, under /groupify/"),
-        ("Steps", f"{len(f.steps)} IAM calls (by call below; each one in section 7)"),
+        ("Steps", f"{len(f.steps)} IAM calls (by call below; each one in section 8)"),
         ("Destructive steps", f"{f.destructive} (each removes a direct policy from a user)"),
         ("Plan written by", f.generator),
         ("Report rendered by", f.renderer),
@@ -186,7 +189,7 @@ def _html_scope(f: Facts) -> str:
 
 def _html_verification(f: Facts) -> str:
     return (
-        _h2("verification", "2. Verification")
+        _h2("verification", "3. Verification")
         + '<div class="callout">'
         + f"<p><strong>Verified.</strong> {verification_intro(f, _code)}</p>"
         + _ul(verification(f))
@@ -194,8 +197,30 @@ def _html_verification(f: Facts) -> str:
     )
 
 
+def _html_risk(f: Facts) -> str:
+    out = _h2("risk", "2. Risk review")
+    # Amber where something is flagged, like the exceptions callout; green where not.
+    cls = "callout warn" if f.risks or f.accepted else "callout"
+    out += f'<div class="{cls}"><p>{esc(risk_intro(f))}</p></div>'
+    if f.risks:
+        rows = [
+            (
+                esc(r.subject),
+                f"<strong>{esc(r.name)}</strong>",
+                _names(r.members),
+                _ul([f"<strong>{esc(x.kind)}</strong>: {esc(x.detail)}" for x in r.flags]),
+            )
+            for r in f.risks
+        ]
+        out += table(["", "name", "members", "why"], rows, raw=(0, 1, 2, 3))
+    out += f"<p>{esc(control_intro(f))}</p>"
+    if f.accepted:
+        out += _ul([f"<code>{esc(x.id)}</code>: {esc(x.why)}" for x in f.accepted])
+    return out
+
+
 def _html_exceptions(f: Facts) -> str:
-    out = _h2("exceptions", "3. Documented exceptions")
+    out = _h2("exceptions", "4. Documented exceptions")
     if not f.exceptions:
         return out + (
             "<p>None: every user with a direct policy is in scope, so IAM.2 passes for every "
@@ -216,7 +241,7 @@ def _html_policy(p: Policy) -> str:
 
 
 def _html_groups(f: Facts) -> str:
-    out = _h2("groups", "4. Groups")
+    out = _h2("groups", "5. Groups")
     if not f.groups:
         return out + "<p>No group is needed.</p>"
     out += (
@@ -241,7 +266,7 @@ def _html_groups(f: Facts) -> str:
 
 
 def _html_users(f: Facts) -> str:
-    out = _h2("users", "5. Users in scope")
+    out = _h2("users", "6. Users in scope")
     if not f.in_scope:
         return out + "<p>No user is in scope.</p>"
     out += (
@@ -284,7 +309,7 @@ def _html_quotas(f: Facts) -> str:
             )
         )
     return (
-        _h2("quotas", "6. Quota headroom")
+        _h2("quotas", "7. Quota headroom")
         + "<p>The highest value each IAM quota reaches once the plan is applied, against the "
         "account's limit (read from GetAccountSummary by a live scan, IAM's defaults for a "
         "file, or as overridden with --quota).</p>"
@@ -313,7 +338,7 @@ def _html_step_row(step: Step) -> str:
 
 
 def _html_steps(f: Facts) -> str:
-    out = _h2("steps", "7. Steps")
+    out = _h2("steps", "8. Steps")
     if not f.steps:
         return out + "<p>The plan has no step: nothing to change.</p>"
     out += (
@@ -355,7 +380,7 @@ def _html_rollback(f: Facts) -> str:
         else ""
     )
     return (
-        _h2("rollback", "8. Rollback")
+        _h2("rollback", "9. Rollback")
         + f"<p>{rollback_intro(f, _code)}</p>"
         + f"<pre>{esc(dry)}\n{esc(real)}</pre>"
         + "<p>Rollback:</p>"
@@ -372,7 +397,7 @@ def _html_rollback(f: Facts) -> str:
 def _html_signoff() -> str:
     rows = "".join(f"<tr><th>{esc(label)}</th><td></td></tr>" for label in SIGN_OFF)
     return (
-        _h2("signoff", "9. Sign-off")
+        _h2("signoff", "10. Sign-off")
         + f'<table class="groupify summary signoff"><tbody>{rows}</tbody></table>'
     )
 
@@ -425,6 +450,7 @@ def render_html(
         f"<nav>{nav}</nav>"
         "</header>"
         + _html_scope(f)
+        + _html_risk(f)
         + _html_verification(f)
         + _html_exceptions(f)
         + _html_groups(f)

@@ -12,10 +12,12 @@ from groupify.report.facts import (
     ROLLBACK_DOES_NOT,
     SIGN_OFF,
     after,
+    control_intro,
     facts,
     lede,
     near,
     plural,
+    risk_intro,
     rollback_calls,
     rollback_does,
     rollback_intro,
@@ -104,7 +106,7 @@ def render_markdown(
             ("Groups created", str(len(f.new_groups))),
             ("Existing groups reused", f"{len(f.reused_groups)} (unchanged; members added)"),
             ("Policies created", f"{s['policies_created']} customer-managed, under /groupify/"),
-            ("Steps", f"{len(f.steps)} IAM calls (by call below; each one in section 7)"),
+            ("Steps", f"{len(f.steps)} IAM calls (by call below; each one in section 8)"),
             (
                 "Destructive steps",
                 f"**{f.destructive} DESTRUCTIVE** (each removes a direct policy from a user)",
@@ -128,11 +130,35 @@ def render_markdown(
         ],
     )
 
-    out += ["## 2. Verification", "", f"**Verified.** {verification_intro(f, _mdcode)}", ""]
+    out += [
+        "## 2. Risk review",
+        "",
+        ("> **" if f.risks else "") + _md(risk_intro(f)) + ("**" if f.risks else ""),
+        "",
+    ]
+    if f.risks:
+        out += _mdtable(
+            ["", "name", "members", "why"],
+            [
+                (
+                    _md(r.subject),
+                    _mdcode(r.name),
+                    _mdnames(r.members),
+                    "; ".join(f"**{_md(x.kind)}**: {_md(x.detail)}" for x in r.flags),
+                )
+                for r in f.risks
+            ],
+        )
+    out += [_md(control_intro(f)), ""]
+    out += [f"- {_mdcode(x.id)}: {_md(x.why)}" for x in f.accepted]
+    if f.accepted:
+        out += [""]
+
+    out += ["## 3. Verification", "", f"**Verified.** {verification_intro(f, _mdcode)}", ""]
     out += [f"- {line}" for line in verification(f)]
     out += ["", verification_after(f, _mdcode), ""]
 
-    out += ["## 3. Documented exceptions", ""]
+    out += ["## 4. Documented exceptions", ""]
     if f.exceptions:
         out += [
             f"> **IAM.2 stays failing for {plural(len(f.exceptions), 'user')}.** They keep "
@@ -152,7 +178,7 @@ def render_markdown(
             "",
         ]
 
-    out += ["## 4. Groups", ""]
+    out += ["## 5. Groups", ""]
     if not f.groups:
         out += ["No group is needed.", ""]
     else:
@@ -177,7 +203,7 @@ def render_markdown(
             [(_mdcode(p.name), _md(p.kind), _mdcode(p.ident)) for p in g.policies],
         )
 
-    out += ["## 5. Users in scope", ""]
+    out += ["## 6. Users in scope", ""]
     if f.in_scope:
         out += _mdtable(
             ["user", "groups now", "joins", "direct policies removed"],
@@ -190,7 +216,7 @@ def render_markdown(
         out += ["No user is in scope.", ""]
 
     out += [
-        "## 6. Quota headroom",
+        "## 7. Quota headroom",
         "",
         "The highest value each IAM quota reaches once the plan is applied, against the "
         "account's limit.",
@@ -213,7 +239,7 @@ def render_markdown(
         ],
     )
 
-    out += ["## 7. Steps", ""]
+    out += ["## 8. Steps", ""]
     if not f.steps:
         out += ["The plan has no step: nothing to change.", ""]
     else:
@@ -246,7 +272,7 @@ def render_markdown(
         out += _mdtable(["step", "IAM call", "target", "details", "after", "removes access"], rows)
 
     dry, real = f.rollback_commands
-    out += ["## 8. Rollback", "", rollback_intro(f, _mdcode), ""]
+    out += ["## 9. Rollback", "", rollback_intro(f, _mdcode), ""]
     out += _fence(f"{dry}\n{real}", "sh")
     out += ["Rollback:", ""] + [f"- {x}" for x in rollback_does(_mdcode)] + [""]
     out += ["Rollback does not:", ""] + [f"- {x}" for x in ROLLBACK_DOES_NOT] + [""]
@@ -258,7 +284,7 @@ def render_markdown(
             "",
         ]
 
-    out += ["## 9. Sign-off", ""]
+    out += ["## 10. Sign-off", ""]
     out += _mdtable(["", ""], [(label, " ") for label in SIGN_OFF])
 
     out += ["## Appendix A. Inline policy documents", ""]
