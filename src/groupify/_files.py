@@ -45,3 +45,5 @@ def read_json(path: str | os.PathLike[str], error: type[Exception], bad_json: st
         raise error(
             f"{name}: {bad_json} (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:
+        raise error(f"{name}: {bad_json} (nested too deeply to read)") from None

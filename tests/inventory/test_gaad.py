@@ -206,3 +206,28 @@ def test_reprs_are_short() -> None:
         repr(PolicyRef.managed(aws("ReadOnlyAccess")))
         == "PolicyRef(arn:aws:iam::aws:policy/ReadOnlyAccess)"
     )
+
+
+@pytest.mark.parametrize(
+    "boundary", [5, "arn:aws:iam::aws:policy/X", {"PermissionsBoundaryArn": 7}]
+)
+def test_an_unreadable_permissions_boundary_is_refused(boundary: object) -> None:
+    """A boundary limits a user: one that cannot be read is refused, never dropped."""
+    gaad = to_gaad(make_inventory({"ann": {}}))
+    gaad["UserDetailList"][0]["PermissionsBoundary"] = boundary
+    with pytest.raises(GaadFormatError, match="PermissionsBoundary"):
+        groupify.parse_gaad([gaad])
+
+
+def test_deeply_nested_json_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """A file, or a policy document, nested past Python's recursion limit is bad input."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(GaadFormatError, match="nested too deeply"):
+        groupify.load_gaad(deep)
+    gaad = to_gaad(make_inventory({"ann": {}}))
+    gaad["UserDetailList"][0]["UserPolicyList"] = [
+        {"PolicyName": "p", "PolicyDocument": '{"a":' * 100_000 + "1" + "}" * 100_000}
+    ]
+    with pytest.raises(GaadFormatError, match="nested too deeply"):
+        groupify.parse_gaad([gaad])

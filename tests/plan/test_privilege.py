@@ -63,7 +63,10 @@ def only_group(inventory: Inventory) -> str:
         (grant("iam:Put*", resource=f"arn:aws:iam::{ACCOUNT}:group/*"), ["iam:PutGroupPolicy"]),
         # iam:Put* on everything includes PutUserPolicy on itself: admin-equivalent already.
         (grant("iam:Put*"), None),
-        (grant("iam:*Group*"), ["iam:AttachGroupPolicy", "iam:PutGroupPolicy"]),
+        (
+            grant("iam:*Group*"),
+            ["iam:AttachGroupPolicy", "iam:PutGroupPolicy", "iam:UpdateGroup"],
+        ),
         (
             canonical_document(
                 {"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]}
@@ -83,7 +86,10 @@ def test_a_new_member_who_may_change_its_group_is_a_finding(
     if actions is None:
         assert got == []
     else:
-        assert got == [("eve", group, a, Answer.YES) for a in actions]
+        assert [f for f in got if f[1] == group] == [("eve", group, a, Answer.YES) for a in actions]
+        # iam:*Group* includes AddUserToGroup: ann's new group is one eve could join, then change.
+        others = {(f[1], f[2]) for f in got if f[1] != group}
+        assert bool(others) == ("iam:AddUserToGroup" in document or "*Group*" in document)
 
 
 def test_the_cloudsplaining_privesc_users_are_refused() -> None:
@@ -176,9 +182,18 @@ def test_add_user_to_group_on_a_group_granting_nothing_new_is_no_finding() -> No
         # An AWS-managed policy without a document: unknown, so any call may be allowed.
         (
             {"managed": [aws("SomethingUnread")], "documents": {aws("SomethingUnread"): None}},
+            # Any call may be allowed, and the unread policy (now the group's) may hold a
+            # Deny that a member could take away.
             [
-                ("iam:AttachGroupPolicy", Answer.UNKNOWN),
-                ("iam:PutGroupPolicy", Answer.UNKNOWN),
+                (a, Answer.UNKNOWN)
+                for a in (
+                    "iam:AttachGroupPolicy",
+                    "iam:PutGroupPolicy",
+                    "iam:UpdateGroup",
+                    "iam:DetachGroupPolicy",
+                    "iam:DeleteGroupPolicy",
+                    "iam:RemoveUserFromGroup",
+                )
             ],
         ),
         # Attach on another group only: nothing on its own new group.
@@ -201,7 +216,8 @@ def test_deny_conditions_boundaries_and_unknown_documents(
 ) -> None:
     """Explicit deny, conditions, boundaries and missing documents change the answer."""
     inventory = account(eve)
-    got = [(a, ans) for u, _, a, ans in findings(inventory) if u == "eve"]
+    group = only_group(inventory)
+    got = [(a, ans) for u, g, a, ans in findings(inventory) if u == "eve" and g == group]
     assert got == expected
 
 
@@ -284,3 +300,210 @@ def test_the_cli_refuses_with_one_line_per_finding_and_accepts_by_id(
     text = capsys.readouterr().out
     assert f"Control paths: 1 accepted finding(s): {finding}" in text
     assert groupify.load_plan(out).accepted == (finding,)
+
+
+# -- holes an adversarial review found, each closed ------------------------------------
+
+
+def refused_ids(inventory: Inventory) -> list[str]:
+    """The ids build_plan refuses the plan with ([] when it builds)."""
+    try:
+        groupify.build_plan(groupify.propose(inventory))
+    except EscalationError as exc:
+        return [f.id for f in exc.findings]
+    return []
+
+
+def statement(effect: str, action: Any, resource: str = "*", **extra: Any) -> dict[str, Any]:
+    return {"Effect": effect, "Action": action, "Resource": resource, **extra}
+
+
+def doc_of(*statements: dict[str, Any]) -> str:
+    return canonical_document({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@pytest.mark.parametrize(
+    "deny",
+    [
+        statement("Deny", "iam:AttachUserPolicy", Condition={"StringLike": {"aws:username": "*"}}),
+        statement("Deny", "iam:AttachUserPolicy", f"arn:aws:iam::{ACCOUNT}:user/${{aws:username}}"),
+    ],
+)
+def test_a_deny_that_may_apply_does_not_excuse(deny: dict[str, Any]) -> None:
+    """'Admin-equivalent already' needs the allow beyond doubt: a conditional Deny, or one
+    with a policy variable, may block it, so eve is not excused."""
+    inventory = account(
+        {
+            "inline": {
+                "iam": doc_of(
+                    statement("Allow", ["iam:AttachUserPolicy", "iam:PutGroupPolicy"]), deny
+                )
+            }
+        }
+    )
+    assert refused_ids(inventory) == [f"eve:PutGroupPolicy:{only_group(inventory)}"]
+
+
+def test_a_missing_document_does_not_excuse() -> None:
+    """An unread policy may hold a Deny: an allow elsewhere is not beyond doubt."""
+    inventory = account(
+        {
+            "managed": [aws("Unread")],
+            "inline": {"iam": grant("iam:AttachUserPolicy", "iam:PutGroupPolicy")},
+            "documents": {aws("Unread"): None},
+        }
+    )
+    assert f"eve:PutGroupPolicy:{only_group(inventory)}" in refused_ids(inventory)
+
+
+@pytest.mark.parametrize(
+    "action", ["iam:DetachGroupPolicy", "iam:DeleteGroupPolicy", "iam:RemoveUserFromGroup"]
+)
+def test_a_member_that_may_take_its_groups_deny_away(action: str) -> None:
+    """A Deny eve held directly moves into her group; if she may detach it, delete it or
+    leave the group, she is free of it."""
+    no_delete = doc_of(statement("Deny", "s3:DeleteBucket"))
+    inventory = make_inventory(
+        {
+            "ann": {"managed": [aws("AmazonS3FullAccess")], "inline": {"guard": no_delete}},
+            "eve": {
+                "managed": [aws("AmazonS3FullAccess")],
+                "inline": {"guard": no_delete, "iam": grant(action)},
+            },
+        }
+    )
+    ids = refused_ids(inventory)
+    assert any(i.startswith(f"eve:{action.split(':')[1]}:") for i in ids), ids
+
+
+def test_no_deny_no_lifting_finding() -> None:
+    """Without a Deny in the group, leaving it or detaching from it gains nothing."""
+    inventory = account(
+        {"inline": {"iam": grant("iam:DetachGroupPolicy", "iam:RemoveUserFromGroup")}}
+    )
+    assert refused_ids(inventory) == []
+
+
+def test_a_member_that_may_move_its_group_out_of_a_denys_reach() -> None:
+    """PutGroupPolicy denied except under /sandbox/, but UpdateGroup allowed: eve could move
+    her new group to /sandbox/ and then put any policy on it."""
+    inventory = account(
+        {
+            "inline": {
+                "iam": doc_of(
+                    statement("Allow", ["iam:PutGroupPolicy", "iam:UpdateGroup"]),
+                    {
+                        "Effect": "Deny",
+                        "Action": "iam:PutGroupPolicy",
+                        "NotResource": f"arn:aws:iam::{ACCOUNT}:group/sandbox/*",
+                    },
+                )
+            }
+        }
+    )
+    assert refused_ids(inventory) == [f"eve:UpdateGroup:{only_group(inventory)}"]
+
+
+def test_whoever_may_join_a_new_group_is_checked_as_a_member() -> None:
+    """eve may add herself to, and attach policies on, groups named s3-*; the plan creates
+    one for ann that grants nothing eve lacks: joining, then attaching, is a way up."""
+    inventory = make_inventory(
+        {
+            "ann": {"managed": [aws("AmazonS3ReadOnlyAccess")]},
+            "eve": {
+                "managed": [aws("AmazonS3ReadOnlyAccess"), aws("AmazonEC2ReadOnlyAccess")],
+                "inline": {
+                    "iam": grant(
+                        "iam:AddUserToGroup",
+                        "iam:AttachGroupPolicy",
+                        resource=f"arn:aws:iam::{ACCOUNT}:group/s3-*",
+                    )
+                },
+            },
+        }
+    )
+    groups = [g.name for g in groupify.propose(inventory).groups]
+    assert "s3-readonly" in groups
+    assert "eve:AttachGroupPolicy:s3-readonly" in refused_ids(inventory)
+
+
+def test_a_policy_the_plan_creates_is_a_new_thing_to_attach() -> None:
+    """eve may attach to herself policies under /groupify/ (a condition): before the plan none
+    exist; after it, admin's former inline document is one."""
+    big = doc_of(
+        statement("Allow", "*"),
+        {"Sid": "x" * 200, "Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+    )
+    condition = {"ArnLike": {"iam:PolicyARN": f"arn:aws:iam::{ACCOUNT}:policy/groupify/*"}}
+    inventory = make_inventory(
+        {
+            "admin": {"inline": {"admin": big}},
+            "eve": {
+                "managed": [aws("AmazonS3ReadOnlyAccess")],
+                "inline": {
+                    "attach": grant(
+                        "iam:AttachUserPolicy",
+                        resource=f"arn:aws:iam::{ACCOUNT}:user/eve",
+                        Condition=condition,
+                    )
+                },
+            },
+        },
+        quotas=groupify.Quotas(group_inline_chars=150),
+    )
+    ids = refused_ids(inventory)
+    assert [i for i in ids if i.startswith("eve:")] == [
+        next(i for i in ids if i.startswith("eve:AttachUserPolicy:admin-"))
+    ]
+
+
+def test_a_deny_is_matched_as_iam_matches_arns() -> None:
+    """A Deny's resource wildcard stays in its ARN segment (IAM's rule): ``1*-readonly`` in
+    the account segment does not cover a group, so the Deny is not relied on."""
+    inventory = account(
+        {
+            "inline": {
+                "iam": doc_of(
+                    statement("Allow", "iam:PutGroupPolicy"),
+                    statement("Deny", "iam:PutGroupPolicy", "arn:aws:iam::1*-readonly"),
+                )
+            }
+        }
+    )
+    assert refused_ids(inventory) == [f"eve:PutGroupPolicy:{only_group(inventory)}"]
+
+
+def test_apply_checks_every_user_as_it_is_now() -> None:
+    """A user untouched by the plan that gained AddUserToGroup since planning is caught at
+    apply (check_live reads every live user's access, not the plan's)."""
+    from groupify.plan.privilege import check_live
+
+    planned = account({}, joe={"managed": [aws("AmazonEC2ReadOnlyAccess")]})
+    plan = groupify.build_plan(groupify.propose(planned))
+    live = account(
+        {},
+        joe={
+            "managed": [aws("AmazonEC2ReadOnlyAccess")],
+            "inline": {"join": grant("iam:AddUserToGroup")},
+        },
+    )
+    check_live(plan, planned)  # nothing changed: nothing found
+    with pytest.raises(EscalationError) as info:
+        check_live(plan, live)
+    assert [f.id for f in info.value.findings] == [f"joe:AddUserToGroup:{only_group(planned)}"]
+
+
+def test_an_admin_behind_an_mfa_requirement_gains_nothing() -> None:
+    """A Deny of everything without MFA stops attaching to itself and to its group alike: an
+    admin behind it already has every way up whenever it has this one (no finding)."""
+    mfa = {
+        "Effect": "Deny",
+        "NotAction": ["iam:ListMFADevices"],
+        "Resource": "*",
+        "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+    }
+    inventory = account(
+        {"managed": [aws("AdministratorAccess")], "inline": {"mfa": doc_of(mfa)}},
+        joe={"managed": [aws("AdministratorAccess")], "inline": {"mfa": doc_of(mfa)}},
+    )
+    assert refused_ids(inventory) == []

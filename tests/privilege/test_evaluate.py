@@ -269,8 +269,31 @@ documents = st.lists(
 )
 
 
+def segment_match(pattern: str, arn: str) -> bool:
+    """IAM's documented ARN rule, the long way: fnmatch segment by segment, and a ``*`` that
+    ends the pattern's last segment takes the rest of the ARN, colons and all."""
+    pats, parts = pattern.split(":"), arn.split(":")
+    if pattern == "*":
+        return True
+    for i, p in enumerate(pats):
+        if i == len(pats) - 1 and p.endswith("*"):
+            return fnmatch.fnmatchcase(":".join(parts[i:]), p) if i < len(parts) else False
+        if i >= len(parts) or not fnmatch.fnmatchcase(parts[i], p):
+            return False
+    return len(pats) == len(parts) or (
+        len(pats) == 6 and fnmatch.fnmatchcase(":".join(parts[5:]), pats[5])
+    )
+
+
 def oracle_decide(docs: list[str | None], action: str, resource: str) -> Answer:
-    """IAM's rules written the long way, with fnmatch instead of the evaluator's matching."""
+    """IAM's rules written the long way, with fnmatch instead of the evaluator's matching.
+
+    Where the evaluator must choose between a loose and a strict reading of a
+    resource pattern, it errs toward "allowed": loose (``*`` crosses colons) for
+    what an Allow covers and what a Deny's NotResource leaves out, strict (the
+    documented segment rule) for what a Deny covers and an Allow's NotResource
+    leaves out. The oracle does the same.
+    """
     unknown = any(d is None for d in docs)
     allows: list[bool] = []  # conditional?
     for d in docs:
@@ -282,7 +305,11 @@ def oracle_decide(docs: list[str | None], action: str, resource: str) -> Answer:
             if "NotAction" in s:
                 hit = not hit
             rs = s.get("Resource", s.get("NotResource"))
-            rhit = any(fnmatch.fnmatchcase(resource, p) for p in rs)
+            strict = (s["Effect"] == "Allow") == ("NotResource" in s)
+            rhit = any(
+                segment_match(p, resource) if strict else fnmatch.fnmatchcase(resource, p)
+                for p in rs
+            )
             if "NotResource" in s:
                 rhit = not rhit
             if not (hit and rhit):
@@ -325,3 +352,63 @@ def test_evaluator_agrees_with_brute_force(
     """Generated grants (wildcards, NotAction, NotResource, Deny, conditions, boundaries)."""
     evaluator = Evaluator.of(docs, () if boundary is None else boundary[0])
     assert evaluator.may(action, resource) is oracle(docs, boundary, action, resource)
+
+
+@pytest.mark.parametrize(
+    ("documents", "expected"),
+    [
+        ([policy(allow("iam:AttachUserPolicy"))], True),
+        (
+            [
+                policy(
+                    allow("iam:AttachUserPolicy"),
+                    deny("iam:AttachUserPolicy", Condition={"StringLike": {"aws:username": "*"}}),
+                )
+            ],
+            False,
+        ),
+        ([policy(allow("iam:AttachUserPolicy")), None], False),
+        ([policy(allow("iam:AttachUserPolicy", Condition={"Bool": {"x": "true"}}))], False),
+    ],
+)
+def test_surely_rules_out_every_doubt(documents: list[str | None], expected: bool) -> None:
+    """surely(): an unconditional allow with no deny that might apply and no missing document."""
+    assert Evaluator.of(documents).surely("iam:AttachUserPolicy", USER) is expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "strict", "loose"),
+    [
+        ("arn:aws:iam::1*/dev", False, True),
+        ("arn:aws:iam::123456789012?group/dev", False, True),
+        ("arn:aws:iam::*:group/*", True, True),
+        ("arn:aws:iam::123456789012:group/d*", True, True),
+        ("arn:aws:iam::1*", True, True),
+        ("arn:*", True, True),
+        ("*", True, True),
+    ],
+)
+def test_strict_arn_matching_keeps_wildcards_in_their_segment(
+    pattern: str, strict: bool, loose: bool
+) -> None:
+    """Strict (a Deny's resources): a wildcard stays in its segment unless it ends the last."""
+    assert resource_matches(pattern, GROUP, strict=True) == (strict, False)
+    assert resource_matches(pattern, GROUP) == (loose, False)
+
+
+def test_a_deny_with_a_wildcard_across_segments_is_not_relied_on() -> None:
+    """IAM would not apply this Deny to the group, so the Allow stands."""
+    documents = [
+        policy(allow("iam:PutGroupPolicy"), deny("iam:PutGroupPolicy", "arn:aws:iam::1*/dev"))
+    ]
+    assert Evaluator.of(documents).may("iam:PutGroupPolicy", GROUP) is Answer.YES
+
+
+def test_many_wildcards_match_without_backtracking() -> None:
+    """A pattern of forty wildcards against a long name: answered at once, and rightly
+    (a backtracking regex takes exponential time here)."""
+    pattern = "arn:aws:iam::123456789012:user/" + "*a" * 40 + "*b"
+    name = "arn:aws:iam::123456789012:user/" + "a" * 60
+    assert resource_matches(pattern, name) == (False, False)
+    assert resource_matches(pattern, name + "b") == (True, False)
+    assert action_matches("i*a*m*:*P*u*t*G*r*o*u*p*P*o*l*i*c*y*", "iam:PutGroupPolicy")

@@ -191,6 +191,12 @@ def _user(raw: Any, source: str) -> User:
     if not all(isinstance(g, str) for g in group_names):
         raise _fail(source, f"{where}: GroupList must hold group names")
     boundary = raw.get("PermissionsBoundary")
+    if boundary is not None and not (
+        isinstance(boundary, dict) and isinstance(boundary.get("PermissionsBoundaryArn"), str)
+    ):
+        # A boundary limits what the user may do: one that cannot be read is refused,
+        # never silently dropped.
+        raise _fail(source, f"{where}: PermissionsBoundary must hold a PermissionsBoundaryArn")
     return User(
         name=name,
         arn=_str(raw, "Arn", where, source),
@@ -200,9 +206,7 @@ def _user(raw: Any, source: str) -> User:
         groups=group_names,
         managed=_attached(_list(raw, "AttachedManagedPolicies", where, source), where, source),
         inline=_inline(_list(raw, "UserPolicyList", where, source), where, source),
-        permissions_boundary=(
-            boundary.get("PermissionsBoundaryArn") if isinstance(boundary, dict) else None
-        ),
+        permissions_boundary=boundary["PermissionsBoundaryArn"] if boundary else None,
     )
 
 

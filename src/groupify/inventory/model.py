@@ -303,7 +303,9 @@ class Inventory:
     def partition(self) -> str:
         """The AWS partition of the account (``aws``, ``aws-cn``, ``aws-us-gov``)."""
         for arn in (*(u.arn for u in self.users), *(g.arn for g in self.groups)):
-            return arn.split(":")[1]
+            parts = arn.split(":")
+            if len(parts) > 1 and parts[0] == "arn" and parts[1]:
+                return parts[1]
         return "aws"
 
     def policy_arn(self, name: str, path: str = "/") -> str:

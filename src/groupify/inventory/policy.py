@@ -32,9 +32,16 @@ def canonical_document(document: Any) -> str:
             document = json.loads(text)
         except ValueError as exc:
             raise InputError(f"policy document is not JSON: {exc}") from None
+        except RecursionError:
+            raise InputError("policy document is nested too deeply") from None
     if not isinstance(document, dict):
         raise InputError(f"policy document must be a JSON object, got {type(document).__name__}")
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        raise InputError("policy document is nested too deeply") from None
+    except ValueError as exc:  # e.g. a lone surrogate or a number too long to write
+        raise InputError(f"policy document cannot be written back as JSON: {exc}") from None
 
 
 def document_size(document: str) -> int:

@@ -30,9 +30,9 @@ from attrs import frozen
 
 from groupify.errors import EscalationError
 from groupify.inventory.model import Inventory, PolicyRef, User
-from groupify.plan.replay import AccountModel
+from groupify.plan.replay import AccountModel, created_policies
 from groupify.plan.steps import Step
-from groupify.privilege.evaluate import Answer, Evaluator
+from groupify.privilege.evaluate import Answer, Evaluator, statements
 from groupify.privilege.risk import RiskFlag, assess
 
 if TYPE_CHECKING:
@@ -54,6 +54,10 @@ CHANGE_GROUP = ("iam:AttachGroupPolicy", "iam:PutGroupPolicy")
 CHANGE_POLICY = ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")
 #: The call that joins a group.
 JOIN = "iam:AddUserToGroup"
+#: Calls that take a group's Deny away from a member (its policy, or the member itself).
+LIFT_DENY = ("iam:DetachGroupPolicy", "iam:DeleteGroupPolicy", "iam:RemoveUserFromGroup")
+#: The call that renames a group or moves it to another path, out of a Deny's reach.
+MOVE_GROUP = "iam:UpdateGroup"
 #: Calls that give a user any policy directly: whoever may make them is admin-equivalent.
 CHANGE_USER = ("iam:AttachUserPolicy", "iam:PutUserPolicy")
 
@@ -63,20 +67,25 @@ class Finding:
     """A user the plan would give a way to raise its own access."""
 
     user: str
+    #: The group it concerns (empty for a policy the plan creates, attachable to the user).
     group: str
     action: str
     resource: str
     answer: Answer
+    #: How: ``member`` (joins the group), ``joinable`` (may add itself to it) or
+    #: ``new-policy`` (may attach a policy the plan creates).
+    via: str = "member"
 
     @property
     def id(self) -> str:
-        """A stable name to accept it by: ``user:Action:group[:policy]``."""
-        tail = (
-            ""
-            if self.resource.split(":")[-1].startswith("group")
-            else (":" + self.resource.rsplit("/", 1)[-1])
-        )
-        return f"{self.user}:{self.action.split(':', 1)[1]}:{self.group}{tail}"
+        """A stable name to accept it by: ``user:Action:group[:policy]`` (``user:Action:policy``
+        for a policy the plan creates)."""
+        parts = [self.user, self.action.split(":", 1)[1]]
+        if self.group:
+            parts.append(self.group)
+        if ":policy/" in self.resource:
+            parts.append(self.resource.rsplit("/", 1)[-1])
+        return ":".join(parts)
 
     @property
     def why(self) -> str:
@@ -86,8 +95,21 @@ class Finding:
             Answer.CONDITIONAL: "its policies allow it under a condition",
             Answer.UNKNOWN: "a policy it holds has no document here, so it may",
         }[self.answer]
-        if self.action == JOIN:
+        policy = self.resource.rsplit("/", 1)[-1]
+        if self.via == "new-policy":
+            what = (
+                f"may attach policy {policy!r}, which the plan creates and which grants more "
+                f"({self.action} on {'its group ' + repr(self.group) if self.group else 'itself'})"
+            )
+        elif self.action == JOIN:
             what = f"may add itself to new group {self.group!r} ({self.action}), which grants more"
+        elif self.via == "joinable":
+            what = f"may add itself to new group {self.group!r} and then change it ({self.action})"
+        elif self.action in LIFT_DENY:
+            what = (
+                f"joins group {self.group!r}, which carries a Deny, and may take the Deny "
+                f"away ({self.action})"
+            )
         elif self.action in CHANGE_POLICY:
             what = (
                 f"joins group {self.group!r} and may change policy "
@@ -105,6 +127,7 @@ class Finding:
             "action": self.action,
             "resource": self.resource,
             "answer": self.answer.value,
+            "via": self.via,
         }
 
 
@@ -155,62 +178,116 @@ def control_findings(
     steps: Sequence[Step],
     *,
     documents: Inventory | None = None,
-    outsiders: Iterable[tuple[User, frozenset[PolicyRef]]] = (),
+    principals: Iterable[tuple[User, frozenset[PolicyRef]]] | None = None,
 ) -> tuple[Finding, ...]:
-    """Every way the plan's *steps* would let a user of *inventory* raise its own access.
+    """Every way the plan's *steps* would let a user raise its own access.
 
     *documents* supplies the policy and boundary documents (default: *inventory*'s;
-    at apply, the live account's). *outsiders* are users not in *inventory*
-    (created since planning) with their access: they are checked for joining the
-    new groups.
+    at apply, the live account's). *principals* are the users to check with
+    their access (default: *inventory*'s users; at apply, the live account's,
+    including users created since planning). Group memberships before the plan
+    are always *inventory*'s.
     """
     final = AccountModel(inventory)
     for step in steps:
         final.apply(step.op, step.params)
     created = {s.params["GroupName"] for s in steps if s.spec.creates == "group"}
     touched = created | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
-    evaluators = _Evaluators(documents or inventory)
+    source = documents or inventory
+    evaluators = _Evaluators(source)
     before = {u.name: set(u.groups) for u in inventory.users}
-    access = {u.name: inventory.access(u) for u in inventory.users}
+    existing = {g.name: g.arn for g in inventory.groups}
+    new_policies = created_policies(inventory, steps)
     out: list[Finding] = []
 
-    def already_unbounded(user: User, ev: Evaluator) -> bool:
-        if any(evaluators.may(ev, a, user.arn).certain for a in CHANGE_USER):
-            return True
-        arns = [by_name[g].arn for g in user.groups if g in by_name]
-        return any(evaluators.may(ev, a, arn).certain for arn in arns for a in CHANGE_GROUP)
+    def unbounded(user: User, ev: Evaluator, groups_before: Iterable[str]) -> list[tuple[str, str]]:
+        # What it may do already to raise its access without limit: attach or put any
+        # policy on itself, or on a group it is in.
+        own = [(a, user.arn) for a in CHANGE_USER]
+        arns = [existing[g] for g in groups_before if g in existing]
+        return [*own, *((a, arn) for arn in arns for a in CHANGE_GROUP)]
 
-    by_name = (documents or inventory).group_by_name
+    def possible(ev: Evaluator, action: str, resource: str) -> Answer | None:
+        answer = evaluators.may(ev, action, resource)
+        if not answer.possible:
+            return None
+        # Nothing new if, whenever it may do this, it may already do one of those.
+        if any(ev.whenever(a, r, (action, resource)) for a, r in already):
+            return None
+        return answer
+
     groups = sorted(touched)
     arns = {g: _group_arn(inventory, g, steps) for g in groups}
     grants = {g: final.group_policies(g) for g in groups}
-    users = [(u, access[u.name]) for u in inventory.users]
-    for user, held in (*users, *outsiders):
+    denies = {g: _carries_deny(source, grants[g]) for g in groups}
+    if principals is None:
+        principals = [(u, inventory.access(u)) for u in inventory.users]
+    for user, held in principals:
         ev = evaluators.of(user, held)
-        if not ev.policies or already_unbounded(user, ev):
+        groups_before = before.get(user.name, set(user.groups))
+        if not ev.policies:
             continue
+        already = unbounded(user, ev, groups_before)
         for group in groups:
             arn = arns[group]
-            joins = user.name in final.group_members.get(group, ()) and group not in before.get(
-                user.name, ()
-            )
-            if joins:
-                for action in CHANGE_GROUP:
-                    answer = evaluators.may(ev, action, arn)
-                    if answer.possible:
+            member = user.name in final.group_members.get(group, ())
+            if member and group in groups_before:
+                continue  # a member before the plan, of a group the plan does not change
+            if member:
+                changes = [*CHANGE_GROUP, MOVE_GROUP, *(LIFT_DENY if denies[group] else ())]
+                for action in changes:
+                    if answer := possible(ev, action, arn):
                         out.append(Finding(user.name, group, action, arn, answer))
                 for policy in sorted(final.group_managed[group]):
                     if policy.split(":")[4] == "aws":
                         continue
                     for action in CHANGE_POLICY:
-                        answer = evaluators.may(ev, action, policy)
-                        if answer.possible:
+                        if answer := possible(ev, action, policy):
                             out.append(Finding(user.name, group, action, policy, answer))
-            elif group in created and not grants[group] <= held:
-                answer = evaluators.may(ev, JOIN, arn)
-                if answer.possible:
-                    out.append(Finding(user.name, group, JOIN, arn, answer))
+                continue
+            if group not in created:
+                continue  # an existing group it could already join: unchanged by the plan
+            join = possible(ev, JOIN, arn)
+            if join is None:
+                continue
+            if not grants[group] <= held:
+                out.append(Finding(user.name, group, JOIN, arn, join))
+            # Whoever may join a new group may become its member: check it as one.
+            for action in (*CHANGE_GROUP, MOVE_GROUP):
+                if answer := possible(ev, action, arn):
+                    out.append(Finding(user.name, group, action, arn, answer, via="joinable"))
+        # Policies the plan creates are new things to attach: to itself, or to a group it is in.
+        for policy, document in sorted(new_policies.items()):
+            if PolicyRef("inline", document) in held:
+                continue
+            if answer := possible(ev, "iam:AttachUserPolicy", user.arn):
+                out.append(
+                    Finding(user.name, "", "iam:AttachUserPolicy", policy, answer, "new-policy")
+                )
+            for group in sorted(groups_before):
+                if group in existing and (
+                    answer := possible(ev, "iam:AttachGroupPolicy", existing[group])
+                ):
+                    out.append(
+                        Finding(
+                            user.name, group, "iam:AttachGroupPolicy", policy, answer, "new-policy"
+                        )
+                    )
     return tuple(out)
+
+
+def _carries_deny(inventory: Inventory, refs: Iterable[PolicyRef]) -> bool:
+    """Whether any of *refs* holds a ``Deny`` (or has no document: it may)."""
+    for ref in refs:
+        document = inventory.document(ref)
+        if document is None:
+            return True
+        try:
+            if any(not s.allow for s in statements(document)):
+                return True
+        except (ValueError, TypeError):
+            return True
+    return False
 
 
 @frozen
@@ -271,10 +348,13 @@ def check_live(plan: Plan, live: Inventory) -> None:
     """Refuse to go on if, with the live account's documents and users, the plan would give
     a user a way to raise its own access that the plan does not record as accepted."""
     documents = attrs.evolve(plan.inventory, policies=live.policies, aws_policies=live.aws_policies)
-    known = plan.inventory.user_by_name
-    outsiders = [(u, live.access(u)) for u in live.users if u.name not in known]
+    # Every live user with its live access: one granted more since planning, or
+    # created since, is checked as it is now.
     findings = control_findings(
-        plan.inventory, plan.steps, documents=documents, outsiders=outsiders
+        plan.inventory,
+        plan.steps,
+        documents=documents,
+        principals=[(u, live.access(u)) for u in live.users],
     )
     refused = unaccepted(findings, plan.accepted)
     if refused:

@@ -78,37 +78,70 @@ def _strings(value: Any) -> tuple[str, ...]:
     return (str(value),)
 
 
-@cache
-def _glob(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    parts = []
-    for char in pattern:
-        if char == "*":
-            parts.append(".*")
-        elif char == "?":
-            parts.append(".")
+def _wildcard(pattern: str, text: str) -> bool:
+    """IAM's ``*`` and ``?`` over *text*, in time linear in practice and never exponential.
+
+    The classic two-pointer match: on a mismatch, the last ``*`` takes one more
+    character. (A regex would backtrack exponentially on ``*a*a*a…b``.)
+    """
+    p = t = 0
+    star = mark = -1
+    while t < len(text):
+        if p < len(pattern) and (pattern[p] == "?" or pattern[p] == text[t]):
+            p += 1
+            t += 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, mark = p, t
+            p += 1
+        elif star >= 0:
+            p = star + 1
+            mark += 1
+            t = mark
         else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+            return False
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
 
 
+@cache
 def action_matches(pattern: str, action: str) -> bool:
     """Whether IAM action *pattern* (``iam:Put*``) matches *action*, ignoring case."""
-    return _glob(pattern, True).fullmatch(action) is not None
+    return _wildcard(pattern.lower(), action.lower())
 
 
 _VARIABLE = re.compile(r"\$\{[^}]*\}")
 
 
-def resource_matches(pattern: str, arn: str) -> tuple[bool, bool]:
+def _strict(pattern: str, arn: str) -> bool:
+    """Match as IAM documents it for ARNs: a wildcard stays within its colon-separated
+    segment, except a ``*`` that ends the pattern's last segment, which takes the rest."""
+    if pattern == "*":
+        return True
+    pats, parts = pattern.split(":", 5), arn.split(":", 5)
+    if len(pats) > len(parts):
+        return False
+    if len(pats) < len(parts):
+        if not pats[-1].endswith("*"):
+            return False
+        parts = [*parts[: len(pats) - 1], ":".join(parts[len(pats) - 1 :])]
+    return all(_wildcard(p, a) for p, a in zip(pats, parts, strict=True))
+
+
+@cache
+def resource_matches(pattern: str, arn: str, *, strict: bool = False) -> tuple[bool, bool]:
     """(whether *pattern* may match *arn*, whether that depends on a policy variable).
 
     A policy variable (``${aws:username}``) could stand for anything here, so a
-    pattern with one matches as ``*`` would, and says so.
+    pattern with one matches as ``*`` would, and says so. *strict* keeps each
+    wildcard in its ARN segment, as IAM does; loose matching (the default) lets
+    a ``*`` cross colons. Each check uses the one that errs toward "allowed":
+    loose for what an Allow covers, strict for what a Deny covers.
     """
     variable = bool(_VARIABLE.search(pattern))
     if variable:
         pattern = _VARIABLE.sub("*", pattern)
-    return _glob(pattern, False).fullmatch(arn) is not None, variable
+    return (_strict(pattern, arn) if strict else _wildcard(pattern, arn)), variable
 
 
 @frozen
@@ -127,7 +160,11 @@ class Statement:
         hit = any(action_matches(p, action) for p in self.actions)
         if hit == self.not_action:
             return False, False
-        matched = [resource_matches(p, resource) for p in self.resources]
+        # Err toward "allowed": what an Allow covers, and what a Deny's NotResource
+        # leaves out, match loosely; what a Deny covers, and what an Allow's
+        # NotResource leaves out, match strictly.
+        strict = self.allow == self.not_resource
+        matched = [resource_matches(p, resource, strict=strict) for p in self.resources]
         if self.not_resource:
             # Applies unless a pattern surely matches; a variable makes "surely" doubtful.
             excluded = any(m and not v for m, v in matched)
@@ -178,11 +215,21 @@ def statements(document: str | Mapping[str, Any]) -> tuple[Statement, ...]:
     return tuple(out)
 
 
-def _decide(policies: Sequence[tuple[Statement, ...] | None], action: str, resource: str) -> Answer:
-    """IAM's decision over one set of policies (``None``: a policy whose document is missing)."""
+#: Stands, among the doubts of an answer, for a policy whose document is missing.
+_MISSING = -1
+
+
+def _decide(
+    policies: Sequence[tuple[Statement, ...] | None], action: str, resource: str
+) -> tuple[Answer, frozenset[int]]:
+    """IAM's decision over one set of policies (``None``: a policy whose document is missing),
+    and its doubts: the conditional ``Deny`` statements that apply (by identity), and
+    :data:`_MISSING` for a missing document; any of them could deny what the rest allows."""
     allowed = Answer.NO
+    doubts: set[int] = set()
     for policy in policies:
         if policy is None:
+            doubts.add(_MISSING)
             if allowed is Answer.NO:
                 allowed = Answer.UNKNOWN
             continue
@@ -192,13 +239,14 @@ def _decide(policies: Sequence[tuple[Statement, ...] | None], action: str, resou
                 continue
             if not s.allow:
                 if not conditional:
-                    return Answer.NO
-                continue  # a conditional Deny is not relied on
+                    return Answer.NO, frozenset()
+                doubts.add(id(s))  # a conditional Deny is not relied on, nor ruled out
+                continue
             if not conditional:
                 allowed = Answer.YES
             elif allowed is not Answer.YES:
                 allowed = Answer.CONDITIONAL
-    return allowed
+    return allowed, frozenset(doubts)
 
 
 def _parsed(document: str | None) -> tuple[Statement, ...] | None:
@@ -263,17 +311,45 @@ class Evaluator:
             self._by_action[action] = found
         return found
 
-    def may(self, action: str, resource: str) -> Answer:
-        """May the principal call *action* (``iam:AttachGroupPolicy``) on *resource* (an ARN)?"""
+    def _answer(self, action: str, resource: str) -> tuple[Answer, frozenset[int]]:
         policies, boundary = self._for(action)
-        answer = _decide(policies, action, resource)
+        answer, doubts = _decide(policies, action, resource)
         if boundary is None or answer is Answer.NO:
-            return answer
-        bounded = _decide(boundary, action, resource)
+            return answer, doubts
+        bounded, bound_doubts = _decide(boundary, action, resource)
         if bounded is Answer.NO:
-            return Answer.NO
+            return Answer.NO, frozenset()
         order = (Answer.YES, Answer.CONDITIONAL, Answer.UNKNOWN)
-        return max(answer, bounded, key=order.index)
+        return max(answer, bounded, key=order.index), doubts | bound_doubts
+
+    def may(self, action: str, resource: str) -> Answer:
+        """May the principal call *action* (``iam:AttachGroupPolicy``) on *resource* (an ARN)?
+
+        :data:`Answer.YES` means an unconditional allow applies and no unconditional
+        deny does; use :meth:`surely` where a conditional deny or a missing document
+        must also be ruled out.
+        """
+        return self._answer(action, resource)[0]
+
+    def surely(self, action: str, resource: str) -> bool:
+        """Whether the call is allowed beyond doubt: an unconditional allow, no deny that
+        might apply (conditional or not), no missing document. For excusing, never refusing."""
+        answer, doubts = self._answer(action, resource)
+        return answer is Answer.YES and not doubts
+
+    def whenever(self, action: str, resource: str, then: tuple[str, str]) -> bool:
+        """Whether the principal may call *action* on *resource* in every case in which it
+        may make the call *then* (another action and resource).
+
+        True when *action* is allowed unconditionally and every conditional ``Deny``
+        that could stop it would stop *then* too (an MFA requirement over all actions,
+        say), with no document missing. So a user that may attach any policy to itself
+        whenever it may attach one to its group gains nothing by the group.
+        """
+        answer, doubts = self._answer(action, resource)
+        if answer is not Answer.YES or _MISSING in doubts:
+            return False
+        return doubts <= self._answer(*then)[1]
 
     @property
     def unknown(self) -> bool:
