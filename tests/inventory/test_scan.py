@@ -539,7 +539,7 @@ def stubbed() -> Iterator[tuple[Any, Any, Stubber, Stubber]]:
 
 
 def expected_gaad_params(page: int) -> dict[str, Any]:
-    params: dict[str, Any] = {"Filter": ["User", "Group", "LocalManagedPolicy"], "MaxItems": 1000}
+    params: dict[str, Any] = {"Filter": ["User", "Group", "Role", "LocalManagedPolicy"], "MaxItems": 1000}
     if page:
         params["Marker"] = f"page-{page + 1}"
     return params
@@ -564,7 +564,7 @@ def test_scan_follows_every_gaad_page(stubbed: tuple[Any, Any, Stubber, Stubber]
     iam_stub.assert_no_pending_responses()
     sts_stub.assert_no_pending_responses()
     assert [p.get("Marker") for p in sent] == [None, "page-2", "page-3"]
-    assert all(p["Filter"] == ["User", "Group", "LocalManagedPolicy"] for p in sent)
+    assert all(p["Filter"] == ["User", "Group", "Role", "LocalManagedPolicy"] for p in sent)
     assert [u.name for u in inv.users] == ["u1", "u2", "u3", "u4", "u5"]
     assert [g.name for g in inv.groups] == ["g1", "g2"]
     assert inv.user_by_name["u4"].groups == ("g1", "g2")

@@ -507,3 +507,42 @@ def test_an_admin_behind_an_mfa_requirement_gains_nothing() -> None:
         joe={"managed": [aws("AdministratorAccess")], "inline": {"mfa": doc_of(mfa)}},
     )
     assert refused_ids(inventory) == []
+
+
+def test_roles_that_may_change_or_join_the_groups_are_listed_not_refused(tmp_path: Path) -> None:
+    """A role with iam:AttachGroupPolicy is a control path over the new groups: listed in the
+    plan (text and --json), never refused; a role without IAM rights is not listed."""
+    inventory = account({})
+    gaad = to_gaad(inventory)
+    gaad["RoleDetailList"] = [
+        {
+            "RoleName": "deployer",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/deployer",
+            "Path": "/",
+            "RolePolicyList": [
+                {"PolicyName": "iam", "PolicyDocument": json.loads(grant("iam:AttachGroupPolicy"))}
+            ],
+            "AttachedManagedPolicies": [],
+        },
+        {
+            "RoleName": "reader",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/reader",
+            "Path": "/",
+            "RolePolicyList": [
+                {"PolicyName": "read", "PolicyDocument": json.loads(grant("s3:GetObject"))}
+            ],
+            "AttachedManagedPolicies": [],
+        },
+    ]
+    parsed = groupify.parse_gaad([gaad])
+    assert [r.name for r in parsed.roles] == ["deployer", "reader"]
+    assert groupify.Inventory.from_dict(parsed.to_dict()) == parsed
+    assert parsed.fingerprint == inventory.fingerprint  # roles are not what a plan changes
+    plan = groupify.build_plan(groupify.propose(parsed))
+    groups = sorted({p.group for p in plan.role_paths})
+    assert groups == sorted(g["name"] for g in plan.groups)
+    assert {(p.role, p.action) for p in plan.role_paths} == {("deployer", "iam:AttachGroupPolicy")}
+    assert plan.overview()["role_control_paths"][0]["role"] == "deployer"
+    path = tmp_path / "gaad.json"
+    path.write_text(json.dumps(gaad))
+    assert main(["plan", "--from-gaad", str(path), "--out", str(tmp_path / "p.json")]) == 0

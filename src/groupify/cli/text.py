@@ -21,6 +21,7 @@ __all__ = [
     "proposal_text",
     "result_text",
     "risk_lines",
+    "role_lines",
     "rollback_preview_text",
     "scan_text",
     "table",
@@ -144,9 +145,30 @@ def plan_text(plan: Plan) -> str:
         "Verified: every user's effective access is unchanged after every step, and no "
         "user in scope keeps a direct policy.",
         control_text(plan),
+        *role_lines(plan),
         *risk_lines(plan),
     ]
     return "\n".join(lines) + "\n"
+
+
+def role_lines(plan: Plan) -> list[str]:
+    """Roles that may change or join the plan's groups (listed, not refused)."""
+    paths = plan.role_paths
+    if not paths:
+        return []
+    by_role: dict[str, dict[str, set[str]]] = {}
+    for p in paths:
+        by_role.setdefault(p.role, {}).setdefault(p.group, set()).add(p.action.split(":")[1])
+    total = len({s.params["GroupName"] for s in plan.steps if "GroupName" in s.params})
+    out = [
+        f"Roles that may change or join these groups ({len(by_role)}; not refused: a role is "
+        "never a member, but whoever assumes it could change what members hold):"
+    ]
+    for role, groups in sorted(by_role.items()):
+        actions = sorted(set().union(*groups.values()))
+        where = f"all {len(groups)} groups" if len(groups) == total else ", ".join(sorted(groups))
+        out.append(f"  role {role}: {', '.join(actions)} on {where}")
+    return out
 
 
 def risk_lines(plan: Plan) -> list[str]:

@@ -22,9 +22,9 @@ from groupify.inventory.policy import canonical_document, is_aws_managed
 
 __all__ = ["GAAD_FILTER", "scan"]
 
-#: What the scan asks GetAccountAuthorizationDetails for. AWS-managed policy
-#: documents are not needed: they are known by ARN.
-GAAD_FILTER = ["User", "Group", "LocalManagedPolicy"]
+#: What the scan asks GetAccountAuthorizationDetails for. Roles are read for the
+#: control-path check; the AWS-managed documents in use are read one by one.
+GAAD_FILTER = ["User", "Group", "Role", "LocalManagedPolicy"]
 
 
 def scan(
@@ -67,12 +67,14 @@ def scan(
 
 
 def aws_managed_policies(inventory: Inventory, iam: Any, retry: RetryPolicy) -> list[ManagedPolicy]:
-    """The AWS-managed policies *inventory*'s users and groups hold, read at their default
+    """The AWS-managed policies *inventory*'s users, groups and roles hold, read at their default
     version (two calls each; a few dozen policies in a typical account)."""
     held = sorted(
         {a for u in inventory.users for a in u.managed}
         | {a for g in inventory.groups for a in g.managed}
+        | {a for r in inventory.roles for a in r.managed}
         | {u.permissions_boundary for u in inventory.users if u.permissions_boundary}
+        | {r.permissions_boundary for r in inventory.roles if r.permissions_boundary}
     )
     out = []
     for arn in held:

@@ -13,7 +13,15 @@ from typing import Any
 
 from groupify._files import read_json
 from groupify.errors import GaadFormatError, InputError
-from groupify.inventory.model import Group, InlinePolicy, Inventory, ManagedPolicy, Quotas, User
+from groupify.inventory.model import (
+    Group,
+    InlinePolicy,
+    Inventory,
+    ManagedPolicy,
+    Quotas,
+    Role,
+    User,
+)
 from groupify.inventory.policy import canonical_document
 
 __all__ = ["load_gaad", "parse_gaad"]
@@ -116,6 +124,7 @@ def parse_gaad(
     """
     users: list[User] = []
     groups: list[Group] = []
+    roles: list[Role] = []
     policies: list[ManagedPolicy] = []
     n_pages = 0
     for page in pages:
@@ -132,6 +141,8 @@ def parse_gaad(
             users.append(_user(raw, source))
         for raw in _list(page, "GroupDetailList", "document", source):
             groups.append(_group(raw, source))
+        for raw in _list(page, "RoleDetailList", "document", source):
+            roles.append(_role(raw, source))
         for raw in _list(page, "Policies", "document", source):
             policies.append(_policy(raw, source))
     if n_pages == 0:
@@ -148,7 +159,9 @@ def parse_gaad(
     # AWS-managed policies (in a file saved without a filter) are kept where a user
     # or group holds them: their documents are what the privilege checks read.
     attached = {a for u in users for a in u.managed} | {a for g in groups for a in g.managed}
+    attached |= {a for r in roles for a in r.managed}
     attached |= {u.permissions_boundary for u in users if u.permissions_boundary}
+    attached |= {r.permissions_boundary for r in roles if r.permissions_boundary}
     aws_policies = [p for p in policies if p.is_aws_managed and p.arn in attached]
     policies = [p for p in policies if not p.is_aws_managed]
     arns = [u.arn for u in users] + [g.arn for g in groups] + [p.arn for p in policies]
@@ -166,6 +179,7 @@ def parse_gaad(
             groups=groups,
             policies=policies,
             aws_policies=aws_policies,
+            roles=roles,
             quotas=quotas or Quotas(),
             caller_arn=caller_arn,
             source=source,
@@ -190,13 +204,7 @@ def _user(raw: Any, source: str) -> User:
     group_names = _list(raw, "GroupList", where, source)
     if not all(isinstance(g, str) for g in group_names):
         raise _fail(source, f"{where}: GroupList must hold group names")
-    boundary = raw.get("PermissionsBoundary")
-    if boundary is not None and not (
-        isinstance(boundary, dict) and isinstance(boundary.get("PermissionsBoundaryArn"), str)
-    ):
-        # A boundary limits what the user may do: one that cannot be read is refused,
-        # never silently dropped.
-        raise _fail(source, f"{where}: PermissionsBoundary must hold a PermissionsBoundaryArn")
+    boundary = _boundary(raw, where, source)
     return User(
         name=name,
         arn=_str(raw, "Arn", where, source),
@@ -206,7 +214,33 @@ def _user(raw: Any, source: str) -> User:
         groups=group_names,
         managed=_attached(_list(raw, "AttachedManagedPolicies", where, source), where, source),
         inline=_inline(_list(raw, "UserPolicyList", where, source), where, source),
-        permissions_boundary=boundary["PermissionsBoundaryArn"] if boundary else None,
+        permissions_boundary=boundary,
+    )
+
+
+def _boundary(raw: Mapping[str, Any], where: str, source: str) -> str | None:
+    boundary = raw.get("PermissionsBoundary")
+    if boundary is None:
+        return None
+    if not (isinstance(boundary, dict) and isinstance(boundary.get("PermissionsBoundaryArn"), str)):
+        # A boundary limits what the principal may do: one that cannot be read is
+        # refused, never silently dropped.
+        raise _fail(source, f"{where}: PermissionsBoundary must hold a PermissionsBoundaryArn")
+    return str(boundary["PermissionsBoundaryArn"])
+
+
+def _role(raw: Any, source: str) -> Role:
+    if not isinstance(raw, dict):
+        raise _fail(source, "RoleDetailList entry must be an object")
+    name = _str(raw, "RoleName", "role", source)
+    where = f"role {name!r}"
+    return Role(
+        name=name,
+        arn=_str(raw, "Arn", where, source),
+        path=_str(raw, "Path", where, source, default="/"),
+        managed=_attached(_list(raw, "AttachedManagedPolicies", where, source), where, source),
+        inline=_inline(_list(raw, "RolePolicyList", where, source), where, source),
+        permissions_boundary=_boundary(raw, where, source),
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "ManagedPolicy",
     "PolicyRef",
     "Quotas",
+    "Role",
     "User",
 ]
 
@@ -161,6 +162,27 @@ class Group:
         return f"Group({self.name!r}, policies={len(self.policies)})"
 
 
+@frozen
+class Role:
+    """An IAM role: not a group member ever, but it may change or join groups (a control path)."""
+
+    name: str
+    arn: str
+    path: str = "/"
+    managed: tuple[str, ...] = field(default=(), converter=_sorted_tuple)
+    inline: tuple[InlinePolicy, ...] = field(default=(), converter=_sorted_tuple)
+    permissions_boundary: str | None = None
+
+    @cached_property
+    def policies(self) -> frozenset[PolicyRef]:
+        return frozenset(PolicyRef("managed", a) for a in self.managed) | frozenset(
+            p.ref for p in self.inline
+        )
+
+    def __repr__(self) -> str:
+        return f"Role({self.name!r}, policies={len(self.policies)})"
+
+
 def _positive(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
     if value < 1:
         raise InputError(f"quota {attribute.name} must be at least 1, got {value}")
@@ -211,6 +233,10 @@ def _group_list(items: Iterable[Group]) -> tuple[Group, ...]:
     return tuple(sorted(items, key=lambda g: g.name))
 
 
+def _role_list(items: Iterable[Role]) -> tuple[Role, ...]:
+    return tuple(sorted(items, key=lambda r: r.name))
+
+
 def _policy_list(items: Iterable[ManagedPolicy]) -> tuple[ManagedPolicy, ...]:
     return tuple(sorted(items, key=lambda p: p.arn))
 
@@ -226,6 +252,8 @@ class Inventory:
     #: The AWS-managed policies users and groups hold, with their documents where known
     #: (a GAAD file saved without a filter, or a scan, has them; a missing one is unknown).
     aws_policies: tuple[ManagedPolicy, ...] = field(default=(), converter=_policy_list)
+    #: Roles and their policies: checked as control paths over the groups a plan makes.
+    roles: tuple[Role, ...] = field(default=(), converter=_role_list)
     quotas: Quotas = Quotas()
     caller_arn: str | None = None
     source: str = field(default="", eq=False)
@@ -406,6 +434,17 @@ class Inventory:
                 {"arn": p.arn, "name": p.name, "path": p.path, "document": p.document}
                 for p in self.aws_policies
             ],
+            "roles": [
+                {
+                    "name": r.name,
+                    "arn": r.arn,
+                    "path": r.path,
+                    "managed": list(r.managed),
+                    "inline": [{"name": p.name, "document": p.document} for p in r.inline],
+                    "permissions_boundary": r.permissions_boundary,
+                }
+                for r in self.roles
+            ],
             "quotas": self.quotas.to_dict(),
             "group_count": self.group_count,
         }
@@ -466,6 +505,20 @@ class Inventory:
                         document=p.get("document"),
                     )
                     for p in data.get("aws_policies", [])
+                ],
+                roles=[
+                    Role(
+                        name=r["name"],
+                        arn=r["arn"],
+                        path=r.get("path", "/"),
+                        managed=r.get("managed", []),
+                        inline=[
+                            InlinePolicy(p["name"], canonical_document(p["document"]))
+                            for p in r.get("inline", [])
+                        ],
+                        permissions_boundary=r.get("permissions_boundary"),
+                    )
+                    for r in data.get("roles", [])
                 ],
                 quotas=Quotas(**data.get("quotas", {})),
                 group_count=data.get("group_count"),

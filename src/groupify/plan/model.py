@@ -28,7 +28,15 @@ from groupify.errors import (
 from groupify.inventory.model import Inventory
 from groupify.inventory.policy import digest, document_size
 from groupify.plan.ops import OPS, PLAN_OPS
-from groupify.plan.privilege import Finding, Risk, control_findings, risk_review, unaccepted
+from groupify.plan.privilege import (
+    Finding,
+    Risk,
+    RolePath,
+    control_findings,
+    risk_review,
+    role_paths,
+    unaccepted,
+)
 from groupify.plan.replay import check_steps, created_policies
 from groupify.plan.steps import Step
 from groupify.proposal.model import Exemption, Exemptions, _exemptions
@@ -134,6 +142,12 @@ class Plan:
     def risks(self) -> tuple[Risk, ...]:
         """Groups the plan creates or fills, and exempt users, that a reviewer must look at."""
         return risk_review(self.inventory, self.steps, (e.user for e in self.exceptions))
+
+    @cached_property
+    def role_paths(self) -> tuple[RolePath, ...]:
+        """Roles that may change or join the groups the plan creates or fills (listed, not
+        refused: a role is never a member)."""
+        return role_paths(self.inventory, self.steps)
 
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
@@ -294,6 +308,7 @@ class Plan:
                 {**f.to_dict(), "accepted": f.id in self.accepted} for f in self.findings
             ],
             "risks": [r.to_dict() for r in self.risks],
+            "role_control_paths": [p.to_dict() for p in self.role_paths],
         }
 
     def to_json(self) -> str:

@@ -41,9 +41,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Finding",
     "Risk",
+    "RolePath",
     "check_live",
     "control_findings",
     "risk_review",
+    "role_paths",
     "summary",
     "unaccepted",
 ]
@@ -288,6 +290,57 @@ def _carries_deny(inventory: Inventory, refs: Iterable[PolicyRef]) -> bool:
         except (ValueError, TypeError):
             return True
     return False
+
+
+@frozen
+class RolePath:
+    """A role that may change or join a group the plan creates or fills.
+
+    Listed for the reviewer, not refused: a role is never a group member, so it
+    gains nothing itself, but whoever may assume it could change what the
+    group's members hold.
+    """
+
+    role: str
+    group: str
+    action: str
+    answer: Answer
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "role": self.role,
+            "group": self.group,
+            "action": self.action,
+            "answer": self.answer.value,
+        }
+
+    def __str__(self) -> str:
+        how = "" if self.answer is Answer.YES else f" ({self.answer.value})"
+        return f"role {self.role} may {self.action} on {self.group}{how}"
+
+
+def role_paths(
+    inventory: Inventory, steps: Sequence[Step], *, documents: Inventory | None = None
+) -> tuple[RolePath, ...]:
+    """Every role of *inventory* that may change or join a group *steps* create or fill."""
+    source = documents or inventory
+    touched = sorted(
+        {s.params["GroupName"] for s in steps if s.spec.creates == "group"}
+        | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
+    )
+    arns = {g: _group_arn(inventory, g, steps) for g in touched}
+    out = []
+    for role in inventory.roles:
+        boundary: str | tuple[()] | None = ()
+        if role.permissions_boundary:
+            boundary = source.document(PolicyRef.managed(role.permissions_boundary))
+        ev = Evaluator.of((source.document(r) for r in sorted(role.policies)), boundary)
+        for group in touched:
+            for action in (*CHANGE_GROUP, MOVE_GROUP, JOIN):
+                answer = ev.may(action, arns[group])
+                if answer.possible:
+                    out.append(RolePath(role.name, group, action, answer))
+    return tuple(out)
 
 
 @frozen

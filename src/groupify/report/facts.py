@@ -125,6 +125,8 @@ class Facts:
     #: Flagged groups and exempt users (the risk review), and accepted control-path findings.
     risks: tuple[Risk, ...] = ()
     accepted: tuple[Finding, ...] = ()
+    #: Roles that may change or join the plan's groups, one line each.
+    roles: tuple[str, ...] = ()
 
     @property
     def destructive(self) -> int:
@@ -334,6 +336,7 @@ def facts(plan: Plan, *, plan_path: str, generator: str | None, checksum: str | 
         reverse_calls=reverse_calls,
         risks=plan.risks,
         accepted=tuple(f for f in plan.findings if f.id in plan.accepted),
+        roles=_role_lines(plan),
     )
 
 
@@ -411,6 +414,29 @@ def _new_group(p: Mapping[str, str]) -> list[tuple[str, str]]:
 def step_details(step: Step) -> list[tuple[str, str]]:
     """(label, value) pairs a reviewer needs about *step*, documents summarised."""
     return REPORT[step.op](step.params)
+
+
+def _role_lines(plan: Plan) -> tuple[str, ...]:
+    by_role: dict[str, set[str]] = {}
+    groups: dict[str, set[str]] = {}
+    for p in plan.role_paths:
+        by_role.setdefault(p.role, set()).add(p.action.split(":")[1])
+        groups.setdefault(p.role, set()).add(p.group)
+    return tuple(
+        f"{role}: {', '.join(sorted(by_role[role]))} on {', '.join(sorted(groups[role]))}"
+        for role in sorted(by_role)
+    )
+
+
+def roles_intro(f: Facts) -> str:
+    """What the report says of roles that may change or join the plan's groups."""
+    if not f.roles:
+        return "No role may change or join the groups the plan creates or fills."
+    return (
+        f"{plural(len(f.roles), 'role')} may change or join the groups the plan creates or "
+        "fills. Not refused (a role is never a member), but whoever may assume it could "
+        "change what the members hold:"
+    )
 
 
 def risk_intro(f: Facts) -> str:

@@ -26,6 +26,7 @@ from groupify.report.facts import (
     near,
     plural,
     risk_intro,
+    roles_intro,
     rollback_calls,
     rollback_does,
     rollback_intro,
@@ -213,6 +214,9 @@ def _html_risk(f: Facts) -> str:
             for r in f.risks
         ]
         out += table(["", "name", "members", "why"], rows, raw=(0, 1, 2, 3))
+    out += f"<p>{esc(roles_intro(f))}</p>"
+    if f.roles:
+        out += _ul([esc(line) for line in f.roles])
     out += f"<p>{esc(control_intro(f))}</p>"
     if f.accepted:
         out += _ul([f"<code>{esc(x.id)}</code>: {esc(x.why)}" for x in f.accepted])

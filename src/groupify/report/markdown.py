@@ -18,6 +18,7 @@ from groupify.report.facts import (
     near,
     plural,
     risk_intro,
+    roles_intro,
     rollback_calls,
     rollback_does,
     rollback_intro,
@@ -149,6 +150,9 @@ def render_markdown(
                 for r in f.risks
             ],
         )
+    out += [_md(roles_intro(f)), ""]
+    if f.roles:
+        out += [*(f"- {_md(line)}" for line in f.roles), ""]
     out += [_md(control_intro(f)), ""]
     out += [f"- {_mdcode(x.id)}: {_md(x.why)}" for x in f.accepted]
     if f.accepted:
