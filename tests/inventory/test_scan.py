@@ -539,7 +539,10 @@ def stubbed() -> Iterator[tuple[Any, Any, Stubber, Stubber]]:
 
 
 def expected_gaad_params(page: int) -> dict[str, Any]:
-    params: dict[str, Any] = {"Filter": ["User", "Group", "Role", "LocalManagedPolicy"], "MaxItems": 1000}
+    params: dict[str, Any] = {
+        "Filter": ["User", "Group", "Role", "LocalManagedPolicy"],
+        "MaxItems": 1000,
+    }
     if page:
         params["Marker"] = f"page-{page + 1}"
     return params
