@@ -346,11 +346,14 @@ def main(argv: list[str] | None = None) -> None:
         f"group and customer policy counts as one item against MaxItems "
         f"({entities} items with Filter={GAAD_FILTER}):"
     )
+    # Besides the GAAD pages: GetCallerIdentity, GetAccountSummary, and two reads for
+    # each AWS-managed policy held (their documents are not in a filtered GAAD).
+    aws_reads = 2 * len(inventory.aws_policies)
     estimate = [
         [
             f"MaxItems={m}",
             math.ceil(entities / m),
-            2 + math.ceil(entities / m),
+            2 + aws_reads + math.ceil(entities / m),
             math.ceil(n_users / m),
         ]
         for m in (DEFAULT_MAX_ITEMS, LARGEST_MAX_ITEMS)
@@ -365,6 +368,10 @@ def main(argv: list[str] | None = None) -> None:
             ],
             estimate,
         )
+    )
+    print(
+        f"(groupify.scan: {aws_reads} of its calls read the documents of the "
+        f"{len(inventory.aws_policies)} AWS-managed policies held, whatever the page size.)"
     )
     print(
         f"(observed on moto: {runs[0][1]['GetAccountAuthorizationDetails']} GAAD call(s), "
