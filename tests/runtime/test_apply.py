@@ -241,6 +241,20 @@ def test_apply_refuses_a_control_path_opened_after_planning(url: str, tmp_path: 
     assert not (tmp_path / "j").exists()
 
 
+def test_a_second_rollback_leaves_a_group_someone_made_since(url: str, tmp_path: Path) -> None:
+    """After a complete rollback, someone creates an empty group with a planned name: rolling
+    back the same journal again leaves it (the journal says groupify undid its own)."""
+    plan = make_plan(url)
+    run(url, plan, tmp_path / "j")
+    iam, sts = awsmoto.clients(url)
+    assert rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0).ok
+    name = next(s.params["GroupName"] for s in plan.steps if s.op == "create_group")
+    iam.create_group(GroupName=name)
+    again = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert again.applied == ()
+    assert name in awsmoto.state_now()["groups"]
+
+
 def test_rollback_never_deletes_what_it_did_not_create(url: str, tmp_path: Path) -> None:
     """A reused existing group keeps existing after rollback; only memberships we added go."""
     plan = make_plan(url)

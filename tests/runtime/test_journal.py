@@ -184,12 +184,6 @@ def test_undone_steps(path: Path, plan: Plan) -> None:
     assert journal.done == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Journal.ours() treats a step as settled if it ever failed or was done, ignoring "
-    "record order: a later start with no outcome (a crash mid-call) is not counted as ours, "
-    "so rollback would leave its effect in place",
-)
 @pytest.mark.parametrize(
     "earlier",
     [{"type": "failed", "error": "Throttling"}, {"type": "done", "outcome": "already"}],
@@ -209,11 +203,6 @@ def test_a_later_start_without_outcome_is_ours(
     assert journal.ours() == {"s1"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Journal.failed is documented as 'failed for good (with no done after it)' but "
-    "drops a step recorded done at any time, even before its last failure",
-)
 def test_failed_after_an_earlier_done_is_failed(path: Path, plan: Plan) -> None:
     """Applied, rolled back, then failed on re-apply: the step's last call failed."""
     journal = Journal.open(path, plan)

@@ -126,15 +126,16 @@ def _run(
     executor = Executor(
         plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
     )
-    started, recorded = log.started, log.done
-    if started:
+    if log.started:
         executor.resumed()
+    status = log.status()
     log.record("run", mode="apply")
     already: list[str] = []
     for sid in sorted(state.done, key=_step_key):
-        if sid not in recorded:
-            # Started in an earlier run that stopped before it could say so.
-            ours = sid in started and sid not in log.failed
+        if status.get(sid) not in ("applied", "already"):
+            # In place, but not recorded so: started in an earlier run that stopped
+            # before it could say so (ours), or done by someone else (not ours).
+            ours = status.get(sid) == "started"
             log.record("done", sid, outcome="applied" if ours else "already")
         already.append(sid)
 

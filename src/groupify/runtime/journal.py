@@ -184,24 +184,46 @@ class Journal:
         """Steps recorded as done, with their outcome (``applied`` or ``already``)."""
         return {k: v.get("outcome", "applied") for k, v in self._by_type("done").items()}
 
+    def status(self) -> dict[str, str]:
+        """Each step's state after the records in order, the last word on it:
+
+        ``started`` (a call began and nothing followed: it may have gone through),
+        ``applied`` or ``already`` (its ``done`` outcome), ``failed``, or
+        ``undone`` (rollback reversed it). An ``undo-start`` alone changes nothing:
+        the reverse call may not have gone through.
+        """
+        out: dict[str, str] = {}
+        for r in self.records:
+            step, kind = r.get("step"), r.get("type")
+            if step is None:
+                continue
+            if kind == "start":
+                out[step] = "started"
+            elif kind == "done":
+                out[step] = r.get("outcome", "applied")
+            elif kind == "failed":
+                out[step] = "failed"
+            elif kind == "undo-done":
+                out[step] = "undone"
+        return out
+
     @property
     def failed(self) -> set[str]:
-        """Steps whose call failed for good (with no ``done`` after it)."""
-        done = self.done
-        return {s for s in self._by_type("failed") if s not in done}
+        """Steps whose last call failed (nothing done, started or undone after it)."""
+        return {s for s, state in self.status().items() if state == "failed"}
 
     @property
     def undone(self) -> set[str]:
         return set(self._by_type("undo-done"))
 
     def ours(self) -> set[str]:
-        """Steps whose effect this journal's runs made.
+        """Steps whose effect this journal's runs made, and have not undone since.
 
-        Those recorded done with outcome ``applied``, and those started with no
-        outcome at all (a crash mid-call: the call may have gone through).
-        Steps found in place without a call of ours (``already``), and calls
-        that failed, are not ours, and rollback leaves them alone.
+        Those whose last record is ``done`` with outcome ``applied``, and those
+        whose last record is a ``start`` (a crash mid-call: the call may have gone
+        through). Steps found in place without a call of ours (``already``),
+        calls that failed, and steps rollback reversed are not ours, and rollback
+        leaves them alone. The order of the records decides: a start after an
+        earlier failure is ours again.
         """
-        done = self.done
-        settled = set(done) | set(self._by_type("failed"))
-        return {s for s, o in done.items() if o == "applied"} | (self.started - settled)
+        return {s for s, state in self.status().items() if state in ("applied", "started")}
