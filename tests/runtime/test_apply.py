@@ -255,6 +255,50 @@ def test_a_second_rollback_leaves_a_group_someone_made_since(url: str, tmp_path:
     assert name in awsmoto.state_now()["groups"]
 
 
+@pytest.mark.parametrize("op", ["detach_user_policy", "delete_user_policy"])
+def test_a_removal_whose_answer_was_lost_is_ours_and_rolled_back(
+    url: str, tmp_path: Path, op: str
+) -> None:
+    """The removal is done but its answer lost; the retry's NoSuchEntity, confirmed by a read,
+    is our own removal: rollback puts the policy back, and the account is as before."""
+    before = awsmoto.state_now()
+    plan = make_plan(url)
+    script = awsmoto.Script((op, "lose"))
+    result = run(url, plan, tmp_path / "j", script, workers=1)
+    assert script.fired == [(op, "lose")]
+    assert result.ok, result.failed
+    removal = next(s for s in plan.steps if s.op == op)
+    assert removal.id in result.applied
+    iam, sts = awsmoto.clients(url)
+    back = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert back.ok, (back.failed, back.kept)
+    assert awsmoto.state_now() == before
+
+
+def test_a_throttled_create_then_someone_elses_group_is_not_ours(url: str, tmp_path: Path) -> None:
+    """CreateGroup refused with Throttling (IAM did nothing); another admin creates the group
+    meanwhile; the retry's EntityAlreadyExists is theirs: rollback leaves their group."""
+    plan = make_plan(url)
+    name = next(s.params["GroupName"] for s in plan.steps if s.op == "create_group")
+    other, _ = awsmoto.clients(url)
+
+    class Meanwhile(awsmoto.Script):
+        def __call__(self, request: Any, **kwargs: Any) -> Any:
+            answer = super().__call__(request, **kwargs)
+            if answer is not None and not self.pending:
+                other.create_group(GroupName=name)  # during our back-off
+            return answer
+
+    script = Meanwhile(("create_group", "Throttling"))
+    result = run(url, plan, tmp_path / "j", script, workers=1)
+    assert script.fired == [("create_group", "Throttling")]
+    first = next(s for s in plan.steps if s.op == "create_group")
+    assert first.id in result.already
+    iam, sts = awsmoto.clients(url)
+    rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert name in awsmoto.state_now()["groups"]
+
+
 def test_rollback_never_deletes_what_it_did_not_create(url: str, tmp_path: Path) -> None:
     """A reused existing group keeps existing after rollback; only memberships we added go."""
     plan = make_plan(url)

@@ -9,13 +9,14 @@ client as an opaque value and calls AWS through :func:`call`.
 
 from groupify.aws.calls import call
 from groupify.aws.clients import CallCounter, counted_clients, make_clients, session
-from groupify.aws.errors import api_name, aws_error, error_code
+from groupify.aws.errors import answer_lost, api_name, aws_error, error_code
 from groupify.aws.paging import collect, pages
 from groupify.aws.retry import RetryPolicy, call_with_retries, client_config, is_retryable
 
 __all__ = [
     "CallCounter",
     "RetryPolicy",
+    "answer_lost",
     "api_name",
     "aws_error",
     "call",

@@ -7,7 +7,7 @@ from typing import Any
 
 from groupify.errors import AWSError
 
-__all__ = ["api_name", "aws_error", "error_code"]
+__all__ = ["answer_lost", "api_name", "aws_error", "error_code"]
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -41,3 +41,28 @@ def aws_error(exc: BaseException, operation: str, *, what: str | None = None) ->
         operation=name,
         code=code,
     )
+
+
+def answer_lost(exc: BaseException) -> bool:
+    """Whether the call that raised *exc* may have been done by AWS all the same.
+
+    True where the request may have reached AWS but its answer did not come back
+    (the connection closed or timed out while reading, or a 5xx: the service
+    failed after perhaps acting). False where AWS refused it (throttling or any
+    other 4xx: nothing was done) or it never left (no connection could be made).
+    """
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, ReadTimeoutError | ConnectionClosedError):
+        return True
+    if isinstance(exc, EndpointConnectionError):
+        return False
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return isinstance(status, int) and status >= 500
+    return False

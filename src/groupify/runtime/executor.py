@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from groupify.aws import RetryPolicy, api_name, call, collect
+from groupify.aws import RetryPolicy, answer_lost, api_name, call, collect
 from groupify.errors import AWSError, ConflictError, GroupifyError, PropagationError
 from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import canonical_document
@@ -138,9 +138,12 @@ class Executor:
             outcome = LIVE[step.op](self, step, exc.code) if exc.code else None
             if outcome is None:
                 raise
-            # "Already exists" on a retry may be our own earlier attempt, whose
-            # answer was lost; on the first attempt it is somebody else's.
-            if outcome == "already" and retried and step.spec.creates:
+            # "Already exists" (or "no such entity" for a removal) after an attempt
+            # whose answer was lost may be that attempt's own doing: ours. After a
+            # refused attempt (throttling, any 4xx) nothing was done, so it is
+            # somebody else's, as on the first attempt.
+            lost = any(answer_lost(e) for e in retried)
+            if outcome == "already" and lost and (step.spec.creates or step.spec.takes_away):
                 return "applied"
             return outcome
         return "applied"
