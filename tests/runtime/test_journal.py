@@ -368,3 +368,25 @@ def test_the_lock_is_released_on_error(path: Path, plan: Plan) -> None:
         raise RuntimeError("boom")
     with journal.locked():
         pass
+
+
+@pytest.mark.parametrize(
+    "later",
+    [{"type": "done", "outcome": "already"}, {"type": "failed", "error": "EntityAlreadyExists"}],
+    ids=["already", "failed"],
+)
+def test_applied_stays_ours_until_undone(path: Path, plan: Plan, later: dict[str, str]) -> None:
+    """A stale read re-sends a create we made: its 'already' (or failure) does not make the
+    group someone else's; only undoing it does."""
+    journal = Journal.open(path, plan)
+    journal.record("start", "s1")
+    journal.record("done", "s1", outcome="applied")
+    journal.record("start", "s1")
+    journal.record(later["type"], "s1", **{k: v for k, v in later.items() if k != "type"})
+    assert journal.ours() == {"s1"}
+    journal.record("undo-start", "s1")
+    journal.record("undo-done", "s1", outcome="applied")
+    assert journal.ours() == set()
+    journal.record("start", "s1")
+    journal.record("done", "s1", outcome="already")
+    assert journal.ours() == set()

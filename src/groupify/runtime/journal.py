@@ -189,10 +189,13 @@ class Journal:
 
         ``started`` (a call began and nothing followed: it may have gone through),
         ``applied`` or ``already`` (its ``done`` outcome), ``failed``, or
-        ``undone`` (rollback reversed it). An ``undo-start`` alone changes nothing:
-        the reverse call may not have gone through.
+        ``undone`` (rollback reversed it). A step applied by us stays ``applied``
+        until it is undone, whatever later calls of it answer (a re-sent create
+        finds our own group). An ``undo-start`` alone changes nothing: the
+        reverse call may not have gone through.
         """
         out: dict[str, str] = {}
+        owned: set[str] = set()  # applied by us, and not undone since
         for r in self.records:
             step, kind = r.get("step"), r.get("type")
             if step is None:
@@ -200,10 +203,16 @@ class Journal:
             if kind == "start":
                 out[step] = "started"
             elif kind == "done":
-                out[step] = r.get("outcome", "applied")
+                outcome = r.get("outcome", "applied")
+                if outcome == "applied":
+                    owned.add(step)
+                # Found in place again (a stale read re-sent the call, say) after we
+                # made it: still ours.
+                out[step] = "applied" if step in owned else outcome
             elif kind == "failed":
-                out[step] = "failed"
+                out[step] = "applied" if step in owned else "failed"
             elif kind == "undo-done":
+                owned.discard(step)
                 out[step] = "undone"
         return out
 
