@@ -273,14 +273,35 @@ def test_an_accepted_finding_is_recorded_and_checked_again_on_load(tmp_path: Pat
     ids = [f.id for f in info.value.findings]
     assert ids == [f"eve:AttachGroupPolicy:{only_group(inventory)}"]
     plan = groupify.build_plan(proposal, accept=ids)
-    assert plan.accepted == tuple(ids)
+    keys = [f"{ids[0]}=yes"]  # the id and the answer it had when accepted
+    assert plan.accepted == tuple(keys)
     path = tmp_path / "plan.json"
     plan.save(path)
-    assert json.loads(path.read_text())["accepted_findings"] == ids
-    assert groupify.load_plan(path).accepted == tuple(ids)
-    # Accepting another id does not cover this finding.
-    with pytest.raises(EscalationError):
+    assert json.loads(path.read_text())["accepted_findings"] == keys
+    assert groupify.load_plan(path).accepted == tuple(keys)
+    # An id that names no finding is refused: a typo must not pass for a review.
+    with pytest.raises(groupify.InputError, match="no such finding"):
         groupify.build_plan(proposal, accept=["eve:PutGroupPolicy:elsewhere"])
+
+
+def test_an_accepted_finding_that_comes_back_worse_is_refused() -> None:
+    """Accepted while it needed MFA (conditional); at apply the condition is gone: the same id
+    with another answer is a new finding, and the plan is refused."""
+    from groupify.plan.privilege import check_live
+
+    mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    planned = account({"inline": {"iam": grant("iam:AttachGroupPolicy", Condition=mfa)}})
+    proposal = groupify.propose(planned)
+    with pytest.raises(EscalationError) as info:
+        groupify.build_plan(proposal)
+    (finding,) = info.value.findings
+    assert finding.answer is Answer.CONDITIONAL
+    plan = groupify.build_plan(proposal, accept=[finding.id])
+    check_live(plan, planned)
+    live = account({"inline": {"iam": grant("iam:AttachGroupPolicy")}})
+    with pytest.raises(EscalationError) as again:
+        check_live(plan, live)
+    assert [(f.id, f.answer) for f in again.value.findings] == [(finding.id, Answer.YES)]
 
 
 def test_the_cli_refuses_with_one_line_per_finding_and_accepts_by_id(
@@ -299,7 +320,7 @@ def test_the_cli_refuses_with_one_line_per_finding_and_accepts_by_id(
     assert main(["plan", "--from-gaad", str(gaad), "--out", str(out), "--accept", finding]) == 0
     text = capsys.readouterr().out
     assert f"Control paths: 1 accepted finding(s): {finding}" in text
-    assert groupify.load_plan(out).accepted == (finding,)
+    assert groupify.load_plan(out).accepted == (f"{finding}=yes",)
 
 
 # -- holes an adversarial review found, each closed ------------------------------------
@@ -453,7 +474,7 @@ def test_a_policy_the_plan_creates_is_a_new_thing_to_attach() -> None:
     )
     ids = refused_ids(inventory)
     assert [i for i in ids if i.startswith("eve:")] == [
-        next(i for i in ids if i.startswith("eve:AttachUserPolicy:admin-"))
+        next(i for i in ids if i.startswith("eve:AttachUserPolicy:groupify/admin-"))
     ]
 
 

@@ -189,7 +189,7 @@ def risk_lines(plan: Plan) -> list[str]:
 
 def control_text(plan: Plan) -> str:
     """What the control-path check found, and what it cannot see."""
-    accepted = [f for f in plan.findings if f.id in plan.accepted]
+    accepted = [f for f in plan.findings if f.key in plan.accepted]
     head = (
         "Control paths: no user gains a way to raise its own access"
         if not accepted

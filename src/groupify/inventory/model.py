@@ -233,6 +233,24 @@ def _group_list(items: Iterable[Group]) -> tuple[Group, ...]:
     return tuple(sorted(items, key=lambda g: g.name))
 
 
+def _check_types(data: Mapping[str, Any]) -> None:
+    """Refuse, as one line, fields of the wrong type that would fail later as a traceback."""
+    optional = {"caller_arn": data.get("caller_arn")}
+    for kind in ("users", "roles"):
+        for entry in data.get(kind, []) or []:
+            if not isinstance(entry, Mapping):
+                raise InputError(f"malformed inventory: {kind} entries must be objects")
+            optional[f"{kind} {entry.get('name')!r} permissions_boundary"] = entry.get(
+                "permissions_boundary"
+            )
+            for key in ("name", "arn"):
+                if not isinstance(entry.get(key), str):
+                    raise InputError(f"malformed inventory: a {kind[:-1]}'s {key} must be text")
+    for what, value in optional.items():
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"malformed inventory: {what} must be text or null")
+
+
 def _role_list(items: Iterable[Role]) -> tuple[Role, ...]:
     return tuple(sorted(items, key=lambda r: r.name))
 
@@ -453,6 +471,7 @@ class Inventory:
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "") -> Inventory:
         """Read what :meth:`to_dict` wrote; raises :class:`InputError` on bad data."""
         try:
+            _check_types(data)
             return cls(
                 account_id=str(data["account_id"]),
                 caller_arn=data.get("caller_arn"),

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from groupify.errors import InputError
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.inventory.names import POLICY_NAME_MAX, slug, validate_name
 from groupify.inventory.policy import digest
 from groupify.plan.model import Plan
 from groupify.plan.ops import CREATED_POLICY_PATH
+from groupify.plan.privilege import control_findings
 from groupify.plan.steps import Step
 from groupify.proposal.model import Proposal
 
@@ -53,7 +55,8 @@ def build_plan(proposal: Proposal, *, accept: Iterable[str] = ()) -> Plan:
     :class:`~groupify.errors.EscalationError` if the plan would give a user a
     way to raise its own access (a control-path finding, see
     :mod:`groupify.plan.privilege`) whose id is not in *accept*; accepted
-    ones are recorded in the plan.
+    ones are recorded in the plan with their answer; an id that names no finding
+    is refused (:class:`~groupify.errors.InputError`).
     """
     import networkx as nx  # imported when used: it is most of ``import groupify``'s time
 
@@ -165,6 +168,22 @@ def build_plan(proposal: Proposal, *, accept: Iterable[str] = ()) -> Plan:
         groups=groups,
         in_scope=[u.name for u in proposal.in_scope],
         exemptions=proposal.exemptions,
-        accepted=accept,
+        accepted=_accepted(inv, steps, accept),
     )
     return plan.verify()
+
+
+def _accepted(inventory: Inventory, steps: Sequence[Step], accept: Iterable[str]) -> list[str]:
+    """The keys (id and answer) of the findings *accept* names by id; an id that names no
+    finding of this plan is refused (a typo must not pass for a review)."""
+    ids = list(accept)
+    if not ids:
+        return []
+    by_id = {f.id: f for f in control_findings(inventory, steps)}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        known = ", ".join(sorted(by_id)) or "none"
+        raise InputError(
+            f"--accept {unknown[0]!r}: no such finding in this plan (findings: {known})"
+        )
+    return [by_id[i].key for i in ids]

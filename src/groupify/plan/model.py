@@ -90,7 +90,8 @@ class Plan:
     in_scope: tuple[str, ...] = field(default=(), converter=_sorted_strings)
     #: The exemption rules the plan was made with, re-checked against the live account.
     exemptions: Exemptions = field(default=Exemptions(), eq=False)
-    #: Control-path findings a reviewer accepted (their ids); any other one refuses the plan.
+    #: Control-path findings a reviewer accepted (their keys: id and answer); any other
+    #: finding refuses the plan.
     accepted: tuple[str, ...] = field(default=(), converter=_sorted_strings)
     #: What the plan file said of itself when loaded: who wrote it, and its checksum.
     generator: str | None = field(default=None, eq=False)
@@ -305,7 +306,7 @@ class Plan:
             "summary": self.summary(),
             "exceptions": [{"user": e.user, "reason": e.reason} for e in self.exceptions],
             "control_findings": [
-                {**f.to_dict(), "accepted": f.id in self.accepted} for f in self.findings
+                {**f.to_dict(), "accepted": f.key in self.accepted} for f in self.findings
             ],
             "risks": [r.to_dict() for r in self.risks],
             "role_control_paths": [p.to_dict() for p in self.role_paths],

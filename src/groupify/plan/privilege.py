@@ -86,8 +86,14 @@ class Finding:
         if self.group:
             parts.append(self.group)
         if ":policy/" in self.resource:
-            parts.append(self.resource.rsplit("/", 1)[-1])
+            parts.append(self.resource.split(":policy/", 1)[1])  # path and name
         return ":".join(parts)
+
+    @property
+    def key(self) -> str:
+        """What an acceptance records: the id and the answer (``…=yes``). A finding that
+        comes back with another answer (a condition dropped, say) is not accepted."""
+        return f"{self.id}={self.answer.value}"
 
     @property
     def why(self) -> str:
@@ -181,6 +187,7 @@ def control_findings(
     *,
     documents: Inventory | None = None,
     principals: Iterable[tuple[User, frozenset[PolicyRef]]] | None = None,
+    live_groups: Mapping[str, Iterable[str]] | None = None,
 ) -> tuple[Finding, ...]:
     """Every way the plan's *steps* would let a user raise its own access.
 
@@ -188,7 +195,8 @@ def control_findings(
     at apply, the live account's). *principals* are the users to check with
     their access (default: *inventory*'s users; at apply, the live account's,
     including users created since planning). Group memberships before the plan
-    are always *inventory*'s.
+    are *inventory*'s, less any a user has left since (*live_groups*: each live
+    user's groups, at apply).
     """
     final = AccountModel(inventory)
     for step in steps:
@@ -227,6 +235,9 @@ def control_findings(
     for user, held in principals:
         ev = evaluators.of(user, held)
         groups_before = before.get(user.name, set(user.groups))
+        if live_groups is not None:
+            # Only memberships it still has count as a way up it already had.
+            groups_before = groups_before & set(live_groups.get(user.name, ()))
         if not ev.policies:
             continue
         already = unbounded(user, ev, groups_before)
@@ -258,9 +269,21 @@ def control_findings(
             for action in (*CHANGE_GROUP, MOVE_GROUP):
                 if answer := possible(ev, action, arn):
                     out.append(Finding(user.name, group, action, arn, answer, via="joinable"))
+            for policy in sorted(final.group_managed[group]):
+                if policy.split(":")[4] == "aws":
+                    continue
+                for action in CHANGE_POLICY:
+                    if answer := possible(ev, action, policy):
+                        out.append(
+                            Finding(user.name, group, action, policy, answer, via="joinable")
+                        )
         # Policies the plan creates are new things to attach: to itself, or to a group it is in.
         for policy, document in sorted(new_policies.items()):
-            if PolicyRef("inline", document) in held:
+            # New to attach: it grants more than the user holds, or the user may
+            # rewrite it once attached.
+            if PolicyRef("inline", document) in held and not any(
+                possible(ev, a, policy) for a in CHANGE_POLICY
+            ):
                 continue
             if answer := possible(ev, "iam:AttachUserPolicy", user.arn):
                 out.append(
@@ -329,6 +352,9 @@ def role_paths(
         | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
     )
     arns = {g: _group_arn(inventory, g, steps) for g in touched}
+    final = AccountModel(inventory)
+    for step in steps:
+        final.apply(step.op, step.params)
     out = []
     for role in inventory.roles:
         boundary: str | tuple[()] | None = ()
@@ -340,6 +366,13 @@ def role_paths(
                 answer = ev.may(action, arns[group])
                 if answer.possible:
                     out.append(RolePath(role.name, group, action, answer))
+            for policy in sorted(final.group_managed[group]):
+                if policy.split(":")[4] == "aws":
+                    continue
+                for action in CHANGE_POLICY:
+                    answer = ev.may(action, policy)
+                    if answer.possible:
+                        out.append(RolePath(role.name, group, action, answer))
     return tuple(out)
 
 
@@ -408,6 +441,7 @@ def check_live(plan: Plan, live: Inventory) -> None:
         plan.steps,
         documents=documents,
         principals=[(u, live.access(u)) for u in live.users],
+        live_groups={u.name: u.groups for u in live.users},
     )
     refused = unaccepted(findings, plan.accepted)
     if refused:
@@ -415,9 +449,9 @@ def check_live(plan: Plan, live: Inventory) -> None:
 
 
 def unaccepted(findings: Iterable[Finding], accepted: Iterable[str]) -> list[Finding]:
-    """The findings whose id is not in *accepted*."""
+    """The findings whose :attr:`~Finding.key` (id and answer) is not in *accepted*."""
     ok = set(accepted)
-    return [f for f in findings if f.id not in ok]
+    return [f for f in findings if f.key not in ok]
 
 
 def summary(findings: Iterable[Finding]) -> Mapping[str, int]:

@@ -154,6 +154,15 @@ class Statement:
     resources: tuple[str, ...]
     not_resource: bool
     conditional: bool
+    #: Whether its condition tests only the caller and its request context (MFA, source
+    #: address, time, the principal's own tags…), keys whose value is the same for any
+    #: two calls the same principal makes together, never the resource or the request.
+    context_only: bool = False
+
+    @property
+    def variable_resources(self) -> bool:
+        """Whether a resource pattern holds a policy variable (``${aws:username}``)."""
+        return any(_VARIABLE.search(p) for p in self.resources)
 
     def applies(self, action: str, resource: str) -> tuple[bool, bool]:
         """(whether the statement applies to the call, whether only under a condition)."""
@@ -210,13 +219,51 @@ def statements(document: str | Mapping[str, Any]) -> tuple[Statement, ...]:
                 resources=_strings(s.get("Resource", s.get("NotResource"))),
                 not_resource="NotResource" in s,
                 conditional=bool(s.get("Condition")),
+                context_only=_context_only(s.get("Condition")),
             )
         )
     return tuple(out)
 
 
+#: Condition keys whose value depends on the caller and its session, not on the call:
+#: a conditional Deny on these alone stops every call alike, or none.
+_CONTEXT_KEYS = frozenset(
+    {
+        "aws:multifactorauthpresent",
+        "aws:multifactorauthage",
+        "aws:sourceip",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:securetransport",
+        "aws:currenttime",
+        "aws:epochtime",
+        "aws:tokenissuetime",
+        "aws:username",
+        "aws:userid",
+        "aws:principalarn",
+        "aws:principalaccount",
+        "aws:principalorgid",
+        "aws:principaltype",
+        "aws:principalisawsservice",
+        "aws:viaawsservice",
+        "aws:requestedregion",
+    }
+)
+
+
+def _context_only(condition: Any) -> bool:
+    if not isinstance(condition, Mapping) or not condition:
+        return False
+    keys = [
+        str(k).lower() for tests in condition.values() if isinstance(tests, Mapping) for k in tests
+    ]
+    return bool(keys) and all(k in _CONTEXT_KEYS or k.startswith("aws:principaltag/") for k in keys)
+
+
 #: Stands, among the doubts of an answer, for a policy whose document is missing.
 _MISSING = -1
+#: Stands for a conditional Deny that may stop one call and not another.
+_UNSHARED = -2
 
 
 def _decide(
@@ -240,7 +287,11 @@ def _decide(
             if not s.allow:
                 if not conditional:
                     return Answer.NO, frozenset()
-                doubts.add(id(s))  # a conditional Deny is not relied on, nor ruled out
+                # A conditional Deny is not relied on, nor ruled out. One whose
+                # condition tests more than the caller's context, or that holds only
+                # through a policy variable, may stop one call and not another: it
+                # is a doubt no other answer can share.
+                doubts.add(id(s) if s.context_only and not s.variable_resources else _UNSHARED)
                 continue
             if not conditional:
                 allowed = Answer.YES
@@ -342,12 +393,14 @@ class Evaluator:
         may make the call *then* (another action and resource).
 
         True when *action* is allowed unconditionally and every conditional ``Deny``
-        that could stop it would stop *then* too (an MFA requirement over all actions,
-        say), with no document missing. So a user that may attach any policy to itself
-        whenever it may attach one to its group gains nothing by the group.
+        that could stop it would stop *then* too: the same statement applies to both
+        and its condition tests only the caller's context (an MFA requirement over
+        all actions, say, but not a resource tag), with no document missing. So a
+        user that may attach any policy to itself whenever it may attach one to its
+        group gains nothing by the group.
         """
         answer, doubts = self._answer(action, resource)
-        if answer is not Answer.YES or _MISSING in doubts:
+        if answer is not Answer.YES or _MISSING in doubts or _UNSHARED in doubts:
             return False
         return doubts <= self._answer(*then)[1]
 

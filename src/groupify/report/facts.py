@@ -335,7 +335,7 @@ def facts(plan: Plan, *, plan_path: str, generator: str | None, checksum: str | 
         documents=documents,
         reverse_calls=reverse_calls,
         risks=plan.risks,
-        accepted=tuple(f for f in plan.findings if f.id in plan.accepted),
+        accepted=tuple(f for f in plan.findings if f.key in plan.accepted),
         roles=_role_lines(plan),
     )
 
