@@ -567,3 +567,20 @@ def test_roles_that_may_change_or_join_the_groups_are_listed_not_refused(tmp_pat
     path = tmp_path / "gaad.json"
     path.write_text(json.dumps(gaad))
     assert main(["plan", "--from-gaad", str(path), "--out", str(tmp_path / "p.json")]) == 0
+
+
+def test_a_deny_whose_condition_value_depends_on_the_resource_excuses_nothing() -> None:
+    """The key is eve's own tag but the value is the resource's: the Deny stops attaching to
+    her tagged user and never to an untaggable group, so she is not excused."""
+    both = ["iam:AttachUserPolicy", "iam:AttachGroupPolicy"]
+    condition = {"StringEquals": {"aws:PrincipalTag/team": "${iam:ResourceTag/team}"}}
+    inventory = account(
+        {
+            "inline": {
+                "iam": doc_of(
+                    statement("Allow", both), statement("Deny", both, Condition=condition)
+                )
+            }
+        }
+    )
+    assert f"eve:AttachGroupPolicy:{only_group(inventory)}" in refused_ids(inventory)
