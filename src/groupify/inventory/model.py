@@ -233,6 +233,14 @@ def _group_list(items: Iterable[Group]) -> tuple[Group, ...]:
     return tuple(sorted(items, key=lambda g: g.name))
 
 
+def _inline_dicts(policies: Iterable[InlinePolicy]) -> list[dict[str, str]]:
+    return [{"name": p.name, "document": p.document} for p in policies]
+
+
+def _inline_from(entries: Iterable[Mapping[str, Any]]) -> list[InlinePolicy]:
+    return [InlinePolicy(p["name"], canonical_document(p["document"])) for p in entries]
+
+
 def _check_types(data: Mapping[str, Any]) -> None:
     """Refuse, as one line, fields of the wrong type that would fail later as a traceback."""
     optional = {"caller_arn": data.get("caller_arn")}
@@ -422,7 +430,7 @@ class Inventory:
                     "tags": [list(t) for t in u.tags],
                     "groups": list(u.groups),
                     "managed": list(u.managed),
-                    "inline": [{"name": p.name, "document": p.document} for p in u.inline],
+                    "inline": _inline_dicts(u.inline),
                     "permissions_boundary": u.permissions_boundary,
                 }
                 for u in self.users
@@ -434,7 +442,7 @@ class Inventory:
                     "group_id": g.group_id,
                     "path": g.path,
                     "managed": list(g.managed),
-                    "inline": [{"name": p.name, "document": p.document} for p in g.inline],
+                    "inline": _inline_dicts(g.inline),
                 }
                 for g in self.groups
             ],
@@ -458,7 +466,7 @@ class Inventory:
                     "arn": r.arn,
                     "path": r.path,
                     "managed": list(r.managed),
-                    "inline": [{"name": p.name, "document": p.document} for p in r.inline],
+                    "inline": _inline_dicts(r.inline),
                     "permissions_boundary": r.permissions_boundary,
                 }
                 for r in self.roles
@@ -484,10 +492,7 @@ class Inventory:
                         tags=[(str(k), str(v)) for k, v in u.get("tags", [])],
                         groups=u.get("groups", []),
                         managed=u.get("managed", []),
-                        inline=[
-                            InlinePolicy(p["name"], canonical_document(p["document"]))
-                            for p in u.get("inline", [])
-                        ],
+                        inline=_inline_from(u.get("inline", [])),
                         permissions_boundary=u.get("permissions_boundary"),
                     )
                     for u in data["users"]
@@ -499,10 +504,7 @@ class Inventory:
                         group_id=g.get("group_id", ""),
                         path=g.get("path", "/"),
                         managed=g.get("managed", []),
-                        inline=[
-                            InlinePolicy(p["name"], canonical_document(p["document"]))
-                            for p in g.get("inline", [])
-                        ],
+                        inline=_inline_from(g.get("inline", [])),
                     )
                     for g in data["groups"]
                 ],
@@ -531,10 +533,7 @@ class Inventory:
                         arn=r["arn"],
                         path=r.get("path", "/"),
                         managed=r.get("managed", []),
-                        inline=[
-                            InlinePolicy(p["name"], canonical_document(p["document"]))
-                            for p in r.get("inline", [])
-                        ],
+                        inline=_inline_from(r.get("inline", [])),
                         permissions_boundary=r.get("permissions_boundary"),
                     )
                     for r in data.get("roles", [])
