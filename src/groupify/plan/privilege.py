@@ -33,7 +33,7 @@ from groupify.inventory.model import Inventory, PolicyRef, User
 from groupify.plan.replay import AccountModel, created_policies
 from groupify.plan.steps import Step
 from groupify.privilege.evaluate import Answer, Evaluator, statements
-from groupify.privilege.risk import RiskFlag, assess
+from groupify.privilege.risk import SINGLE_MEMBER, RiskFlag, assess_policies
 
 if TYPE_CHECKING:
     from groupify.plan.model import Plan
@@ -166,6 +166,22 @@ class _Evaluators:
         return answer
 
 
+def _end(inventory: Inventory, steps: Sequence[Step]) -> tuple[AccountModel, set[str], list[str]]:
+    """The account at the end of *steps* (memberships only grow: the worst moment of every
+    order), the groups they create, and every group they create or add members to."""
+    final = AccountModel(inventory)
+    for step in steps:
+        final.apply(step.op, step.params)
+    created = {s.params["GroupName"] for s in steps if s.spec.creates == "group"}
+    touched = created | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
+    return final, created, sorted(touched)
+
+
+def _customer_policies(final: AccountModel, group: str) -> list[str]:
+    """The customer-managed policies attached to *group* at the end (AWS's cannot change)."""
+    return [p for p in sorted(final.group_managed[group]) if p.split(":")[4] != "aws"]
+
+
 def _group_arn(inventory: Inventory, group: str, steps: Iterable[Step]) -> str:
     existing = inventory.group_by_name.get(group)
     if existing is not None:
@@ -198,11 +214,7 @@ def control_findings(
     are *inventory*'s, less any a user has left since (*live_groups*: each live
     user's groups, at apply).
     """
-    final = AccountModel(inventory)
-    for step in steps:
-        final.apply(step.op, step.params)
-    created = {s.params["GroupName"] for s in steps if s.spec.creates == "group"}
-    touched = created | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
+    final, created, groups = _end(inventory, steps)
     source = documents or inventory
     evaluators = _Evaluators(source)
     before = {u.name: set(u.groups) for u in inventory.users}
@@ -226,7 +238,6 @@ def control_findings(
             return None
         return answer
 
-    groups = sorted(touched)
     arns = {g: _group_arn(inventory, g, steps) for g in groups}
     grants = {g: final.group_policies(g) for g in groups}
     denies = {g: _carries_deny(source, grants[g]) for g in groups}
@@ -251,9 +262,7 @@ def control_findings(
                 for action in changes:
                     if answer := possible(ev, action, arn):
                         out.append(Finding(user.name, group, action, arn, answer))
-                for policy in sorted(final.group_managed[group]):
-                    if policy.split(":")[4] == "aws":
-                        continue
+                for policy in _customer_policies(final, group):
                     for action in CHANGE_POLICY:
                         if answer := possible(ev, action, policy):
                             out.append(Finding(user.name, group, action, policy, answer))
@@ -269,9 +278,7 @@ def control_findings(
             for action in (*CHANGE_GROUP, MOVE_GROUP):
                 if answer := possible(ev, action, arn):
                     out.append(Finding(user.name, group, action, arn, answer, via="joinable"))
-            for policy in sorted(final.group_managed[group]):
-                if policy.split(":")[4] == "aws":
-                    continue
+            for policy in _customer_policies(final, group):
                 for action in CHANGE_POLICY:
                     if answer := possible(ev, action, policy):
                         out.append(
@@ -347,14 +354,8 @@ def role_paths(
 ) -> tuple[RolePath, ...]:
     """Every role of *inventory* that may change or join a group *steps* create or fill."""
     source = documents or inventory
-    touched = sorted(
-        {s.params["GroupName"] for s in steps if s.spec.creates == "group"}
-        | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
-    )
+    final, _, touched = _end(inventory, steps)
     arns = {g: _group_arn(inventory, g, steps) for g in touched}
-    final = AccountModel(inventory)
-    for step in steps:
-        final.apply(step.op, step.params)
     out = []
     for role in inventory.roles:
         boundary: str | tuple[()] | None = ()
@@ -366,9 +367,7 @@ def role_paths(
                 answer = ev.may(action, arns[group])
                 if answer.possible:
                     out.append(RolePath(role.name, group, action, answer))
-            for policy in sorted(final.group_managed[group]):
-                if policy.split(":")[4] == "aws":
-                    continue
+            for policy in _customer_policies(final, group):
                 for action in CHANGE_POLICY:
                     answer = ev.may(action, policy)
                     if answer.possible:
@@ -394,37 +393,26 @@ class Risk:
         }
 
 
-def _documents(inventory: Inventory, refs: Iterable[PolicyRef]) -> dict[str, str | None]:
-    return {
-        ref.key if ref.is_managed else f"inline {inventory.label(ref)}": inventory.document(ref)
-        for ref in sorted(refs)
-    }
-
-
 def risk_review(
     inventory: Inventory, steps: Sequence[Step], exempt: Iterable[str] = ()
 ) -> tuple[Risk, ...]:
     """Every group *steps* create or add members to, and every *exempt* user, that
     :func:`~groupify.privilege.risk.assess` flags; a new group of one member is flagged
     too (grouping gave no reuse there)."""
-    final = AccountModel(inventory)
-    for step in steps:
-        final.apply(step.op, step.params)
-    created = {s.params["GroupName"] for s in steps if s.spec.creates == "group"}
-    touched = created | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
+    final, created, touched = _end(inventory, steps)
     out = []
-    for group in sorted(touched):
+    for group in touched:
         members = tuple(sorted(final.group_members[group]))
-        flags = list(assess(_documents(inventory, final.group_policies(group))))
+        flags = list(assess_policies(inventory, final.group_policies(group)))
         if group in created and len(members) == 1:
-            flags.append(RiskFlag("single-member", "a group of one: grouping gave no reuse here"))
+            flags.append(SINGLE_MEMBER)
         if flags:
             out.append(Risk("group", group, members, tuple(flags)))
     for name in sorted(exempt):
         user = inventory.user_by_name.get(name)
         if user is None:
             continue
-        flags = list(assess(_documents(inventory, user.direct)))
+        flags = list(assess_policies(inventory, user.direct))
         if flags:
             out.append(Risk("exempt user", name, (name,), tuple(flags)))
     return tuple(out)

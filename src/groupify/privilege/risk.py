@@ -32,12 +32,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import cache
+from typing import TYPE_CHECKING
 
 from attrs import frozen
 
 from groupify.privilege.evaluate import Answer, Evaluator, statements
 
-__all__ = ["BROAD_AWS_MANAGED", "RiskFlag", "assess", "escalation_methods"]
+if TYPE_CHECKING:
+    from groupify.inventory.model import Inventory, PolicyRef
+
+__all__ = [
+    "BROAD_AWS_MANAGED",
+    "SINGLE_MEMBER",
+    "RiskFlag",
+    "assess",
+    "assess_policies",
+    "escalation_methods",
+]
 
 #: AWS-managed policies AWS's own guidance names as too broad for a job function.
 BROAD_AWS_MANAGED: Mapping[str, str] = {
@@ -152,6 +163,20 @@ def assess(documents: Mapping[str, str | None]) -> tuple[RiskFlag, ...]:
         detail = "everything" if full else ", ".join(writes)
         flags.append(RiskFlag("data-write", "on every resource: " + detail))
     return tuple(flags)
+
+
+#: A new group with one member: grouping gave no reuse there.
+SINGLE_MEMBER = RiskFlag("single-member", "a group of one: grouping gave no reuse here")
+
+
+def assess_policies(inventory: Inventory, refs: Iterable[PolicyRef]) -> tuple[RiskFlag, ...]:
+    """:func:`assess` of the policies *refs* stand for, their documents from *inventory*."""
+    return assess(
+        {
+            ref.key if ref.is_managed else f"inline {inventory.label(ref)}": inventory.document(ref)
+            for ref in sorted(refs)
+        }
+    )
 
 
 def _anywhere(evaluator: Evaluator, action: str) -> bool:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from groupify._html import badge, esc, kv_table, table
 from groupify._views import box, fold, names, pandas
 from groupify.inventory.views import policy_badges
-from groupify.privilege.risk import RiskFlag, assess
+from groupify.privilege.risk import SINGLE_MEMBER, RiskFlag, assess_policies
 
 if TYPE_CHECKING:
     from groupify.inventory.model import Inventory
@@ -46,15 +46,10 @@ def _groups_table(proposal: Proposal) -> str:
 
 def group_risks(proposal: Proposal, group: ProposedGroup) -> tuple[RiskFlag, ...]:
     """What the risk review flags in *group* (its policies, and a new group of one)."""
-    inv = proposal.inventory
-    documents = {
-        ref.key if ref.is_managed else f"inline {inv.label(ref)}": inv.document(ref)
-        for ref in sorted(group.policies)
-    }
-    flags = list(assess(documents))
+    flags = assess_policies(proposal.inventory, group.policies)
     if not group.existing and len(group.members) == 1:
-        flags.append(RiskFlag("single-member", "a group of one: grouping gave no reuse here"))
-    return tuple(flags)
+        flags += (SINGLE_MEMBER,)
+    return flags
 
 
 def risk_badges(flags: Iterable[RiskFlag]) -> str:

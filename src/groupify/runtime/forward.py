@@ -72,10 +72,7 @@ def apply(
         raise InputError("workers must be at least 1")
     retry = retry or RetryPolicy()
     with counted_clients(session, iam, sts) as (iam, sts, counter):
-        live = scan(iam=iam, sts=sts, retry=retry)
-        state = reconcile(plan, live)
-        state.verify_remaining()
-        check_live(plan, live)
+        state = _checked(plan, iam, sts, retry)
         if dry_run:
             return ApplyResult(
                 mode="dry-run",
@@ -89,10 +86,7 @@ def apply(
         log = Journal.open(journal, plan)
         with log.locked():
             # Read again under the lock: a run that held it may have just finished.
-            live = scan(iam=iam, sts=sts, retry=retry)
-            state = reconcile(plan, live)
-            state.verify_remaining()
-            check_live(plan, live)
+            state = _checked(plan, iam, sts, retry)
             return _run(
                 plan,
                 state,
@@ -105,6 +99,16 @@ def apply(
                 workers,
                 progress,
             )
+
+
+def _checked(plan: Plan, iam: Any, sts: Any, retry: RetryPolicy) -> Reconciliation:
+    """Read the account and check it against *plan*: drift, the remaining steps replayed
+    on the live state, and the control paths with the live documents; raise otherwise."""
+    live = scan(iam=iam, sts=sts, retry=retry)
+    state = reconcile(plan, live)
+    state.verify_remaining()
+    check_live(plan, live)
+    return state
 
 
 def _step_key(step_id: str) -> int:
