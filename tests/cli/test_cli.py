@@ -241,3 +241,35 @@ def test_report_needs_a_format(
     capsys.readouterr()
     assert main(["report", str(plan)]) == 2
     assert capsys.readouterr().err == "groupify: error: give --html FILE and/or --markdown FILE\n"
+
+
+def test_plan_signed_with_a_key_file_and_apply_refusing_a_resealed_one(
+    gaad: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GROUPIFY_PLAN_KEY_FILE signs at plan and is required at apply; a plan whose
+    exemptions were dropped and checksum recomputed is one line, exit 2."""
+    from groupify.plan.model import _checksum
+
+    key = tmp_path / "key"
+    key.write_text("0123456789abcdef0123456789abcdef\n")
+    monkeypatch.setenv("GROUPIFY_PLAN_KEY_FILE", str(key))
+    out = tmp_path / "p.json"
+    assert main(["plan", "--from-gaad", str(gaad), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["signature"].startswith("hmac-sha256:")
+    data["exemptions"] = {"users": ["someone"], "tags": []}
+    data["checksum"] = _checksum(
+        {k: v for k, v in data.items() if k not in ("checksum", "signature")}
+    )
+    out.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["apply", str(out), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "signature does not match" in err[0]
+    short = tmp_path / "short"
+    short.write_text("tiny")
+    assert main(["apply", str(out), "--dry-run", "--key-file", str(short)]) == 2
+    assert "at least 16 bytes" in capsys.readouterr().err

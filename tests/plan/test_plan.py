@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -237,3 +238,44 @@ def test_plan_repr(plan: Plan) -> None:
     assert repr(plan) == (
         f"Plan(account={ACCOUNT}, steps=15, users=3, fingerprint={plan.fingerprint[:19]})"
     )
+
+
+# -- signed plans -------------------------------------------------------------------
+
+
+def _resealed(path: Path, edit: Any) -> None:
+    """Edit a plan file and recompute its checksum, as someone without the key could."""
+    from groupify.plan.model import _checksum
+
+    data = json.loads(path.read_text())
+    edit(data)
+    body = {k: v for k, v in data.items() if k not in ("checksum", "signature")}
+    data["checksum"] = _checksum(body)
+    path.write_text(json.dumps(data))
+
+
+def test_a_signed_plan_loads_with_its_key_and_not_with_another(plan: Plan, tmp_path: Path) -> None:
+    from groupify.plan.model import load_plan
+
+    key = b"k" * 32
+    plan.save(tmp_path / "p.json", key=key)
+    assert load_plan(tmp_path / "p.json", key=key) == plan
+    assert load_plan(tmp_path / "p.json") == plan  # no key: the signature is not checked
+    with pytest.raises(PlanFormatError, match="signature does not match"):
+        load_plan(tmp_path / "p.json", key=b"x" * 32)
+    plan.save(tmp_path / "u.json")
+    with pytest.raises(PlanFormatError, match="not signed"):
+        load_plan(tmp_path / "u.json", key=key)
+
+
+def test_a_resealed_signed_plan_is_refused(plan: Plan, tmp_path: Path) -> None:
+    """Dropping the exemption rules and recomputing the checksum passes the checksum
+    check; the signature catches it."""
+    from groupify.plan.model import load_plan
+
+    key = b"k" * 32
+    plan.save(tmp_path / "p.json", key=key)
+    _resealed(tmp_path / "p.json", lambda d: d["exemptions"].update(users=["nobody"]))
+    load_plan(tmp_path / "p.json")  # the checksum alone is fooled
+    with pytest.raises(PlanFormatError, match="signature does not match"):
+        load_plan(tmp_path / "p.json", key=key)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import groupify
-from groupify.aws import RetryPolicy
+from groupify.aws import RetryPolicy, api_name
 from groupify.errors import DriftError, InputError, PlanVerificationError, StalePlanError
 from groupify.plan.model import Plan
 from groupify.plan.steps import Step
@@ -293,10 +293,15 @@ def test_a_throttled_create_then_someone_elses_group_is_not_ours(url: str, tmp_p
     result = run(url, plan, tmp_path / "j", script, workers=1)
     assert script.fired == [("create_group", "Throttling")]
     first = next(s for s in plan.steps if s.op == "create_group")
-    assert first.id in result.already
+    # Not ours, so not ours to fill either: the run stops there, their group untouched.
+    assert [f[0] for f in result.failed] == [first.id]
+    assert "groupify did not create it" in result.failed[0][1]
+    theirs = awsmoto.state_now()["groups"][name]
+    assert theirs == ([], [], [])
     iam, sts = awsmoto.clients(url)
-    rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
-    assert name in awsmoto.state_now()["groups"]
+    back = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert back.ok, (back.failed, back.kept)
+    assert awsmoto.state_now()["groups"][name] == theirs
 
 
 def test_rollback_never_deletes_what_it_did_not_create(url: str, tmp_path: Path) -> None:
@@ -674,3 +679,146 @@ def test_rollback_leaves_out_what_it_cannot_undo_safely(server: str, tmp_path: P
     assert not result.failed and not result.remaining
     assert arn in awsmoto.state_now()["users"]["newhire"][0]
     assert awsmoto.state_now()["users"]["ana"][1]  # ana's inline policies are back
+
+
+# -- ownership is a recorded fact: entity ids, unsettled attempts, idempotent rollback ----
+
+
+def _groups_made(plan: Plan) -> list[str]:
+    return [s.params["GroupName"] for s in plan.steps if s.op == "create_group"]
+
+
+def test_created_entities_are_recorded_with_their_ids(url: str, tmp_path: Path) -> None:
+    """Each create's done record holds the id and creation date IAM answered."""
+    plan = make_plan(url)
+    run(url, plan, tmp_path / "j")
+    facts = Journal.read(tmp_path / "j").steps()
+    backend = awsmoto.backend()
+    for step in plan.steps:
+        if step.op == "create_group":
+            entity = facts[step.id].entity
+            assert entity is not None
+            assert entity["id"] == backend.groups[step.params["GroupName"]].id
+            assert entity["created"].startswith("20")
+
+
+def test_rollback_leaves_a_group_someone_made_again_under_our_name(
+    url: str, tmp_path: Path
+) -> None:
+    """Our group is deleted and made again by someone else: same name, another GroupId.
+    Rollback deletes neither it nor anything on it, and says why."""
+    plan = make_plan(url)
+    first = next(s for s in plan.steps if s.op != "create_group")
+    result = run(url, plan, tmp_path / "j", FailOn(api_name(first.op)), workers=1)
+    assert result.failed and result.failed[0][0] == first.id  # every group made, still empty
+    name = _groups_made(plan)[0]
+    iam, sts = awsmoto.clients(url)
+    iam.delete_group(GroupName=name)
+    theirs = iam.create_group(GroupName=name)["Group"]["GroupId"]
+    back = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert back.ok, (back.failed, back.kept)
+    assert awsmoto.backend().groups[name].id == theirs
+    assert set(_groups_made(plan)) & set(awsmoto.state_now()["groups"]) == {name}
+    reason = dict(back.foreign)[next(s.id for s in plan.steps if s.op == "create_group")]
+    assert "not the entity groupify created" in reason and theirs in reason
+
+
+def test_a_create_whose_answer_never_came_is_settled_by_rollback(url: str, tmp_path: Path) -> None:
+    """CreateGroup is done but its answer lost, and the run gives up (one attempt): the
+    journal says 'unknown'; rollback reads the group, finds it made after that attempt
+    began, and deletes it: the account is as before."""
+    before = awsmoto.state_now()
+    plan = make_plan(url)
+    result = run(
+        url,
+        plan,
+        tmp_path / "j",
+        awsmoto.Script(("create_group", "lose")),
+        workers=1,
+        retry=RetryPolicy.no_wait(attempts=1),
+    )
+    first = next(s for s in plan.steps if s.op == "create_group")
+    assert [f for f, _ in result.failed] == [first.id]
+    log = Journal.read(tmp_path / "j")
+    assert log.status()[first.id] == "unknown" and first.id in log.ours()
+    assert log.records[-1] == {**log.records[-1], "type": "failed", "unknown": True}
+    iam, sts = awsmoto.clients(url)
+    back = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert back.ok and back.applied == ("u" + first.id[1:],)
+    assert awsmoto.state_now() == before
+
+
+def test_a_second_rollback_makes_no_call_at_all(url: str, tmp_path: Path) -> None:
+    """After a complete rollback the journal alone says nothing is ours: no read, no write."""
+    plan = make_plan(url)
+    run(url, plan, tmp_path / "j")
+    iam, sts = awsmoto.clients(url)
+    assert rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0).ok
+    log = awsmoto.CallLog()
+    iam, sts = awsmoto.clients(url)
+    log.attach(iam)
+    sts.meta.events.register("before-call.sts", log)
+    again = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert again.ok and again.calls == () and not log.calls
+
+
+def test_apply_refuses_to_fill_a_group_someone_else_made(url: str, tmp_path: Path) -> None:
+    """An empty group with a planned name exists before the first run: groupify did not make
+    it, so it will not fill it; nothing changes and the reason names the group."""
+    plan = make_plan(url)
+    name = _groups_made(plan)[0]
+    iam, _ = awsmoto.clients(url)
+    iam.create_group(GroupName=name)
+    before = awsmoto.state_now()
+    with pytest.raises(DriftError, match=f"group '{name}' exists but groupify did not create"):
+        run(url, plan, tmp_path / "j")
+    assert awsmoto.state_now() == before
+
+
+def test_reapplying_with_a_new_journal_when_all_is_done_changes_nothing(
+    url: str, tmp_path: Path
+) -> None:
+    """Everything in place and nothing left to change: a fresh journal finds it all done
+    (someone else's, by its record) and makes no call; rollback with it deletes nothing."""
+    plan = make_plan(url)
+    run(url, plan, tmp_path / "j")
+    after = awsmoto.state_now()
+    again = run(url, plan, tmp_path / "j2")
+    assert again.ok and again.mutating_calls == 0
+    iam, sts = awsmoto.clients(url)
+    back = rollback(tmp_path / "j2", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert back.calls == () and awsmoto.state_now() == after
+
+
+# -- exemptions at apply: the live tags decide, not only the plan file ----------------
+
+
+def test_apply_time_rules_protect_a_user_the_plan_file_no_longer_exempts(
+    url: str, tmp_path: Path
+) -> None:
+    """A plan whose exemption rules were dropped (here: made without them) would migrate
+    the break-glass user; apply's own rules, checked on live tags, refuse before any change."""
+    iam, sts = awsmoto.clients(url)
+    plan = groupify.build_plan(groupify.propose(groupify.scan(iam=iam, sts=sts)))
+    assert "root-bg" in plan.in_scope
+    before = awsmoto.state_now()
+    rules = groupify.Exemptions(tags=["BreakGlass=true"])
+    for dry_run in (True, False):
+        with pytest.raises(DriftError, match="'root-bg' is exempt at apply"):
+            run(url, plan, tmp_path / "j", dry_run=dry_run, exempt=rules)
+    assert awsmoto.state_now() == before
+
+
+def test_the_exempt_tag_protects_whatever_the_plan_says(url: str, tmp_path: Path) -> None:
+    """Tagging a user groupify:exempt in IAM exempts it from every plan, even one made
+    before the tag and without any rules."""
+    plan = make_plan(url)
+    iam, _ = awsmoto.clients(url)
+    iam.tag_user(UserName="dev", Tags=[{"Key": "groupify:exempt", "Value": "on call"}])
+    before = awsmoto.state_now()
+    with pytest.raises(DriftError, match="'dev' is now exempt \\(tagged groupify:exempt=on call"):
+        run(url, plan, tmp_path / "j")
+    assert awsmoto.state_now() == before
+    fresh = make_plan(url)
+    assert "dev" not in fresh.in_scope
+    assert {e.user: e.reason for e in fresh.exceptions}["dev"] == "tagged groupify:exempt=on call"

@@ -390,3 +390,77 @@ def test_applied_stays_ours_until_undone(path: Path, plan: Plan, later: dict[str
     journal.record("start", "s1")
     journal.record("done", "s1", outcome="already")
     assert journal.ours() == set()
+
+
+def test_every_outcome_is_distinct(path: Path, plan: Plan) -> None:
+    """Answered, answered after lost answers, seen after a lost answer, found in place,
+    refused, and unknown: each reads back as its own state, and only ours count as ours."""
+    journal = Journal.open(path, plan)
+    ids = [s.id for s in plan.steps[:6]]
+    entity = {"id": "AGPAEXAMPLE", "created": "2026-12-01T10:00:00+00:00"}
+    records: list[tuple[str, dict[str, Any]]] = [
+        ("done", {"outcome": "applied", "entity": entity}),
+        ("done", {"outcome": "applied", "lost": 2}),
+        ("done", {"outcome": "seen", "lost": 1}),
+        ("done", {"outcome": "already"}),
+        ("failed", {"error": "AccessDenied"}),
+        ("failed", {"error": "timed out", "unknown": True}),
+    ]
+    for sid, (kind, extra) in zip(ids, records, strict=True):
+        journal.record("start", sid)
+        journal.record(kind, sid, **extra)
+    facts = Journal.read(path).steps()
+    assert [facts[s].state for s in ids] == [
+        "applied",
+        "applied",
+        "applied",
+        "already",
+        "failed",
+        "unknown",
+    ]
+    assert facts[ids[0]].entity == entity
+    assert facts[ids[5]].since is not None
+    assert journal.ours() == {ids[0], ids[1], ids[2], ids[5]}
+
+
+def test_a_known_refusal_after_an_unknown_attempt_in_a_later_run(path: Path, plan: Plan) -> None:
+    """An unknown attempt, then (a later run read and found nothing, so) a new start that is
+    refused: the step is failed, not ours."""
+    journal = Journal.open(path, plan)
+    journal.record("start", "s1")
+    journal.record("failed", "s1", error="lost", unknown=True)
+    assert journal.status()["s1"] == "unknown"
+    journal.record("start", "s1")
+    journal.record("failed", "s1", error="AccessDenied")
+    assert journal.status()["s1"] == "failed" and journal.ours() == set()
+
+
+def test_the_entity_of_an_applied_create_survives_a_resent_call(path: Path, plan: Plan) -> None:
+    journal = Journal.open(path, plan)
+    journal.record("start", "s1")
+    journal.record("done", "s1", outcome="applied", entity={"id": "A", "created": "x"})
+    journal.record("start", "s1")
+    journal.record("done", "s1", outcome="already", entity={"id": "B", "created": "y"})
+    assert journal.steps()["s1"].entity == {"id": "A", "created": "x"}
+
+
+def test_claims_by_id_or_by_creation_after_an_unsettled_attempt() -> None:
+    """A live entity is ours by its recorded id; without one, only if it was created after
+    an attempt of ours whose outcome nobody saw began (five minutes of clock skew allowed)."""
+    import datetime as dt
+
+    from groupify.runtime.executor import claims
+    from groupify.runtime.journal import StepState
+
+    t = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+    made = {"id": "A", "created": t.isoformat()}
+    assert claims(made, StepState("applied", {"id": "A", "created": ""}), None)
+    assert not claims(made, StepState("applied", {"id": "B", "created": ""}), None)
+    assert claims(made, None, t - dt.timedelta(minutes=4))
+    assert not claims(made, None, t + dt.timedelta(minutes=6))
+    assert claims(made, StepState("started", since=t.isoformat()), None)
+    assert not claims(
+        made, StepState("started", since=(t + dt.timedelta(hours=1)).isoformat()), None
+    )
+    assert not claims(made, StepState("already"), None)
+    assert not claims(None, StepState("started", since=t.isoformat()), None)

@@ -233,6 +233,8 @@ def result_text(result: ApplyResult, total: int) -> str:
         lines.append(f"FAILED {step_id}: {message}")
     for step_id, message in result.kept:
         lines.append(f"KEPT {step_id}: {message}")
+    for step_id, message in result.foreign:
+        lines.append(f"NOT OURS {step_id} {message} (left alone)")
     if result.remaining and result.mode != "dry-run":
         lines.append(
             "Nothing was left half-done: every user still has all of its access. "
@@ -276,6 +278,8 @@ def rollback_preview_text(preview: ApplyResult) -> str:
     )
     for step_id, message in preview.kept:
         out += f"It would leave {step_id} as it is: {message}\n"
+    for step_id, message in preview.foreign:
+        out += f"Not groupify's, left alone: {step_id} {message}\n"
     return out
 
 

@@ -27,7 +27,8 @@ from groupify.inventory.gaad import load_gaad
 from groupify.inventory.model import Inventory, Quotas
 from groupify.plan.build import build_plan
 from groupify.plan.model import load_plan
-from groupify.proposal.model import STRATEGIES, Proposal
+from groupify.plan.signing import key_from
+from groupify.proposal.model import STRATEGIES, Exemptions, Proposal
 from groupify.proposal.strategies import compare_proposals, propose
 from groupify.report import render_html, render_markdown
 from groupify.runtime.checks import verify
@@ -104,6 +105,12 @@ SCOPE = (
     ),
 )
 YES = Arg.of("--yes", action="store_true", help="do not ask (needed without a terminal)")
+KEY_FILE = Arg.of(
+    "--key-file",
+    metavar="FILE",
+    help="a secret key (at least 16 bytes) for signed plans: 'plan' signs with it, 'apply' "
+    "refuses a plan not signed with it (default: the file $GROUPIFY_PLAN_KEY_FILE names)",
+)
 
 
 def parse_quotas(specs: Sequence[str]) -> dict[str, int]:
@@ -228,6 +235,7 @@ def plan_verb(
     proposal: str | None,
     accept: Sequence[str],
     out_path: str,
+    key_file: str | None,
     out: TextIO,
     **scope: Any,
 ) -> int:
@@ -242,7 +250,7 @@ def plan_verb(
     else:
         chosen = _proposal(inventory, strategy, **scope)
     plan = build_plan(chosen, accept=accept)
-    plan.save(out_path)
+    plan.save(out_path, key=key_from(key_file))
     if as_json:
         _dump(plan.overview(), out)
     else:
@@ -261,13 +269,17 @@ def apply_verb(
     settle: float,
     profile: str | None,
     as_json: bool,
+    key_file: str | None,
+    exclude_user: Sequence[str],
+    exclude_tag: Sequence[str],
     out: TextIO,
 ) -> int:
     """Dry-run or apply a plan file; exit 0 when the account is in the planned state."""
     plan_path = plan
-    loaded = load_plan(plan_path)
+    loaded = load_plan(plan_path, key=key_from(key_file))
+    rules = Exemptions(users=exclude_user, tags=exclude_tag)
     session_ = _session(profile)
-    preview = apply(loaded, session_, dry_run=True)
+    preview = apply(loaded, session_, dry_run=True, exempt=rules)
     if dry_run:
         if as_json:
             _dump(preview.preview(loaded.steps), out)
@@ -292,6 +304,7 @@ def apply_verb(
         workers=workers,
         settle=settle,
         progress=text.Progress(sys.stderr, "apply"),
+        exempt=rules,
     )
     if as_json:
         _dump(result.to_dict(), out)
@@ -411,6 +424,7 @@ VERBS: tuple[Verb, ...] = (
                 required=True,
                 help="write the plan (JSON) here",
             ),
+            KEY_FILE,
         ),
         plan_verb,
     ),
@@ -434,6 +448,21 @@ VERBS: tuple[Verb, ...] = (
                 metavar="SECONDS",
                 help="wait between granting a user's group access and removing its direct policies",
             ),
+            Arg.of(
+                "--exclude-user",
+                action="append",
+                default=[],
+                metavar="NAME",
+                help="refuse to change this user, whatever the plan says (glob; repeatable)",
+            ),
+            Arg.of(
+                "--exclude-tag",
+                action="append",
+                default=[],
+                metavar="KEY[=VALUE]",
+                help="refuse to change users with this tag in the live account (repeatable)",
+            ),
+            KEY_FILE,
             PROFILE,
             JSON,
         ),

@@ -38,6 +38,7 @@ from groupify.plan.privilege import (
     unaccepted,
 )
 from groupify.plan.replay import check_steps, created_policies
+from groupify.plan.signing import matches, sign
 from groupify.plan.steps import Step
 from groupify.proposal.model import Exemption, Exemptions, _exemptions
 
@@ -312,16 +313,26 @@ class Plan:
             "role_control_paths": [p.to_dict() for p in self.role_paths],
         }
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    def to_json(self, *, key: bytes | None = None) -> str:
+        """The plan file's text; signed (an HMAC over the checksum) when *key* is given."""
+        body = self.to_dict()
+        if key is not None:
+            body["signature"] = sign(body["checksum"], key)
+        return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the plan file atomically (a partial file never replaces a good one)."""
-        write_atomic(path, self.to_json())
+    def save(self, path: str | os.PathLike[str], *, key: bytes | None = None) -> None:
+        """Write the plan file atomically (a partial file never replaces a good one).
+
+        With *key*, the file is signed (see :mod:`groupify.plan.signing`).
+        """
+        write_atomic(path, self.to_json(key=key))
 
     @classmethod
-    def from_dict(cls, data: Any, *, source: str = "plan") -> Plan:
-        """Read and check a plan: format, checksum, fingerprint, then a full replay."""
+    def from_dict(cls, data: Any, *, source: str = "plan", key: bytes | None = None) -> Plan:
+        """Read and check a plan: format, checksum, signature, fingerprint, then a full replay.
+
+        With *key*, the plan must be signed with it; without, a signature is not checked.
+        """
         if not isinstance(data, dict):
             raise PlanFormatError(f"{source}: not a groupify plan (not a JSON object)")
         if data.get("format") != FORMAT:
@@ -329,10 +340,21 @@ class Plan:
                 f"{source}: not a groupify plan of a known format "
                 f"(format is {data.get('format')!r}, expected {FORMAT!r})"
             )
-        if data.get("checksum") != _checksum({k: v for k, v in data.items() if k != "checksum"}):
+        signed = {k: v for k, v in data.items() if k not in ("checksum", "signature")}
+        if data.get("checksum") != _checksum(signed):
             raise PlanFormatError(
                 f"{source}: checksum does not match; the plan was changed after it was "
                 "written (make a new plan instead of editing one)"
+            )
+        if key is not None and "signature" not in data:
+            raise PlanFormatError(
+                f"{source}: the plan is not signed, and a plan key was given; sign it when "
+                "planning (groupify plan --key-file) or apply without a key"
+            )
+        if key is not None and not matches(data["signature"], str(data["checksum"]), key):
+            raise PlanFormatError(
+                f"{source}: the plan's signature does not match this key: it was changed "
+                "after it was signed, or signed with another key"
             )
         try:
             inventory = Inventory.from_dict(data["inventory"], source=source)
@@ -433,7 +455,11 @@ def _checksum(body: Mapping[str, Any]) -> str:
     return "sha256:" + digest(text, 64)
 
 
-def load_plan(path: str | os.PathLike[str]) -> Plan:
-    """Read a plan file written by :meth:`Plan.save` and verify it."""
+def load_plan(path: str | os.PathLike[str], *, key: bytes | None = None) -> Plan:
+    """Read a plan file written by :meth:`Plan.save` and verify it.
+
+    With *key*, the file must be signed with it (see :mod:`groupify.plan.signing`).
+    """
     name = os.fspath(path)
-    return Plan.from_dict(read_json(name, PlanFormatError, "not a JSON plan file"), source=name)
+    data = read_json(name, PlanFormatError, "not a JSON plan file")
+    return Plan.from_dict(data, source=name, key=key)

@@ -22,6 +22,7 @@ from groupify.inventory.model import Inventory, PolicyRef, User
 from groupify.inventory.names import suggest_name, validate_name
 
 __all__ = [
+    "EXEMPT_TAG",
     "STRATEGIES",
     "Exemption",
     "Exemptions",
@@ -55,6 +56,10 @@ def _sorted_unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(items)))
 
 
+#: The tag that exempts a user whatever a plan says (any value; the value may say why).
+EXEMPT_TAG = "groupify:exempt"
+
+
 @frozen
 class Exemptions:
     """Which users a migration leaves alone: name globs and ``KEY`` / ``KEY=VALUE`` tags."""
@@ -63,13 +68,21 @@ class Exemptions:
     tags: tuple[str, ...] = field(default=(), converter=_sorted_unique)
 
     def reason(self, user: User) -> str | None:
-        """Why *user* is exempt, or ``None``."""
+        """Why *user* is exempt, or ``None``.
+
+        A user tagged ``groupify:exempt`` (any value) is always exempt, whatever the
+        rules say: the account itself documents the exception, so no plan file can
+        drop it.
+        """
+        tags = user.tag_map
+        for key, value in tags.items():
+            if key.lower() == EXEMPT_TAG:  # IAM tag keys are unique ignoring case
+                return f"tagged {key}={value}" if value else f"tagged {key}"
         for pattern in self.users:
             if fnmatch.fnmatchcase(user.name, pattern):
                 return (
                     f"excluded by name ({pattern})" if pattern != user.name else "excluded by name"
                 )
-        tags = user.tag_map
         for spec in self.tags:
             key, has_value, value = spec.partition("=")
             if key in tags and (not has_value or tags[key] == value):

@@ -9,11 +9,14 @@ Shared by :func:`groupify.apply` and :func:`groupify.rollback`; not public API.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
+
+from attrs import field, frozen
 
 from groupify.aws import RetryPolicy, answer_lost, api_name, call, collect
 from groupify.errors import AWSError, ConflictError, GroupifyError, PropagationError
@@ -23,8 +26,9 @@ from groupify.plan.model import Plan
 from groupify.plan.ops import ALL, Backend
 from groupify.plan.replay import check_steps, policy_of
 from groupify.plan.steps import Step
+from groupify.runtime.journal import StepState
 
-__all__ = ["LIVE", "Executor", "Progress", "run_steps"]
+__all__ = ["LIVE", "MARGIN", "Executor", "Outcome", "Progress", "claims", "run_steps"]
 
 Progress = Callable[[str, Step, int, int], None]
 
@@ -56,6 +60,8 @@ class Executor:
         self._user_locks: dict[str, threading.Lock] = {}
         self._seen_grants: set[tuple[str, PolicyRef]] = set()
         self._lock = threading.Lock()
+        #: Steps whose last call failed after an attempt whose answer was lost.
+        self.unknown: set[str] = set()
         final = check_steps(
             plan.inventory,
             plan.steps,
@@ -121,11 +127,20 @@ class Executor:
             self.created_policies
         )
 
-    def call(self, step: Step) -> str:
-        """Make the IAM call of *step*; return ``applied`` or ``already`` (effect was in place)."""
+    def call(self, step: Step, prior: StepState | None = None) -> Outcome:
+        """Make the IAM call of *step*; say how it ended (see :class:`Outcome`).
+
+        *prior* is what the journal already says of the step: a create it
+        records as ours (the same entity id), or an unsettled earlier attempt,
+        may explain an "already exists". A call that fails is raised; if an
+        attempt's answer was lost, the step id is left in :attr:`unknown`.
+        """
         retried: list[BaseException] = []
+        began = _utcnow()
+        with self._lock:
+            self.unknown.discard(step.id)
         try:
-            call(
+            response = call(
                 self.retry,
                 self.iam,
                 step.op,
@@ -135,18 +150,66 @@ class Executor:
                 **step.params,
             )
         except AWSError as exc:
-            outcome = LIVE[step.op](self, step, exc.code) if exc.code else None
-            if outcome is None:
+            lost = sum(1 for e in (*retried, exc.__cause__) if e is not None and answer_lost(e))
+            try:
+                verdict = LIVE[step.op](self, step, exc.code) if exc.code else None
+                if verdict is None:
+                    raise
+                return self._settle_already(step, prior, lost, began)
+            except ConflictError:
+                raise  # the entity in place is not ours: that is known
+            except GroupifyError:
+                if lost:
+                    with self._lock:
+                        self.unknown.add(step.id)
                 raise
-            # "Already exists" (or "no such entity" for a removal) after an attempt
-            # whose answer was lost may be that attempt's own doing: ours. After a
-            # refused attempt (throttling, any 4xx) nothing was done, so it is
-            # somebody else's, as on the first attempt.
-            lost = any(answer_lost(e) for e in retried)
-            if outcome == "already" and lost and (step.spec.creates or step.spec.takes_away):
-                return "applied"
-            return outcome
-        return "applied"
+        lost = sum(1 for e in retried if answer_lost(e))
+        return Outcome("applied", lost, _created_entity(step.op, response))
+
+    def _settle_already(
+        self, step: Step, prior: StepState | None, lost: int, began: dt.datetime
+    ) -> Outcome:
+        """IAM says the effect is in place (and reads confirmed it): ours, or someone else's?
+
+        A create is ours when the journal recorded this very entity, or when an
+        attempt of ours whose outcome nobody saw (a lost answer now, or an
+        unsettled one in an earlier run) began before the entity's creation.
+        Otherwise somebody else made it, and the run stops rather than change it.
+        A removal is ours after such an attempt, and someone else's without one.
+        """
+        if step.spec.creates:
+            entity = self.identify(step)
+            if claims(entity, prior, began if lost else None):
+                return Outcome("seen", lost, entity)
+            kind, name = _created_name(step, self.plan)
+            raise ConflictError(
+                f"{kind} {name} already exists and groupify did not create it (created "
+                f"{entity['created'] if entity else 'at an unknown time'}); it is left alone: "
+                "rename the planned one or remove it, and make a new plan",
+                operation=api_name(step.op),
+                code="EntityAlreadyExists",
+            )
+        if step.spec.takes_away and (lost or (prior is not None and prior.unsettled)):
+            return Outcome("seen", lost)
+        return Outcome("already", lost)
+
+    def identify(self, step: Step) -> dict[str, str] | None:
+        """The live entity a create step names (its id and creation date), or ``None``.
+
+        IAM may have just made it, so ``NoSuchEntity`` is retried a while.
+        """
+        p = step.params
+        try:
+            if step.op == "create_group":
+                body = self.read("get_group", eventual=True, GroupName=p["GroupName"])
+            else:
+                arn = self.plan.inventory.policy_arn(p["PolicyName"], p.get("Path", "/"))
+                body = self.read("get_policy", eventual=True, PolicyArn=arn)
+        except AWSError as exc:
+            if exc.code == "NoSuchEntity":
+                return None
+            raise
+        return _created_entity(step.op, body)
 
     def gone_from_user(self, step: Step) -> bool:
         """After NoSuchEntity on a removal from a user: is the thing gone (and the user there)?"""
@@ -343,6 +406,93 @@ class Executor:
             time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
 
 
+# -- outcomes and created entities -----------------------------------------------
+
+#: How far IAM's clock (a creation date) may be from ours (a start record): IAM
+#: refuses requests signed more than five minutes off.
+MARGIN = dt.timedelta(minutes=5)
+
+#: Per create op: the response member holding the entity, and its id key.
+_CREATED = {"create_group": ("Group", "GroupId"), "create_policy": ("Policy", "PolicyId")}
+
+
+@frozen
+class Outcome:
+    """How a call ended: ``applied`` (answered), ``seen`` (an answer was lost, then the
+    effect found in place: ours) or ``already`` (in place, not by us). ``lost`` counts
+    the attempts whose answer never came; ``entity`` is what a create made."""
+
+    kind: str
+    lost: int = 0
+    entity: dict[str, str] | None = field(default=None)
+
+    def record(self) -> dict[str, Any]:
+        """The journal fields of this outcome."""
+        out: dict[str, Any] = {"outcome": self.kind}
+        if self.lost:
+            out["lost"] = self.lost
+        if self.entity:
+            out["entity"] = self.entity
+        return out
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _when(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _created_entity(op: str, body: Any) -> dict[str, str] | None:
+    """The id and creation date of what a create (or a read of it) answered."""
+    if op not in _CREATED or not isinstance(body, dict):
+        return None
+    member, key = _CREATED[op]
+    item = body.get(member) or {}
+    if not item.get(key):
+        return None
+    created = item.get("CreateDate")
+    if isinstance(created, dt.datetime):
+        created = (created if created.tzinfo else created.replace(tzinfo=dt.UTC)).isoformat()
+    return {"id": str(item[key]), "created": str(created or "")}
+
+
+def _created_name(step: Step, plan: Plan) -> tuple[str, str]:
+    p = step.params
+    if step.op == "create_group":
+        return "group", repr(p["GroupName"])
+    return "policy", plan.inventory.policy_arn(p["PolicyName"], p.get("Path", "/"))
+
+
+def claims(
+    entity: Mapping[str, str] | None, prior: StepState | None, began: dt.datetime | None
+) -> bool:
+    """Whether a live *entity* a create step names is the one groupify made.
+
+    Yes when the journal recorded its id (*prior*), or when an attempt whose
+    outcome nobody saw (begun at *began*, or *prior*'s unsettled attempt)
+    began before the entity was created (within :data:`MARGIN` of clock skew).
+    """
+    if entity is None:
+        return False
+    if prior is not None and prior.entity is not None:
+        return prior.entity.get("id") == entity.get("id")
+    created = _when(entity.get("created"))
+    if created is None:
+        return False
+    since = [began] if began is not None else []
+    if prior is not None and prior.unsettled and (when := _when(prior.since)) is not None:
+        since.append(when)
+    return any(created >= s - MARGIN for s in since)
+
+
 # -- the live backend: what an error answer to each call means ---------------------
 
 #: Per op: given the error code IAM answered, ``"already"`` when the effect is
@@ -459,7 +609,7 @@ def run_steps(
                     continue
                 finished.add(s.id)
                 count += 1
-                (applied if outcome == "applied" else already).append(s.id)
+                (applied if outcome in ("applied", "seen") else already).append(s.id)
                 if progress:
                     progress(outcome, s, count, total)
     if crash is not None:

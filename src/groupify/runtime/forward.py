@@ -22,14 +22,16 @@ import os
 from typing import Any
 
 from groupify.aws import CallCounter, RetryPolicy, counted_clients
-from groupify.errors import GroupifyError, InputError
+from groupify.errors import DriftError, GroupifyError, InputError
 from groupify.inventory.account import scan
+from groupify.inventory.model import Inventory
 from groupify.plan.model import Plan, load_plan
 from groupify.plan.privilege import check_live
 from groupify.plan.reconcile import Reconciliation, reconcile
 from groupify.plan.steps import Step
-from groupify.runtime.executor import Executor, Progress, run_steps
-from groupify.runtime.journal import Journal
+from groupify.proposal.model import Exemptions
+from groupify.runtime.executor import Executor, Outcome, Progress, claims, run_steps
+from groupify.runtime.journal import Journal, StepState
 from groupify.runtime.result import ApplyResult
 
 __all__ = ["apply"]
@@ -48,6 +50,8 @@ def apply(
     iam: Any = None,
     sts: Any = None,
     progress: Progress | None = None,
+    exempt: Exemptions | None = None,
+    key: bytes | None = None,
 ) -> ApplyResult:
     """Bring the account to *plan*'s state; return what was done.
 
@@ -59,20 +63,28 @@ def apply(
     removal of its direct policies, and *propagation_timeout* bounds the wait
     for the group route to be visible by reads.
 
+    *exempt* adds the operator's own exemption rules at apply, checked against
+    the live users whatever the plan file says: a step that would change a user
+    they (or the built-in ``groupify:exempt`` tag) exempt is refused. *key*
+    (with a plan path) requires the file to be signed with it.
+
     Raises :class:`~groupify.plan.reconcile.DriftError` (nothing changed) when the
-    account drifted from the plan, and :class:`~groupify.errors.AWSError` when
-    the first read fails. A step that fails is reported in the result's
-    ``failed``, and the steps after it in ``remaining``.
+    account drifted from the plan or a step would change an exempt user, and
+    :class:`~groupify.errors.AWSError` when the first read fails. A step that fails
+    is reported in the result's ``failed``, and the steps after it in ``remaining``.
     """
     if not isinstance(plan, Plan):
-        plan = load_plan(plan)
+        plan = load_plan(plan, key=key)
+    elif key is not None:
+        raise InputError("a plan key checks a plan file's signature: give the plan's path")
+    rules = exempt if exempt is not None else Exemptions()
     if journal is None and not dry_run:
         raise InputError("apply needs a journal path (to resume after a crash and to roll back)")
     if workers < 1:
         raise InputError("workers must be at least 1")
     retry = retry or RetryPolicy()
     with counted_clients(session, iam, sts) as (iam, sts, counter):
-        state = _checked(plan, iam, sts, retry)
+        state = _checked(plan, iam, sts, retry, rules)
         if dry_run:
             return ApplyResult(
                 mode="dry-run",
@@ -86,7 +98,7 @@ def apply(
         log = Journal.open(journal, plan)
         with log.locked():
             # Read again under the lock: a run that held it may have just finished.
-            state = _checked(plan, iam, sts, retry)
+            state = _checked(plan, iam, sts, retry, rules)
             return _run(
                 plan,
                 state,
@@ -101,14 +113,69 @@ def apply(
             )
 
 
-def _checked(plan: Plan, iam: Any, sts: Any, retry: RetryPolicy) -> Reconciliation:
-    """Read the account and check it against *plan*: drift, the remaining steps replayed
-    on the live state, and the control paths with the live documents; raise otherwise."""
+def _checked(
+    plan: Plan, iam: Any, sts: Any, retry: RetryPolicy, rules: Exemptions
+) -> Reconciliation:
+    """Read the account and check it against *plan*: drift, the exemptions at apply, the
+    remaining steps replayed on the live state, and the control paths with the live
+    documents; raise otherwise."""
     live = scan(iam=iam, sts=sts, retry=retry)
     state = reconcile(plan, live)
+    _refuse_exempt(state, live, rules)
     state.verify_remaining()
     check_live(plan, live)
     return state
+
+
+def _refuse_exempt(state: Reconciliation, live: Inventory, rules: Exemptions) -> None:
+    """Refuse steps that would change a user the apply-time rules exempt, by live tags."""
+    changes = []
+    for user in sorted({s.params["UserName"] for s in state.remaining if "UserName" in s.params}):
+        found = live.user_by_name.get(user)
+        if found is not None and (reason := rules.reason(found)):
+            changes.append(f"user {user!r} is exempt at apply ({reason}); the plan would change it")
+    if changes:
+        raise DriftError(changes)
+
+
+def _settle_found(executor: Executor, step: Step, prior: StepState | None) -> Outcome:
+    """A step found in place that the journal does not record as done: whose is it?
+
+    After an unsettled attempt of ours (a crash mid-call, a lost answer) it is
+    ours: a removal at once, a create if the entity was made after that attempt
+    began. Otherwise someone else's.
+    """
+    if prior is None or not prior.unsettled:
+        return Outcome("already")
+    if not step.spec.creates:
+        return Outcome("seen")
+    entity = executor.identify(step)
+    return Outcome("seen" if claims(entity, prior, None) else "already", 0, entity)
+
+
+def _refuse_changing_theirs(plan: Plan, state: Reconciliation, foreign: list[str]) -> None:
+    """Refuse to fill a group (or attach a policy) that the plan meant to create but
+    somebody else did: groupify changes only what it made."""
+    by_id = {s.id: s for s in plan.steps}
+    theirs: dict[tuple[str, str], str] = {}
+    for sid in foreign:
+        step = by_id[sid]
+        if step.op == "create_group":
+            theirs[("GroupName", step.params["GroupName"])] = f"group {step.params['GroupName']!r}"
+        else:
+            arn = plan.inventory.policy_arn(step.params["PolicyName"], step.params.get("Path", "/"))
+            theirs[("PolicyArn", arn)] = f"policy {arn}"
+    changes = sorted(
+        {
+            f"{theirs[key]} exists but groupify did not create it; the plan would change it "
+            "(if an earlier run of this plan made it, apply with that run's journal)"
+            for s in state.remaining
+            for key in s.params.items()
+            if key in theirs
+        }
+    )
+    if changes:
+        raise DriftError(changes)
 
 
 def _step_key(step_id: str) -> int:
@@ -130,31 +197,41 @@ def _run(
     executor = Executor(
         plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
     )
+    by_id = {s.id: s for s in plan.steps}
     if log.started:
         executor.resumed()
-    status = log.status()
+    history = log.steps()
     log.record("run", mode="apply")
     already: list[str] = []
+    foreign: list[str] = []
     for sid in sorted(state.done, key=_step_key):
-        if status.get(sid) not in ("applied", "already"):
-            # In place, but not recorded so: started in an earlier run that stopped
-            # before it could say so (ours), or done by someone else (not ours).
-            ours = status.get(sid) == "started"
-            log.record("done", sid, outcome="applied" if ours else "already")
+        step = by_id[sid]
+        prior = history.get(sid)
+        if prior is None or prior.state not in ("applied", "already"):
+            # In place, but not recorded so: either an earlier run's call went through
+            # before it could say so (ours), or someone else did it (not ours).
+            outcome = _settle_found(executor, step, prior)
+            log.record("done", sid, **outcome.record())
+            if outcome.kind == "already" and step.spec.creates:
+                foreign.append(sid)
+        elif prior.state == "already" and step.spec.creates:
+            foreign.append(sid)
         already.append(sid)
+    _refuse_changing_theirs(plan, state, foreign)
 
     def execute(step: Step) -> str:
         if step.is_destructive:
             executor.confirm_route(step)
         log.record("start", step.id)
         try:
-            outcome = executor.call(step)
+            outcome = executor.call(step, history.get(step.id))
         except GroupifyError as exc:
-            log.record("failed", step.id, error=str(exc))
+            lost = {"unknown": True} if step.id in executor.unknown else {}
+            log.record("failed", step.id, error=str(exc), **lost)
             raise
         executor.note_grant(step)
-        log.record("done", step.id, outcome=outcome)
-        return outcome
+        log.record("done", step.id, **outcome.record())
+        return outcome.kind
 
     applied, found, failed, remaining = run_steps(
         state.remaining, execute, workers=workers, done=state.done, progress=progress

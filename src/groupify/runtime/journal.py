@@ -2,20 +2,35 @@
 
 One JSON object a line. The first line is the header and holds the whole plan
 (so :func:`groupify.rollback` needs nothing else); then, for every step, a
-``start`` line before its call and a ``done`` line after it, each flushed and
-fsynced before the run goes on. After ``kill -9`` the file ends, at worst, with
-a partial line, which is ignored, and cut off before the next record is written.
-A run holds an exclusive lock on the file, so two runs never interleave.
+``start`` line before its call and a ``done`` (or ``failed``) line after it,
+each flushed and fsynced before the run goes on. After ``kill -9`` the file
+ends, at worst, with a partial line, which is ignored, and cut off before the
+next record is written. A run holds an exclusive lock on the file, so two runs
+never interleave.
 
 Records::
 
     {"type": "header", "format": "groupify.journal/1", "plan": {...}, "created": "..."}
     {"type": "run", "mode": "apply" | "rollback", "at": "..."}
     {"type": "start", "step": "s12", "at": "..."}
-    {"type": "done", "step": "s12", "outcome": "applied" | "already", "at": "..."}
-    {"type": "failed", "step": "s12", "error": "...", "at": "..."}
+    {"type": "done", "step": "s12", "outcome": "applied" | "seen" | "already",
+     "lost": 2, "entity": {"id": "AGPA...", "created": "..."}, "at": "..."}
+    {"type": "failed", "step": "s12", "error": "...", "unknown": true, "at": "..."}
     {"type": "undo-start", "step": "s12", "at": "..."}
-    {"type": "undo-done", "step": "s12", "outcome": "applied" | "already", "at": "..."}
+    {"type": "undo-done", "step": "s12", "outcome": "applied" | "seen" | "already", "at": "..."}
+    {"type": "undo-failed", "step": "s12", "error": "...", "unknown": true, "at": "..."}
+
+Every way a call can end is a distinct record (``docs/apply.md`` has the
+table): answered (``done``/``applied``); answered after attempts whose answer
+was lost, which therefore did nothing or nothing that mattered
+(``applied`` with ``lost``); the answer lost, then the effect found in place
+and confirmed by reads (``seen``: ours); found in place with no attempt of
+ours that could have made it (``already``: someone else's); refused
+(``failed``); and the answer lost with no later attempt settling it
+(``failed`` with ``unknown``, or a ``start`` alone after a crash), which the
+next run settles by reading. A create's ``done`` records the entity IAM made
+(``GroupId`` or ``PolicyId``, and its creation date), so that rollback deletes
+only that entity, never one somebody made again under the same name.
 """
 
 from __future__ import annotations
@@ -26,13 +41,16 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from attrs import frozen
+
+from groupify._files import parse_json
 from groupify.errors import InputError
 from groupify.plan.model import Plan
 
-__all__ = ["FORMAT", "Journal"]
+__all__ = ["FORMAT", "UNSETTLED", "Journal", "StepState"]
 
 FORMAT = "groupify.journal/1"
 
@@ -112,8 +130,8 @@ class Journal:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+                record = parse_json(line, InputError, f"{name}: line {number}")
+            except InputError:
                 raise InputError(f"{name}: line {number} is not a journal record") from None
             if not isinstance(record, dict) or "type" not in record:
                 raise InputError(f"{name}: line {number} is not a journal record")
@@ -181,44 +199,53 @@ class Journal:
 
     @property
     def done(self) -> dict[str, str]:
-        """Steps recorded as done, with their outcome (``applied`` or ``already``)."""
+        """Steps recorded as done, with their last outcome (``applied``, ``seen``, ``already``)."""
         return {k: v.get("outcome", "applied") for k, v in self._by_type("done").items()}
 
-    def status(self) -> dict[str, str]:
-        """Each step's state after the records in order, the last word on it:
+    def steps(self) -> dict[str, StepState]:
+        """Each step's state after the records in order: the last word on it.
 
-        ``started`` (a call began and nothing followed: it may have gone through),
-        ``applied`` or ``already`` (its ``done`` outcome), ``failed``, or
-        ``undone`` (rollback reversed it). A step applied by us stays ``applied``
-        until it is undone, whatever later calls of it answer (a re-sent create
-        finds our own group). An ``undo-start`` alone changes nothing: the
-        reverse call may not have gone through.
+        A step applied by us (``applied`` or ``seen``) stays ours until it is
+        undone, whatever later calls of it answer (a re-sent create finds our own
+        group). An ``undo-start`` alone changes nothing: the reverse call may not
+        have gone through, and the next rollback reads to find out.
         """
-        out: dict[str, str] = {}
-        owned: set[str] = set()  # applied by us, and not undone since
+        out: dict[str, StepState] = {}
         for r in self.records:
             step, kind = r.get("step"), r.get("type")
-            if step is None:
+            if step is None or not isinstance(step, str):
                 continue
+            now = out.get(step, _NEW)
+            owned = now.state == "applied"
             if kind == "start":
-                out[step] = "started"
+                # A new attempt: the run that sends it read first, and found the
+                # effect of any earlier unsettled attempt absent.
+                if not owned:
+                    out[step] = StepState("started", None, _str(r.get("at")))
             elif kind == "done":
                 outcome = r.get("outcome", "applied")
-                if outcome == "applied":
-                    owned.add(step)
-                # Found in place again (a stale read re-sent the call, say) after we
-                # made it: still ours.
-                out[step] = "applied" if step in owned else outcome
-            elif kind == "failed":
-                out[step] = "applied" if step in owned else "failed"
+                entity = _entity(r.get("entity"))
+                if outcome in ("applied", "seen"):
+                    out[step] = StepState("applied", entity or (now.entity if owned else None))
+                elif not owned:
+                    out[step] = StepState("already", entity)
+            elif kind == "failed" and not owned:
+                if r.get("unknown"):
+                    # The answer was lost and no later attempt settled it: maybe done.
+                    out[step] = StepState("unknown", None, now.since or _str(r.get("at")))
+                else:
+                    out[step] = StepState("failed")
             elif kind == "undo-done":
-                owned.discard(step)
-                out[step] = "undone"
+                out[step] = StepState("undone")
         return out
+
+    def status(self) -> dict[str, str]:
+        """Each step's state name (see :class:`StepState`)."""
+        return {k: v.state for k, v in self.steps().items()}
 
     @property
     def failed(self) -> set[str]:
-        """Steps whose last call failed (nothing done, started or undone after it)."""
+        """Steps whose last call was refused (nothing done, started or undone after it)."""
         return {s for s, state in self.status().items() if state == "failed"}
 
     @property
@@ -226,13 +253,53 @@ class Journal:
         return set(self._by_type("undo-done"))
 
     def ours(self) -> set[str]:
-        """Steps whose effect this journal's runs made, and have not undone since.
+        """Steps whose effect this journal's runs made (or may have made), not undone since.
 
-        Those whose last record is ``done`` with outcome ``applied``, and those
-        whose last record is a ``start`` (a crash mid-call: the call may have gone
-        through). Steps found in place without a call of ours (``already``),
-        calls that failed, and steps rollback reversed are not ours, and rollback
-        leaves them alone. The order of the records decides: a start after an
-        earlier failure is ours again.
+        ``applied`` steps, and the unsettled ones: a ``start`` alone (a crash
+        mid-call) or a failure whose answer was lost; their calls may have gone
+        through, and rollback settles them by reading (a create by the entity's
+        creation date). Steps found in place without a call of ours
+        (``already``), refused calls and steps rollback reversed are not ours.
         """
-        return {s for s, state in self.status().items() if state in ("applied", "started")}
+        return {s for s, state in self.steps().items() if state.ours}
+
+
+#: States whose call may or may not have gone through.
+UNSETTLED = frozenset({"started", "unknown"})
+
+
+@frozen
+class StepState:
+    """What the journal says of one step.
+
+    ``state`` is ``applied`` (ours: answered, or seen after a lost answer),
+    ``already`` (in place, not by us), ``failed`` (refused), ``started`` or
+    ``unknown`` (a call whose outcome nobody saw), or ``undone``. ``entity``
+    is what an applied create made (``{"id": ..., "created": ...}``); ``since``
+    is when the first unsettled attempt began.
+    """
+
+    state: str
+    entity: Mapping[str, str] | None = None
+    since: str | None = None
+
+    @property
+    def ours(self) -> bool:
+        return self.state == "applied" or self.state in UNSETTLED
+
+    @property
+    def unsettled(self) -> bool:
+        return self.state in UNSETTLED
+
+
+_NEW = StepState("new")
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _entity(value: Any) -> dict[str, str] | None:
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return {k: str(v) for k, v in value.items() if isinstance(v, str)}
+    return None

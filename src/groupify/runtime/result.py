@@ -42,6 +42,8 @@ class ApplyResult:
     journal: str | None = None
     #: Rollback only: reverse calls left out because they could not be made safely.
     kept: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
+    #: Rollback only: steps in place that are not groupify's (left alone), and why.
+    foreign: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
 
     @property
     def ok(self) -> bool:
@@ -66,6 +68,7 @@ class ApplyResult:
             "failed": [{"step": s, "error": m} for s, m in self.failed],
             "remaining": list(self.remaining),
             "kept": [{"step": s, "reason": m} for s, m in self.kept],
+            "not_ours": [{"step": s, "reason": m} for s, m in self.foreign],
             "calls": dict(self.calls),
             "journal": self.journal,
         }

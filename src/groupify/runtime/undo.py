@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from groupify.aws import RetryPolicy, counted_clients
+from groupify.errors import GroupifyError
 from groupify.inventory.account import scan
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.plan.model import Plan
@@ -21,8 +22,8 @@ from groupify.plan.ops import PLAN_OPS, Backend
 from groupify.plan.reconcile import is_done, live_model, reconcile
 from groupify.plan.replay import AccountModel
 from groupify.plan.steps import Step
-from groupify.runtime.executor import Executor, Progress, run_steps
-from groupify.runtime.journal import Journal
+from groupify.runtime.executor import Executor, Progress, claims, run_steps
+from groupify.runtime.journal import Journal, StepState
 from groupify.runtime.result import ApplyResult
 
 __all__ = ["REVERSE", "reverse", "rollback", "undo_steps"]
@@ -72,22 +73,106 @@ def reverse(step: Step, plan: Plan) -> Step:
     return Step.make("u" + step.id.removeprefix("s"), undo, params)
 
 
-def undo_steps(plan: Plan, journal: Journal, model: AccountModel) -> list[tuple[Step, Step]]:
-    """(step, its reverse) for every step this journal's runs made that is still in place.
+def undo_steps(
+    plan: Plan,
+    journal: Journal,
+    model: AccountModel,
+    identify: Callable[[Step], Mapping[str, str] | None] | None = None,
+) -> tuple[list[tuple[Step, Step]], list[tuple[str, str]]]:
+    """(step, its reverse) for every step this journal's runs made that is still in place,
+    and (step id, why) for the steps in place that are someone else's.
 
+    Ownership is the journal's record, checked against the live entities: a
+    group or policy groupify created is deleted only if it is the very entity
+    the journal recorded (*identify* reads its id and creation date; without
+    it, the name decides, as for journals that recorded no ids). What sits on a
+    group or policy that is not groupify's is not groupify's either.
     Reverse plan order; each reverse runs after the one before it (sequential).
     """
-    ours = journal.ours()
+    history = journal.steps()
+    by_id = {s.id: s for s in plan.steps}
+    foreign: dict[str, str] = {}  # step id -> why it is not ours
+    theirs: dict[tuple[str, str], str] = {}  # (param, value) of a created entity not ours
+    for step in plan.steps:
+        if not step.spec.creates or not is_done(step, model):
+            continue
+        why = _not_ours(step, history.get(step.id), identify)
+        if why is not None:
+            foreign[step.id] = why
+            theirs[_created_key(step, plan)] = _created_label(step, plan)
     out: list[tuple[Step, Step]] = []
     previous: list[str] = []
     for step in reversed(plan.steps):
-        if step.id not in ours or not is_done(step, model):
+        if step.id in foreign or not is_done(step, model):
+            continue
+        on = next((theirs[k] for k in step.params.items() if k in theirs), None)
+        state = history.get(step.id)
+        if on is not None:
+            foreign[step.id] = f"it is on {on}, which is not groupify's"
+            continue
+        if state is None or not state.ours:
+            foreign[step.id] = _why_theirs(state)
             continue
         undo = reverse(step, plan)
         undo = Step(undo.id, undo.op, undo.param_items, tuple(previous))
         out.append((step, undo))
         previous = [undo.id]
-    return out
+    order = {s.id: i for i, s in enumerate(plan.steps)}
+    return out, [
+        (sid, f"{step.op}({', '.join(x for x in step.parts() if x)}): {foreign[sid]}")
+        for sid, step in sorted(((sid, by_id[sid]) for sid in foreign), key=lambda kv: order[kv[0]])
+    ]
+
+
+def _not_ours(
+    step: Step,
+    state: StepState | None,
+    identify: Callable[[Step], Mapping[str, str] | None] | None,
+) -> str | None:
+    """Why the group or policy a create step names, now in place, is not groupify's."""
+    if state is None or not state.ours:
+        return _why_theirs(state)
+    if identify is None or (state.entity is None and not state.unsettled):
+        return None  # a journal without entity ids: the name decides
+    entity = identify(step)
+    if entity is None:
+        return None  # gone since: nothing to delete
+    if claims(entity, state, None):
+        return None
+    if state.entity is not None:
+        return (
+            f"it is not the entity groupify created (id {entity.get('id')}, created "
+            f"{entity.get('created')}; groupify's was {state.entity.get('id')}): someone "
+            "deleted it and made another with the same name"
+        )
+    return (
+        f"it was created at {entity.get('created')}, before groupify's unfinished call "
+        f"began ({state.since}): someone else made it"
+    )
+
+
+def _why_theirs(state: StepState | None) -> str:
+    match None if state is None else state.state:
+        case "already":
+            return "it was in place before groupify's call: someone else did it"
+        case "undone":
+            return "an earlier rollback undid it; someone else did it again since"
+        case "failed":
+            return "groupify's call was refused; someone else did it"
+        case _:
+            return "no run of this journal did it"
+
+
+def _created_key(step: Step, plan: Plan) -> tuple[str, str]:
+    if step.op == "create_group":
+        return ("GroupName", step.params["GroupName"])
+    p = step.params
+    return ("PolicyArn", plan.inventory.policy_arn(p["PolicyName"], p.get("Path", "/")))
+
+
+def _created_label(step: Step, plan: Plan) -> str:
+    key, value = _created_key(step, plan)
+    return f"group {value!r}" if key == "GroupName" else f"policy {value}"
 
 
 def rollback(
@@ -114,14 +199,31 @@ def rollback(
     log = Journal.read(journal)
     plan = log.plan
     retry = retry or RetryPolicy()
+    if not log.ours():
+        # Nothing this journal's runs did is left in place by their own record (a
+        # rollback already undid it all, say): nothing to read, nothing to call.
+        return ApplyResult(
+            mode="dry-run" if dry_run else "rollback",
+            applied=(),
+            already=(),
+            failed=(),
+            remaining=(),
+            journal=log.path,
+        )
     with (
         counted_clients(session, iam, sts) as (iam, sts, counter),
         contextlib.nullcontext(log) if dry_run else log.locked(),
     ):
+        if not dry_run:
+            log = Journal.read(log.path)  # under the lock: a run that held it may have ended
         live = scan(iam=iam, sts=sts, retry=retry)
         state = reconcile(plan, live)
         model = live_model(plan, live)
-        pairs, kept = _safe_undos(plan, undo_steps(plan, log, model), live, state.baseline)
+        executor = Executor(
+            plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
+        )
+        ours, foreign = undo_steps(plan, log, model, executor.identify)
+        pairs, kept = _safe_undos(plan, ours, live, state.baseline)
         undos = [u for _, u in pairs]
         if dry_run:
             return ApplyResult(
@@ -131,12 +233,10 @@ def rollback(
                 failed=(),
                 remaining=[u.id for u in undos],
                 kept=kept,
+                foreign=foreign,
                 calls=counter.counts,
                 journal=log.path,
             )
-        executor = Executor(
-            plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
-        )
         original = {u.name: u for u in plan.inventory.users}
         log.record("run", mode="rollback")
         forward = {u.id: s for s, u in pairs}
@@ -148,10 +248,15 @@ def rollback(
                 group_refs = executor.final.group_policies(undo.params["GroupName"])
                 executor.confirm_direct(user.name, user.direct & group_refs)
             log.record("undo-start", step.id)
-            outcome = executor.call(undo)
+            try:
+                outcome = executor.call(undo)
+            except GroupifyError as exc:
+                lost = {"unknown": True} if undo.id in executor.unknown else {}
+                log.record("undo-failed", step.id, error=str(exc), **lost)
+                raise
             executor.note_grant(undo)
-            log.record("undo-done", step.id, outcome=outcome)
-            return outcome
+            log.record("undo-done", step.id, **outcome.record())
+            return outcome.kind
 
         applied, already, failed, remaining = run_steps(
             undos, execute, workers=1, progress=progress
@@ -163,6 +268,7 @@ def rollback(
             failed=failed,
             remaining=remaining,
             kept=kept,
+            foreign=foreign,
             calls=counter.counts,
             journal=log.path,
         )

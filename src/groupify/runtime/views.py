@@ -36,6 +36,10 @@ def result_html(result: ApplyResult) -> str:
         else badge("stopped before the end: run again to resume", "danger")
     )
     failed = table(["step", "error"], list(result.failed)) if result.failed else ""
+    if result.kept:
+        failed += table(["step", "kept because"], list(result.kept))
+    if result.foreign:
+        failed += table(["step", "not groupify's, left alone"], list(result.foreign))
     calls = Counter(dict(result.calls))
     return box(
         f"{result.mode.capitalize()} result",
