@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+from botocore.parsers import ResponseParserError
 
 from groupify.aws.retry import RetryPolicy, call_with_retries, is_retryable
 
@@ -26,6 +27,7 @@ def client_error(code: str, status: int = 400) -> ClientError:
         (client_error("AnythingElse", 503), False, True),
         (ConnectionClosedError(endpoint_url="http://x"), False, True),
         (ReadTimeoutError(endpoint_url="http://x"), False, True),
+        (ResponseParserError("Unable to parse response: invalid XML"), False, True),
         (client_error("NoSuchEntity", 404), False, False),
         (client_error("NoSuchEntity", 404), True, True),
         (client_error("AccessDenied", 403), True, False),

@@ -231,3 +231,211 @@ def test_deeply_nested_json_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     ]
     with pytest.raises(GaadFormatError, match="nested too deeply"):
         groupify.parse_gaad([gaad])
+
+
+# -- values IAM could never have written ------------------------------------------
+
+
+def _gaad_with_role() -> dict[str, Any]:
+    """A one-user, one-group, one-role GAAD document to break one field of."""
+    gaad = to_gaad(
+        make_inventory(
+            {"ann": {"managed": [aws("ReadOnlyAccess")], "inline": {"p": doc("s3:*")}}},
+            {"g": {"inline": {"q": doc("ec2:Describe*")}}},
+        )
+    )
+    gaad["UserDetailList"][0]["GroupList"] = ["g"]
+    gaad["UserDetailList"][0]["Tags"] = [{"Key": "Team", "Value": "data"}]
+    gaad["RoleDetailList"] = [
+        {
+            "Path": "/",
+            "RoleName": "app",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/app",
+            "RolePolicyList": [],
+            "AttachedManagedPolicies": [],
+            "Tags": [{"Key": "Owner", "Value": "ann"}],
+        }
+    ]
+    return gaad
+
+
+def _set(*path: Any) -> Any:
+    """A change to the document: ``_set(k0, k1, ..., value)`` sets ``gaad[k0][k1]...``."""
+    *keys, value = path
+
+    def change(gaad: dict[str, Any]) -> None:
+        target = gaad
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+
+    return change
+
+
+_USER = ("UserDetailList", 0)
+_GROUP = ("GroupDetailList", 0)
+_ROLE = ("RoleDetailList", 0)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_set(*_USER, "UserName", "a" * 65), "user name 'aaaa"),
+        (_set(*_USER, "UserName", "ann smith"), "user name 'ann smith' is not one IAM allows"),
+        (_set(*_USER, "UserName", "ann/smith"), "user name 'ann/smith' is not one IAM allows"),
+        (_set(*_USER, "UserName", "ännа"), "is not one IAM allows"),  # \w is ASCII only
+        (_set(*_ROLE, "RoleName", "r" * 65), "has 65 characters; IAM allows at most 64"),
+        (_set(*_ROLE, "RoleName", "app<1>"), "role name 'app<1>' is not one IAM allows"),
+        (_set(*_GROUP, "GroupName", "g" * 129), "has 129 characters; IAM allows at most 128"),
+        (_set(*_GROUP, "GroupName", "g;drop"), "group name 'g;drop' is not one IAM allows"),
+        (
+            _set(*_USER, "UserPolicyList", 0, "PolicyName", "p" * 129),
+            "user 'ann': policy name 'pppp",
+        ),
+        (
+            _set(*_GROUP, "GroupPolicyList", 0, "PolicyName", "q q"),
+            "group 'g': policy name 'q q' is not one IAM allows",
+        ),
+        (_set(*_USER, "Path", "data/"), "user 'ann': path 'data/' is not one IAM allows"),
+        (_set(*_USER, "Path", "/da ta/"), "user 'ann': path '/da ta/' is not one IAM allows"),
+        (_set(*_GROUP, "Path", "/" + "x" * 512 + "/"), "group 'g': path '/xxx"),
+        (_set(*_ROLE, "Path", "/a\x7f/"), "role 'app': path '/a\\x7f/' is not one IAM allows"),
+        (
+            _set(*_USER, "Arn", "arn:aws:iam::12345678901:user/ann"),
+            "user 'ann': ARN 'arn:aws:iam::12345678901:user/ann' has account id '12345678901'; "
+            "an AWS account id has 12 digits",
+        ),
+        (
+            _set(*_GROUP, "Arn", "arn:aws:iam::1234567890123:group/g"),
+            "has account id '1234567890123'",
+        ),
+        (_set(*_ROLE, "Arn", "arn:aws:iam::acct:role/app"), "has account id 'acct'"),
+        (_set(*_USER, "Arn", "ann"), "user 'ann': 'ann' is not an IAM ARN"),
+        (
+            _set(*_USER, "Arn", f"arn:aws:iam::{ACCOUNT}:group/ann"),
+            "is not the ARN of a user",
+        ),
+        (
+            _set(*_USER, "Tags", [{"Key": "Team", "Value": "a"}, {"Key": "team", "Value": "b"}]),
+            "user 'ann': tag key 'team' appears twice (IAM tag keys are unique ignoring case)",
+        ),
+        (
+            _set(*_ROLE, "Tags", [{"Key": "Owner", "Value": "a"}, {"Key": "Owner", "Value": "b"}]),
+            "role 'app': tag key 'Owner' appears twice",
+        ),
+        (
+            _set(
+                *_USER,
+                "AttachedManagedPolicies",
+                [{"PolicyName": "x", "PolicyArn": "arn:policy/x"}],
+            ),
+            "user 'ann': 'arn:policy/x' is not a managed policy ARN",
+        ),
+        (
+            _set(
+                *_USER,
+                "AttachedManagedPolicies",
+                [{"PolicyName": "x", "PolicyArn": "arn:aws:iam::12345678901:policy/x"}],
+            ),
+            "policy ARN 'arn:aws:iam::12345678901:policy/x' has account id '12345678901'",
+        ),
+        (
+            _set(
+                *_GROUP,
+                "AttachedManagedPolicies",
+                [{"PolicyName": "x", "PolicyArn": f"arn:aws:iam::{ACCOUNT}:role/x"}],
+            ),
+            "group 'g': 'arn:aws:iam::123456789012:role/x' is not a managed policy ARN",
+        ),
+        (
+            _set(
+                *_ROLE,
+                "AttachedManagedPolicies",
+                [{"PolicyName": "x y", "PolicyArn": aws("ReadOnlyAccess")}],
+            ),
+            "role 'app': policy name 'x y' is not one IAM allows",
+        ),
+        (
+            _set(*_USER, "PermissionsBoundary", {"PermissionsBoundaryArn": "arn:policy/b"}),
+            "user 'ann', boundary: 'arn:policy/b' is not a managed policy ARN",
+        ),
+        (_set("Policies", 0, "Arn", "arn:policy/ReadOnlyAccess"), "is not a managed policy ARN"),
+        (
+            _set("Policies", 0, "PolicyName", "Read Only"),
+            "policy name 'Read Only' is not one IAM allows",
+        ),
+    ],
+)
+def test_values_iam_never_writes_are_refused(
+    tmp_path: Path, change: Any, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name, path, ARN or tag IAM would refuse is a GaadFormatError naming the file and
+    the entity, on one line; the CLI prints it as one line and exits 2."""
+    from groupify.cli import main
+
+    gaad = _gaad_with_role()
+    groupify.parse_gaad([gaad])  # the document is good before the change
+    change(gaad)
+    path = _write(tmp_path, gaad)
+    with pytest.raises(GaadFormatError) as info:
+        groupify.load_gaad(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: ") and message in text
+    assert "\n" not in text
+    assert main(["scan", "--from-gaad", str(path)]) == 2
+    out = capsys.readouterr()
+    assert out.err == f"groupify: error: {text}\n"
+    assert out.out == ""
+
+
+def test_what_iam_does_write_is_accepted() -> None:
+    """AWS-managed ARNs with a path, other partitions, 64- and 128-character names, deep
+    paths, service-linked roles and tag keys that differ beyond case all load."""
+    lambda_basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    gaad = _gaad_with_role()
+    user = gaad["UserDetailList"][0]
+    user["UserName"] = "u" * 63 + "@"
+    user["Arn"] = f"arn:aws:iam::{ACCOUNT}:user/{'u' * 63}@"
+    user["Path"] = "/team+a/x=y,z.w@q_-/" + "p" * 400 + "/"
+    user["Tags"] = [{"Key": "Team", "Value": "a"}, {"Key": "Team2", "Value": "b"}]
+    user["AttachedManagedPolicies"] = [
+        {"PolicyName": "AWSLambdaBasicExecutionRole", "PolicyArn": lambda_basic},
+        {
+            "PolicyName": "ViewOnlyAccess",
+            "PolicyArn": "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+        },
+    ]
+    user["PermissionsBoundary"] = {"PermissionsBoundaryArn": cust("boundaries/" + "b" * 128)}
+    user["UserPolicyList"][0]["PolicyName"] = "p" * 128
+    gaad["GroupDetailList"][0]["GroupName"] = "g" * 128
+    gaad["GroupDetailList"][0]["Arn"] = f"arn:aws:iam::{ACCOUNT}:group/{'g' * 128}"
+    user["GroupList"] = ["g" * 128]
+    gaad["RoleDetailList"].append(
+        {
+            "Path": "/aws-service-role/support.amazonaws.com/",
+            "RoleName": "AWSServiceRoleForSupport",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/support.amazonaws.com/"
+            "AWSServiceRoleForSupport",
+            "AttachedManagedPolicies": [
+                {
+                    "PolicyName": "AWSSupportServiceRolePolicy",
+                    "PolicyArn": aws("aws-service-role/AWSSupportServiceRolePolicy"),
+                }
+            ],
+        }
+    )
+    inv = groupify.parse_gaad([gaad])
+    assert lambda_basic in inv.user_by_name["u" * 63 + "@"].managed
+    for partition in ("aws-cn", "aws-us-gov"):
+        text = json.dumps(_gaad_with_role()).replace("arn:aws:", f"arn:{partition}:")
+        assert groupify.parse_gaad([json.loads(text)]).partition == partition
+
+
+def test_example_and_synthetic_accounts_load() -> None:
+    """The bundled example and the generator's accounts pass every check."""
+    from groupify.testing import synthetic_gaad
+
+    example = Path(__file__).parents[2] / "examples" / "acme-gaad.json"
+    assert groupify.load_gaad(example).users
+    for seed in range(3):
+        assert len(groupify.parse_gaad([synthetic_gaad(users=5000, seed=seed)]).users) == 5000

@@ -447,6 +447,8 @@ def test_label_arrow_and_undo_calls() -> None:
     assert label(join, arrow="→") == "alice → data"
     leave = Step.make("u1", "remove_user_from_group", {"GroupName": "data", "UserName": "alice"})
     assert label(leave) == "alice -> data"
-    gone = Step.make("u2", "delete_policy", {"PolicyArn": f"{ACCOUNT}:policy/groupify/p-1"})
+    gone = Step.make(
+        "u2", "delete_policy", {"PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/groupify/p-1"}
+    )
     assert label(gone) == "p-1"
     assert repr(gone) == "Step(u2 delete_policy p-1)"

@@ -24,10 +24,11 @@ def call(
     """``client.<operation>(**params)``, retried; a failure that outlasts the retries is an
     :class:`~groupify.errors.AWSError` (see :func:`~groupify.aws.errors.aws_error`)."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     try:
         return call_with_retries(
             policy, getattr(client, operation), eventual=eventual, on_retry=on_retry, **params
         )
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise aws_error(exc, operation, what=what) from exc

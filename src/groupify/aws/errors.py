@@ -47,8 +47,9 @@ def answer_lost(exc: BaseException) -> bool:
     """Whether the call that raised *exc* may have been done by AWS all the same.
 
     True where the request may have reached AWS but its answer did not come back
-    (the connection closed or timed out while reading, or a 5xx: the service
-    failed after perhaps acting). False where AWS refused it (throttling or any
+    (the connection closed or timed out while reading, an answer that cannot be
+    parsed because it was cut short or replaced by an error page, or a 5xx: the
+    service failed after perhaps acting). False where AWS refused it (throttling or any
     other 4xx: nothing was done) or it never left (no connection could be made).
     """
     from botocore.exceptions import (
@@ -56,8 +57,11 @@ def answer_lost(exc: BaseException) -> bool:
         EndpointConnectionError,
         ReadTimeoutError,
     )
+    from botocore.parsers import ResponseParserError
 
-    if isinstance(exc, ReadTimeoutError | ConnectionClosedError):
+    # An answer cut short (a clean close mid-body) or a proxy's error page in its place:
+    # the call may have been done.
+    if isinstance(exc, ReadTimeoutError | ConnectionClosedError | ResponseParserError):
         return True
     if isinstance(exc, EndpointConnectionError):
         return False

@@ -7,7 +7,8 @@ visible and testable, decides.
 Retried: throttling (``Throttling``, ``ThrottlingException``,
 ``RequestLimitExceeded``, ``TooManyRequestsException``), server failures
 (``ServiceFailure``, ``ServiceUnavailable``, ``InternalFailure``, any 5xx),
-``ConcurrentModification``, connection errors and timeouts; and
+``ConcurrentModification``, connection errors and timeouts, answers that
+cannot be parsed (cut short, or a proxy's error page); and
 ``NoSuchEntity`` for a bounded number of attempts where the entity was just
 created (IAM is eventually consistent).
 """
@@ -93,6 +94,7 @@ def is_retryable(exc: BaseException, *, eventual: bool = False) -> bool:
         ReadTimeoutError,
     )
     from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.parsers import ResponseParserError
 
     if isinstance(
         exc,
@@ -100,7 +102,8 @@ def is_retryable(exc: BaseException, *, eventual: bool = False) -> bool:
         | EndpointConnectionError
         | ConnectTimeoutError
         | ReadTimeoutError
-        | BotoConnectionError,
+        | BotoConnectionError
+        | ResponseParserError,  # an answer cut short, or an error page in its place
     ):
         return True
     code = error_code(exc)

@@ -13,6 +13,14 @@ from typing import Any
 
 from groupify._files import read_json
 from groupify.errors import GaadFormatError, InputError
+from groupify.inventory.iam import (
+    arn_account,
+    entity_arn_problem,
+    name_problem,
+    path_problem,
+    policy_arn_problem,
+    shown,
+)
 from groupify.inventory.model import (
     Group,
     InlinePolicy,
@@ -69,13 +77,60 @@ def _str(
     return value
 
 
+def _check(problem: str | None, where: str, source: str) -> None:
+    if problem is not None:
+        raise _fail(source, f"{where}: {problem}" if where else problem)
+
+
+def _name(value: str, kind: str, where: str, source: str) -> str:
+    """*value* if IAM allows it as a *kind* name; *where* names the entity (or is empty)."""
+    _check(name_problem(value, kind), where, source)
+    return value
+
+
+def _path(raw: Mapping[str, Any], where: str, source: str) -> str:
+    path = _str(raw, "Path", where, source, default="/")
+    _check(path_problem(path), where, source)
+    return path
+
+
+def _arn(raw: Mapping[str, Any], kind: str, where: str, source: str) -> str:
+    """The entity's ``Arn``: an IAM ARN of a *kind* in a 12-digit account."""
+    arn = _str(raw, "Arn", where, source)
+    _check(entity_arn_problem(arn, kind), where, source)
+    return arn
+
+
+def _policy_arn(arn: str, where: str, source: str) -> str:
+    _check(policy_arn_problem(arn), where, source)
+    return arn
+
+
+def _tags(raw: Mapping[str, Any], where: str, source: str) -> list[tuple[str, str]]:
+    tags = []
+    seen: set[str] = set()
+    for tag in _list(raw, "Tags", where, source):
+        if not isinstance(tag, dict) or not isinstance(tag.get("Key"), str):
+            raise _fail(source, f"{where}: tags must be objects with Key and Value")
+        key = tag["Key"]
+        if key.lower() in seen:
+            raise _fail(
+                source,
+                f"{where}: tag key {shown(key)} appears twice (IAM tag keys are unique "
+                "ignoring case)",
+            )
+        seen.add(key.lower())
+        tags.append((key, str(tag.get("Value", ""))))
+    return tags
+
+
 def _inline(items: list[Any], where: str, source: str) -> list[InlinePolicy]:
     out = []
     seen: set[str] = set()
     for item in items:
         if not isinstance(item, dict):
             raise _fail(source, f"{where}: inline policy entry must be an object")
-        name = _str(item, "PolicyName", where, source)
+        name = _name(_str(item, "PolicyName", where, source), "policy", where, source)
         if name in seen:
             raise _fail(source, f"{where}: inline policy {name!r} appears twice")
         seen.add(name)
@@ -92,20 +147,13 @@ def _attached(items: list[Any], where: str, source: str) -> list[str]:
     for item in items:
         if not isinstance(item, dict):
             raise _fail(source, f"{where}: attached policy entry must be an object")
-        arn = _str(item, "PolicyArn", where, source)
-        if not arn.startswith("arn:"):
-            raise _fail(source, f"{where}: {arn!r} is not a policy ARN")
+        arn = _policy_arn(_str(item, "PolicyArn", where, source), where, source)
+        if "PolicyName" in item:
+            _name(_str(item, "PolicyName", where, source), "policy", where, source)
         arns.append(arn)
     if len(set(arns)) != len(arns):
         raise _fail(source, f"{where}: a managed policy is attached twice")
     return arns
-
-
-def _account_from_arn(arn: str) -> str | None:
-    parts = arn.split(":")
-    if len(parts) >= 6 and parts[0] == "arn" and parts[4].isdigit():
-        return parts[4]
-    return None
 
 
 def parse_gaad(
@@ -165,7 +213,8 @@ def parse_gaad(
     aws_policies = [p for p in policies if p.is_aws_managed and p.arn in attached]
     policies = [p for p in policies if not p.is_aws_managed]
     arns = [u.arn for u in users] + [g.arn for g in groups] + [p.arn for p in policies]
-    accounts = {a for a in map(_account_from_arn, arns) if a is not None}
+    arns += [r.arn for r in roles]
+    accounts = {a for a in map(arn_account, arns) if a is not None}
     if account_id is not None:
         accounts.add(account_id)
     if len(accounts) > 1:
@@ -194,22 +243,18 @@ def parse_gaad(
 def _user(raw: Any, source: str) -> User:
     if not isinstance(raw, dict):
         raise _fail(source, "UserDetailList entry must be an object")
-    name = _str(raw, "UserName", "user", source)
+    name = _name(_str(raw, "UserName", "user", source), "user", "", source)
     where = f"user {name!r}"
-    tags = []
-    for tag in _list(raw, "Tags", where, source):
-        if not isinstance(tag, dict) or not isinstance(tag.get("Key"), str):
-            raise _fail(source, f"{where}: tags must be objects with Key and Value")
-        tags.append((tag["Key"], str(tag.get("Value", ""))))
+    tags = _tags(raw, where, source)
     group_names = _list(raw, "GroupList", where, source)
     if not all(isinstance(g, str) for g in group_names):
         raise _fail(source, f"{where}: GroupList must hold group names")
     boundary = _boundary(raw, where, source)
     return User(
         name=name,
-        arn=_str(raw, "Arn", where, source),
+        arn=_arn(raw, "user", where, source),
         user_id=_str(raw, "UserId", where, source, default=""),
-        path=_str(raw, "Path", where, source, default="/"),
+        path=_path(raw, where, source),
         tags=tags,
         groups=group_names,
         managed=_attached(_list(raw, "AttachedManagedPolicies", where, source), where, source),
@@ -226,18 +271,19 @@ def _boundary(raw: Mapping[str, Any], where: str, source: str) -> str | None:
         # A boundary limits what the principal may do: one that cannot be read is
         # refused, never silently dropped.
         raise _fail(source, f"{where}: PermissionsBoundary must hold a PermissionsBoundaryArn")
-    return str(boundary["PermissionsBoundaryArn"])
+    return _policy_arn(str(boundary["PermissionsBoundaryArn"]), f"{where}, boundary", source)
 
 
 def _role(raw: Any, source: str) -> Role:
     if not isinstance(raw, dict):
         raise _fail(source, "RoleDetailList entry must be an object")
-    name = _str(raw, "RoleName", "role", source)
+    name = _name(_str(raw, "RoleName", "role", source), "role", "", source)
     where = f"role {name!r}"
+    _tags(raw, where, source)
     return Role(
         name=name,
-        arn=_str(raw, "Arn", where, source),
-        path=_str(raw, "Path", where, source, default="/"),
+        arn=_arn(raw, "role", where, source),
+        path=_path(raw, where, source),
         managed=_attached(_list(raw, "AttachedManagedPolicies", where, source), where, source),
         inline=_inline(_list(raw, "RolePolicyList", where, source), where, source),
         permissions_boundary=_boundary(raw, where, source),
@@ -247,13 +293,13 @@ def _role(raw: Any, source: str) -> Role:
 def _group(raw: Any, source: str) -> Group:
     if not isinstance(raw, dict):
         raise _fail(source, "GroupDetailList entry must be an object")
-    name = _str(raw, "GroupName", "group", source)
+    name = _name(_str(raw, "GroupName", "group", source), "group", "", source)
     where = f"group {name!r}"
     return Group(
         name=name,
-        arn=_str(raw, "Arn", where, source),
+        arn=_arn(raw, "group", where, source),
         group_id=_str(raw, "GroupId", where, source, default=""),
-        path=_str(raw, "Path", where, source, default="/"),
+        path=_path(raw, where, source),
         managed=_attached(_list(raw, "AttachedManagedPolicies", where, source), where, source),
         inline=_inline(_list(raw, "GroupPolicyList", where, source), where, source),
     )
@@ -262,7 +308,7 @@ def _group(raw: Any, source: str) -> Group:
 def _policy(raw: Any, source: str) -> ManagedPolicy:
     if not isinstance(raw, dict):
         raise _fail(source, "Policies entry must be an object")
-    arn = _str(raw, "Arn", "policy", source)
+    arn = _policy_arn(_str(raw, "Arn", "policy", source), "policy", source)
     where = f"policy {arn!r}"
     document = None
     default_version = raw.get("DefaultVersionId")
@@ -279,8 +325,13 @@ def _policy(raw: Any, source: str) -> ManagedPolicy:
     policy = ManagedPolicy(
         arn=arn,
         # moto leaves PolicyName out of GAAD; the ARN's last part is the name.
-        name=_str(raw, "PolicyName", where, source, default=arn.rsplit("/", 1)[-1]),
-        path=_str(raw, "Path", where, source, default="/"),
+        name=_name(
+            _str(raw, "PolicyName", where, source, default=arn.rsplit("/", 1)[-1]),
+            "policy",
+            where,
+            source,
+        ),
+        path=_path(raw, where, source),
         document=document,
         attachment_count=count if isinstance(count, int) else None,
     )

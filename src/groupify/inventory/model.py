@@ -17,6 +17,14 @@ import attrs
 from attrs import field, frozen
 
 from groupify.errors import InputError
+from groupify.inventory.iam import (
+    account_problem,
+    caller_arn_problem,
+    entity_arn_problem,
+    name_problem,
+    path_problem,
+    policy_arn_problem,
+)
 from groupify.inventory.policy import canonical_document, digest, document_size, is_aws_managed
 
 __all__ = [
@@ -259,6 +267,56 @@ def _check_types(data: Mapping[str, Any]) -> None:
             raise InputError(f"malformed inventory: {what} must be text or null")
 
 
+def _check_iam(inventory: Inventory) -> None:
+    """Refuse, as one line, a name, path or ARN IAM would never have written (an edited file)."""
+
+    def check(problem: str | None, where: str = "") -> None:
+        if problem is not None:
+            raise InputError(f"malformed inventory: {where}{': ' if where else ''}{problem}")
+
+    check(account_problem(inventory.account_id))
+    entities: list[tuple[str, User | Group | Role]] = [
+        *(("user", u) for u in inventory.users),
+        *(("group", g) for g in inventory.groups),
+        *(("role", r) for r in inventory.roles),
+    ]
+    for kind, entity in entities:
+        check(name_problem(entity.name, kind))
+        where = f"{kind} {entity.name!r}"
+        check(entity_arn_problem(entity.arn, kind), where)
+        check(path_problem(entity.path), where)
+        for arn in entity.managed:
+            check(policy_arn_problem(arn), where)
+        for inline in entity.inline:
+            check(name_problem(inline.name, "policy"), where)
+        boundary = getattr(entity, "permissions_boundary", None)
+        if boundary is not None:
+            check(policy_arn_problem(boundary), f"{where}, boundary")
+    for user in inventory.users:
+        seen: set[str] = set()
+        for key, _ in user.tags:
+            if key.lower() in seen:
+                check(
+                    f"tag key {key!r} appears twice (IAM tag keys are unique ignoring case)",
+                    f"user {user.name!r}",
+                )
+            seen.add(key.lower())
+    for policy in (*inventory.policies, *inventory.aws_policies):
+        check(policy_arn_problem(policy.arn), "policy")
+        where = f"policy {policy.arn!r}"
+        check(name_problem(policy.name, "policy"), where)
+        check(path_problem(policy.path), where)
+        if policy.document is not None:
+            if not isinstance(policy.document, str):
+                check(f"document must be text or null, not {type(policy.document).__name__}", where)
+            try:
+                canonical_document(policy.document)
+            except InputError as exc:
+                check(str(exc), where)
+    if inventory.caller_arn is not None:
+        check(caller_arn_problem(inventory.caller_arn))
+
+
 def _role_list(items: Iterable[Role]) -> tuple[Role, ...]:
     return tuple(sorted(items, key=lambda r: r.name))
 
@@ -480,7 +538,7 @@ class Inventory:
         """Read what :meth:`to_dict` wrote; raises :class:`InputError` on bad data."""
         try:
             _check_types(data)
-            return cls(
+            inventory = cls(
                 account_id=str(data["account_id"]),
                 caller_arn=data.get("caller_arn"),
                 users=[
@@ -544,6 +602,8 @@ class Inventory:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"malformed inventory: {type(exc).__name__}: {exc}") from None
+        _check_iam(inventory)
+        return inventory
 
     @cached_property
     def fingerprint(self) -> str:

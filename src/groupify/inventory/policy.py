@@ -8,11 +8,13 @@ import re
 import urllib.parse
 from typing import Any
 
+from groupify._files import parse_json
 from groupify.errors import InputError
 
 __all__ = ["canonical_document", "digest", "document_size", "is_aws_managed"]
 
 _WHITESPACE = re.compile(r"\s+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def canonical_document(document: Any) -> str:
@@ -28,20 +30,21 @@ def canonical_document(document: Any) -> str:
         text = document.strip()
         if not text.startswith("{"):
             text = urllib.parse.unquote(text)
-        try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise InputError(f"policy document is not JSON: {exc}") from None
-        except RecursionError:
-            raise InputError("policy document is nested too deeply") from None
+        document = parse_json(text, InputError, "policy document")
     if not isinstance(document, dict):
         raise InputError(f"policy document must be a JSON object, got {type(document).__name__}")
     try:
-        return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        out = json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
     except RecursionError:
         raise InputError("policy document is nested too deeply") from None
-    except ValueError as exc:  # e.g. a lone surrogate or a number too long to write
+    except (ValueError, TypeError) as exc:  # NaN, a key that is not text, a set...
         raise InputError(f"policy document cannot be written back as JSON: {exc}") from None
+    if not out.isascii() and _SURROGATE.search(out):
+        # Only a mapping built in Python gets here with one; parse_json refuses them in text.
+        raise InputError("policy document holds an unpaired surrogate, \\uD800 to \\uDFFF")
+    return out
 
 
 def document_size(document: str) -> int:

@@ -21,6 +21,7 @@ from groupify._files import read_json, write_atomic
 from groupify._version import version
 from groupify.errors import (
     EscalationError,
+    InputError,
     PlanFormatError,
     PlanVerificationError,
     StalePlanError,
@@ -387,6 +388,7 @@ class Plan:
                 )
                 for e in data["exceptions"]
             ]
+            _check_groups(data.get("groups", []), source)
             plan = cls(
                 inventory=inventory,
                 steps=steps,
@@ -404,6 +406,11 @@ class Plan:
             )
         except PlanFormatError:
             raise
+        except InputError as exc:  # a bad name, ARN or document in the steps or inventory
+            shown = str(exc)
+            raise PlanFormatError(
+                shown if shown.startswith(f"{source}:") else f"{source}: {shown}"
+            ) from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFormatError(
                 f"{source}: malformed plan ({type(exc).__name__}: {exc})"
@@ -448,6 +455,28 @@ class Plan:
             f"Plan(account={self.account_id}, steps={len(self.steps)}, "
             f"users={len(self.in_scope)}, fingerprint={self.fingerprint[:19]})"
         )
+
+
+def _check_groups(records: Any, source: str) -> None:
+    """The plan's reviewed groups must have the shape :meth:`Plan.to_dict` writes."""
+    if not isinstance(records, list):
+        raise PlanFormatError(f"{source}: malformed plan: groups must be a list")
+    for index, raw in enumerate(records):
+        members = raw.get("members", []) if isinstance(raw, dict) else None
+        policies = raw.get("policies", []) if isinstance(raw, dict) else None
+        if not (
+            isinstance(raw, dict)
+            and isinstance(raw.get("name"), str)
+            and isinstance(raw.get("existing", False), bool)
+            and isinstance(members, list)
+            and all(isinstance(m, str) for m in members)
+            and isinstance(policies, list)
+            and all(isinstance(p, dict) for p in policies)
+        ):
+            raise PlanFormatError(
+                f"{source}: malformed plan: groups[{index}] must be an object with a name, "
+                "whether it exists, member names and policy objects"
+            )
 
 
 def _checksum(body: Mapping[str, Any]) -> str:

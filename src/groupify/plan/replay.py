@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from groupify.errors import PlanVerificationError
+from groupify.errors import InputError, PlanVerificationError
+from groupify.inventory.iam import policy_arn_problem
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.inventory.policy import canonical_document
 from groupify.plan.ops import ALL, OPS, Backend
@@ -32,7 +33,8 @@ __all__ = ["REPLAY", "AccountModel", "check_steps", "created_policies"]
 
 #: The replay backend: each op's effect on an :class:`AccountModel`. An
 #: implementation returns the users whose access the call may change, and
-#: raises :class:`ValueError` where IAM would refuse the call.
+#: raises :class:`ValueError` where IAM would refuse the call (a malformed policy ARN
+#: among them; :class:`~groupify.errors.InputError` for a document that is not JSON).
 REPLAY: Backend[Callable[..., tuple[str, ...]]] = Backend("replay", ALL)
 
 
@@ -151,14 +153,19 @@ def _create_policy(
     return ()
 
 
+def _policy_account(arn: str) -> str:
+    """The account part of a managed policy ARN (``aws`` for AWS's); IAM refuses a malformed one."""
+    if policy_arn_problem(arn) is not None:
+        raise ValueError(f"{arn!r} is not a policy ARN")
+    return arn.split(":")[4]
+
+
 @REPLAY.register("attach_group_policy")
 def _attach_group_policy(m: AccountModel, GroupName: str, PolicyArn: str) -> tuple[str, ...]:
     m.require_new_group(GroupName)
     if PolicyArn in m.group_managed[GroupName]:
         raise ValueError(f"{PolicyArn} is already attached to group {GroupName!r}")
-    if ":policy/" not in PolicyArn:
-        raise ValueError(f"{PolicyArn!r} is not a policy ARN")
-    arn_account = PolicyArn.split(":")[4]
+    arn_account = _policy_account(PolicyArn)
     if arn_account not in ("aws", m.inventory.account_id):
         raise ValueError(f"{PolicyArn} belongs to another account")
     if arn_account != "aws" and PolicyArn not in m.created and not m.is_known(PolicyArn):
@@ -258,6 +265,7 @@ def _delete_policy(m: AccountModel, PolicyArn: str) -> tuple[str, ...]:
 
 @REPLAY.register("attach_user_policy")
 def _attach_user_policy(m: AccountModel, UserName: str, PolicyArn: str) -> tuple[str, ...]:
+    _policy_account(PolicyArn)
     if PolicyArn in m.user_managed[m.require_user(UserName)]:
         raise ValueError(f"{PolicyArn} is already attached to user {UserName!r}")
     m.user_managed[UserName].add(PolicyArn)
@@ -361,6 +369,8 @@ def check_steps(
             )
         try:
             affected = model.apply(step.op, params)
+        except InputError as exc:  # a document that is not JSON: bad input, not a bad plan
+            raise InputError(f"step {step.id} ({step.op}): {exc}") from None
         except (ValueError, TypeError) as exc:
             raise PlanVerificationError(
                 f"step {step.id} ({step.op}) would fail: {exc}", step=step.id

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from attrs import field, frozen
 
+from groupify.errors import InputError
+from groupify.inventory.iam import name_problem, path_problem, policy_arn_problem
 from groupify.plan.ops import OPS, Op
 
 __all__ = ["Step"]
+
+#: What IAM accepts for each parameter it checks the form of (a document is read
+#: when the step is replayed).
+_PARAM_PROBLEM: dict[str, Callable[[str], str | None]] = {
+    "PolicyArn": policy_arn_problem,
+    "UserName": lambda value: name_problem(value, "user"),
+    "GroupName": lambda value: name_problem(value, "group"),
+    "PolicyName": lambda value: name_problem(value, "policy"),
+    "Path": path_problem,
+}
 
 
 def _params(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -28,6 +40,14 @@ class Step:
     op: str
     param_items: tuple[tuple[str, str], ...] = field(converter=_params)
     after: tuple[str, ...] = field(default=(), converter=_strings)
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse, as one line, a parameter IAM would refuse (a plan file edited by hand)."""
+        for key, value in self.param_items:
+            check = _PARAM_PROBLEM.get(key)
+            problem = check(value) if check is not None else None
+            if problem is not None:
+                raise InputError(f"step {self.id} ({self.op}): {problem}")
 
     @classmethod
     def make(cls, id: str, op: str, params: Mapping[str, str], after: Iterable[str] = ()) -> Step:

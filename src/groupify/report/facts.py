@@ -18,6 +18,7 @@ from typing import Any
 from attrs import frozen
 
 from groupify._version import version
+from groupify.errors import InputError
 from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import document_size, is_aws_managed
 from groupify.plan.model import Plan, Quota
@@ -240,6 +241,29 @@ def _groups_from_steps(plan: Plan) -> list[dict[str, Any]]:
     return sorted(out.values(), key=lambda g: str(g["name"]).lower())
 
 
+def _group_records(plan: Plan) -> Sequence[Mapping[str, Any]]:
+    """The plan's reviewed groups (or those the steps make); a record of the wrong shape
+    (an edited plan file) is refused as one line, not a traceback in the renderer."""
+    records: Sequence[Mapping[str, Any]] = plan.groups or _groups_from_steps(plan)
+    for index, raw in enumerate(records):
+        members = raw.get("members", []) if isinstance(raw, Mapping) else None
+        policies = raw.get("policies", []) if isinstance(raw, Mapping) else None
+        if not (
+            isinstance(raw, Mapping)
+            and isinstance(raw.get("name"), str)
+            and isinstance(raw.get("existing", False), bool)
+            and isinstance(members, list)
+            and all(isinstance(m, str) for m in members)
+            and isinstance(policies, list)
+            and all(isinstance(p, Mapping) for p in policies)
+        ):
+            raise InputError(
+                f"malformed plan: groups[{index}] must be an object with a name, whether it "
+                "exists, member names and policy objects"
+            )
+    return records
+
+
 def _pretty(document: str) -> str:
     try:
         return json.dumps(json.loads(document), indent=2, ensure_ascii=False)
@@ -257,7 +281,7 @@ def facts(plan: Plan, *, plan_path: str, generator: str | None, checksum: str | 
 
     groups: list[_Group] = []
     holders: dict[str, list[str]] = {}
-    for raw in plan.groups or _groups_from_steps(plan):
+    for raw in _group_records(plan):
         existing = bool(raw.get("existing", False))
         policies = []
         for entry in raw.get("policies", ()):
