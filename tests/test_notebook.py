@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -39,13 +40,29 @@ def test_proposal_view_summary_first_then_groups(proposal: groupify.Proposal) ->
 
 
 def test_plan_view_marks_removals_and_headroom(proposal: groupify.Proposal) -> None:
-    """The plan view shows steps by op, quota headroom, and marks destructive steps."""
+    """The plan view shows steps by op, quota headroom, and marks each step that removes a
+    direct grant with the group replacing it, in a labelled column."""
     plan = groupify.build_plan(proposal)
-    words = text(plan._repr_html_())
+    page = plan._repr_html_()
+    words = text(page)
     assert "Quota headroom" in words and "Groups per user" in words
-    assert words.count("removes direct policy") >= 1
     assert "detach_user_policy" in words
     assert "all 2" in words  # long tables are folded, with the full list in <details>
+    assert "<th></th>" not in page  # every column has a header
+    steps_head = re.search(r"<h4>Steps</h4><table[^>]*><thead><tr>(.*?)</tr>", page)
+    assert steps_head is not None
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", steps_head.group(1)) == [
+        "id",
+        "op",
+        "target",
+        "removes a direct grant",
+        "after",
+    ]
+    removal = next(s for s in plan.steps if s.is_destructive)
+    row = re.search(rf"<tr><td>{removal.id}</td>(.*?)</tr>", page)
+    assert row is not None and "yes" in text(row.group(1))
+    assert "replaced by group" in text(row.group(1))
+    assert "destructive" not in words.lower() and "removes direct policy" not in words
 
 
 def test_views_escape_account_data() -> None:
@@ -69,9 +86,42 @@ def test_edit_shows_what_changed(proposal: groupify.Proposal) -> None:
     assert diff.added == ("split-off",)
     assert diff.renamed == ((first.name, "renamed"),)
     assert {u for u, _, _ in diff.moved} == set(moved)
-    assert "Changed by the last edit" in edited._repr_html_()
+    assert "Changed since proposed" in edited._repr_html_()
     assert "+ group split-off" in str(proposal.diff(edited))
     assert str(proposal.diff(proposal)) == "(no change)"
+
+
+def test_view_shows_every_change_since_proposed(proposal: groupify.Proposal) -> None:
+    """After several edits the view lists every change since the proposal was made (not
+    only the last edit's), and each edit's own changes in a fold."""
+    big = [g for g in proposal.groups if not g.existing and len(g.members) > 2]
+    first, second = big[0], big[1]
+    edited = (
+        proposal.split(first.name, sorted(first.members)[:2], name="split-off")
+        .rename(second.name, "renamed")
+        .exclude_user(sorted(first.members)[-1], "leaves next week")
+    )
+    every = proposal.diff(edited).lines()
+    assert len(every) >= 5
+    words = text(edited._repr_html_())
+    shown = words[words.index("Changed since proposed") : words.index("Groups ")]
+    for line in every:
+        assert line in shown, line
+    assert f"{len(every)} change(s) in 3 edit(s)" in shown
+    assert "each of the 3 edits" in shown
+
+
+def test_long_diff_is_folded_not_cut(proposal: groupify.Proposal) -> None:
+    """A diff longer than the fold shows its first lines and keeps the rest in <details>."""
+    from groupify._views import FOLD
+    from groupify.proposal.model import ProposalDiff
+    from groupify.proposal.views import diff_html
+
+    users = [f"u{i:02}" for i in range(FOLD + 5)]
+    diff = ProposalDiff((), (), (), tuple((u, ("a",), ("b",)) for u in users), ())
+    page = diff_html(diff)
+    assert all(f"user {u}: a -&gt; b" in page for u in users)
+    assert "<details>" in page and f"the other 5 of {FOLD + 5} changes" in page
 
 
 @pytest.mark.parametrize(
@@ -103,10 +153,12 @@ def test_dataframes(proposal: groupify.Proposal) -> None:
     assert set(groups["policy_kind"]) >= {"AWS-managed", "customer-managed", "inline"}
     memberships = proposal.to_dataframe("users")
     assert "breakglass-admin" in set(memberships["user"])
-    steps = groupify.build_plan(proposal).to_dataframe()
-    assert steps["destructive"].sum() == sum(
-        1 for s in groupify.build_plan(proposal).steps if s.is_destructive
-    )
+    plan = groupify.build_plan(proposal)
+    steps = plan.to_dataframe()
+    assert steps["removes_direct_grant"].sum() == sum(1 for s in plan.steps if s.is_destructive)
+    removals = steps[steps["removes_direct_grant"]]
+    assert removals["replaced_by"].notna().all()
+    assert steps[~steps["removes_direct_grant"]]["replaced_by"].isna().all()
     with pytest.raises(ValueError, match="groups"):
         proposal.to_dataframe("nope")
 
@@ -135,3 +187,55 @@ def test_result_and_verify_views() -> None:
     assert "stopped before the end" in text(result._repr_html_())
     report = VerifyReport("1", (UserCheck("a", False, True, "direct policies: X"),), ())
     assert "1 user(s) fail" in text(report._repr_html_())
+
+
+def test_dry_run_view_lists_the_steps_to_run(proposal: groupify.Proposal) -> None:
+    """A dry run's view lists what would run: the step ids alone (all the result holds),
+    and with the plan each step's call, target and the group replacing a removed grant."""
+    from groupify.runtime.views import dry_run_view
+
+    plan = groupify.build_plan(proposal)
+    done, todo = plan.steps[:3], plan.steps[3:]
+    preview = ApplyResult("dry-run", [], [s.id for s in done], [], [s.id for s in todo])
+    words = text(preview._repr_html_())
+    assert f"Would run: {len(todo)} step(s)" in words
+    assert f"{todo[0].id}–{todo[-1].id}" in words  # the ids, as a range
+    page = dry_run_view(preview, plan)._repr_html_()
+    for step in todo[:20]:
+        assert f"<td>{step.id}</td><td>{step.op}</td>" in page
+    assert done[0].id not in re.findall(r"<td>(s\d+)</td>", page)
+    assert "removes a direct grant" in text(page) and "replaced by group" in text(page)
+    nothing = ApplyResult("dry-run", [], [s.id for s in plan.steps], [], [])
+    assert "Nothing would run" in text(nothing._repr_html_())
+
+
+def test_pictures_stay_legible_at_thousands_of_users(tmp_path: Path) -> None:
+    """At 5,000 users (about 60 groups) the structure picture aggregates: every drawn node
+    has a label, the rest sit in an "others" node, and no two labels overlap."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from groupify.proposal.pictures import plot_structure
+    from groupify.testing import synthetic_gaad
+
+    gaad = tmp_path / "gaad.json"
+    gaad.write_text(json.dumps(synthetic_gaad(users=5000, seed=0)), encoding="utf-8")
+    big = groupify.propose(groupify.load_gaad(gaad), exclude_tags=["BreakGlass"])
+    assert len(big.groups) > 40
+    fig = plot_structure(big)
+    fig.savefig(tmp_path / "big.png", dpi=60)
+    ax = fig.axes[0]
+    labels = [t for t in ax.texts if t.get_text()]
+    names = [t.get_text() for t in labels]
+    largest = max(big.groups, key=lambda g: len(g.members))
+    assert f"{largest.name} ({len(largest.members):,})" in names
+    assert any(n.startswith("+") and "other groups" in n for n in names)
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    page = fig.bbox
+    for i, a in enumerate(boxes):
+        assert page.x0 <= a.x0 and a.x1 <= page.x1 and page.y0 <= a.y0 and a.y1 <= page.y1
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b), (names[i], names[boxes.index(b)])
+    # One label per node drawn: markers and labels match, a row each.
+    groups, policies = ax.collections[0], ax.collections[1]
+    assert len(groups.get_offsets()) + len(policies.get_offsets()) == len(labels)

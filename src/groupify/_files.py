@@ -3,10 +3,12 @@ leaves a partial one where a good one was."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import re
+import stat
 import sys
 from typing import Any, NoReturn
 
@@ -84,19 +86,99 @@ def parse_json(text: str | bytes, error: type[Exception], what: str) -> Any:
         raise error(f"{what}: not valid JSON ({exc})") from None
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write *text* to a temporary file beside *path*, flush it to disk, then rename it."""
+#: Paths naming one of this process's open file descriptors: written through that fd.
+_OWN_FD = re.compile(r"/dev/(?:(stdin)|(stdout)|(stderr))|/dev/fd/(\d+)|/proc/(self|\d+)/fd/(\d+)")
+
+
+def _own_fd(name: str) -> int | None:
+    """The descriptor *name* stands for, if it is (or its symlinks lead to) one of ours:
+    ``/dev/stdout``, ``/dev/fd/N`` (process substitution), ``/proc/self/fd/N``."""
+    current = os.path.abspath(name)
+    for _ in range(40):  # the kernel's own limit on a chain of symlinks
+        m = _OWN_FD.fullmatch(os.path.normpath(current))
+        if m is not None:
+            stdin, stdout, stderr, dev_fd, pid, proc_fd = m.groups()
+            if pid is not None and pid != "self" and int(pid) != os.getpid():
+                return None  # another process's descriptor: opened like any other path
+            if stdin or stdout or stderr:
+                return 0 if stdin else 1 if stdout else 2
+            return int(dev_fd or proc_fd)
+        if not os.path.islink(current):
+            return None
+        current = os.path.join(os.path.dirname(current), os.readlink(current))
+    return None
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None and stream.fileno() == fd:
+                stream.flush()  # what was printed before comes first
+        except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+            pass
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _write_stdout(text: str) -> None:
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:  # a text-only stream (StringIO)
+        stream.write(text)
+    else:  # UTF-8 whatever the locale, as a file would be
+        stream.flush()
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+    stream.flush()
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
+    """Write *text* to *path* so that a crash never leaves a partial file where a good one was.
+
+    * ``-`` is standard output;
+    * one of this process's descriptors (``/dev/stdout``, ``/dev/stderr``, process
+      substitution's ``/dev/fd/N``, ``/proc/self/fd/N``, or a symlink to one) is written
+      through that descriptor, as the shell set it up;
+    * a path that exists and is not a regular file (a FIFO, a character device, a
+      symlink to one) is opened and written through: never renamed onto or replaced;
+    * otherwise *text* goes to a temporary file beside the file, is flushed to disk,
+      then renamed onto it; a symlink to a file (or to where one will be) stays a
+      symlink: its target is what is replaced.
+
+    Returns whether a regular file was written (``False``: the text went to a stream).
+    """
     name = os.fspath(path)
-    tmp = f"{name}.tmp-{os.getpid()}"
+    data = text.encode("utf-8")
+    if name == "-":
+        _write_stdout(text)
+        return False
+    fd = _own_fd(name)
+    if fd is not None:
+        _write_fd(fd, data)
+        return False
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        mode = os.stat(name).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        with open(name, "wb") as fh:  # a FIFO or a device: no temporary file, no rename
+            fh.write(data)
+        return False
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", name)
+    target = os.path.realpath(name) if os.path.islink(name) else name
+    tmp = f"{target}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, name)
+        os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return True
 
 
 def read_json(path: str | os.PathLike[str], error: type[Exception], bad_json: str) -> Any:

@@ -13,6 +13,17 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _is_number(cell: object) -> bool:
+    return isinstance(cell, (int, float)) and not isinstance(cell, bool)
+
+
+def _td(cell: object, raw: bool) -> str:
+    """A cell: a number right-aligned (class ``num``), text left-aligned."""
+    if _is_number(cell):
+        return f'<td class="num">{esc(cell)}</td>'
+    return f"<td>{cell if raw else esc(cell)}</td>"
+
+
 def table(
     headers: Sequence[str],
     rows: Iterable[Sequence[object]],
@@ -20,21 +31,38 @@ def table(
     raw: Iterable[int] = (),
     cls: str = "groupify",
 ) -> str:
-    """A table; cells are escaped except in the columns listed in *raw* (already HTML)."""
+    """A table; cells are escaped except in the columns listed in *raw* (already HTML).
+
+    Cells holding a number (``int`` or ``float``) get class ``num``, which the views'
+    and the report's styles align right (and so does the header of a column of
+    numbers); every other cell aligns left.
+    """
     raw_cols = set(raw)
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    rows = [list(row) for row in rows]
+    numeric = {
+        i
+        for i in range(len(headers))
+        if rows and all(i < len(row) and _is_number(row[i]) for row in rows)
+    }
+    head = "".join(
+        f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>"
+        for i, h in enumerate(headers)
+    )
     body = "".join(
-        "<tr>"
-        + "".join(f"<td>{cell if i in raw_cols else esc(cell)}</td>" for i, cell in enumerate(row))
-        + "</tr>"
+        "<tr>" + "".join(_td(cell, i in raw_cols) for i, cell in enumerate(row)) + "</tr>"
         for row in rows
     )
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def kv_table(items: Iterable[tuple[str, object]]) -> str:
-    """A two-column table of labels and values."""
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items)
+def kv_table(items: Iterable[tuple[str, object]], *, raw: Iterable[int] = ()) -> str:
+    """A two-column table of labels and values; values are escaped except in the rows
+    listed in *raw* (already HTML)."""
+    raw_rows = set(raw)
+    body = "".join(
+        f"<tr><th>{esc(k)}</th><td>{v if i in raw_rows else esc(v)}</td></tr>"
+        for i, (k, v) in enumerate(items)
+    )
     return f'<table class="groupify summary"><tbody>{body}</tbody></table>'
 
 

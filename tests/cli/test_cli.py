@@ -32,7 +32,7 @@ def test_scan_lists_iam2_failures(gaad: Path, capsys: pytest.CaptureFixture[str]
 def test_scan_json(gaad: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """scan --json is machine-readable."""
     assert main(["scan", "--from-gaad", str(gaad), "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)["result"]
     assert data["account_id"] == ACCOUNT
     assert [u["user"] for u in data["iam2_failing"]] == ["alice", "bob", "carol", "root-bg"]
 
@@ -99,7 +99,7 @@ def test_plan_json_summary(gaad: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert (
         main(["plan", "--from-gaad", str(gaad), "--out", str(tmp_path / "p.json"), "--json"]) == 0
     )
-    assert json.loads(capsys.readouterr().out)["summary"]["steps"] > 0
+    assert json.loads(capsys.readouterr().out)["result"]["summary"]["steps"] > 0
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,7 @@ def test_propose_compare_strategies(tmp_path: Path, capsys: pytest.CaptureFixtur
     path.write_text(json.dumps(synthetic_gaad(users=300, seed=2)))
     argv = ["propose", "--from-gaad", str(path), "--exclude-tag", "BreakGlass", "--compare"]
     assert main([*argv, "--json"]) == 0
-    rows = {r["strategy"]: r for r in json.loads(capsys.readouterr().out)}
+    rows = {r["strategy"]: r for r in json.loads(capsys.readouterr().out)["result"]}
     assert set(rows) == {"exact", "minimal"}
     assert rows["minimal"]["groups"] <= rows["exact"]["groups"]
     assert rows["exact"]["groups_per_user_max"] == 1

@@ -21,7 +21,12 @@ import groupify.mining.minimal as minimal
 from groupify.errors import InputError
 from groupify.mining.minimal import MinimalGroup, MinimalResult, check_cover, minimal_groups
 
-DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "rolemining"
+#: The role-mining benchmark files with their proven optima: ``GROUPIFY_DATASETS``, else
+#: ``shared/datasets/rolemining`` beside the checkout (see the README's "Tests").
+DATASETS = Path(
+    os.environ.get("GROUPIFY_DATASETS")
+    or Path(__file__).resolve().parents[3] / "shared" / "datasets" / "rolemining"
+)
 OPTIMA = {
     "healthcare": 14,
     "domino": 20,
@@ -52,6 +57,9 @@ def brute_force_minimum(assignments: Assignments) -> int:
             if set().union(*chosen) >= edges:
                 return size
     raise AssertionError("unreachable: the rows themselves cover")
+
+
+NO_DATASETS = f"datasets not found at {DATASETS} (set GROUPIFY_DATASETS)"
 
 
 def groups_per_user(result: MinimalResult[Any, Any]) -> dict[Hashable, int]:
@@ -403,7 +411,9 @@ def test_check_cover_accepts_an_exact_cover() -> None:
 # --- the role-mining benchmark ----------------------------------------------------
 
 
-@pytest.mark.skipif(not DATASETS.is_dir(), reason=f"datasets not found at {DATASETS}")
+@pytest.mark.skipif(
+    not DATASETS.is_dir(), reason=f"datasets not found at {DATASETS} (set GROUPIFY_DATASETS)"
+)
 @pytest.mark.parametrize("name", sorted(OPTIMA))
 def test_rolemining_dataset_reaches_the_published_optimum(name: str) -> None:
     """Each HP Labs dataset gets its proven optimum, as an exact cover."""
@@ -414,7 +424,9 @@ def test_rolemining_dataset_reaches_the_published_optimum(name: str) -> None:
     assert result.optimal
 
 
-@pytest.mark.skipif(not DATASETS.is_dir(), reason=f"datasets not found at {DATASETS}")
+@pytest.mark.skipif(
+    not DATASETS.is_dir(), reason=f"datasets not found at {DATASETS} (set GROUPIFY_DATASETS)"
+)
 @pytest.mark.parametrize("name", ["healthcare", "domino", "apj"])
 def test_rolemining_dataset_without_highs(no_highs: None, name: str) -> None:
     """The optimum does not depend on the optional dependency."""
@@ -424,7 +436,9 @@ def test_rolemining_dataset_without_highs(no_highs: None, name: str) -> None:
     assert result.optimal
 
 
-@pytest.mark.skipif(not DATASETS.is_dir(), reason=f"datasets not found at {DATASETS}")
+@pytest.mark.skipif(
+    not DATASETS.is_dir(), reason=f"datasets not found at {DATASETS} (set GROUPIFY_DATASETS)"
+)
 @pytest.mark.parametrize("name", ["healthcare", "apj", "firewall2"])
 def test_rolemining_dataset_with_iam_quotas(name: str) -> None:
     """With 10/10 quotas: exact cover, limits kept or users named."""

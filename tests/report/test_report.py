@@ -1,4 +1,4 @@
-"""The change-approval report: content, destructive marking, escaping, self-containment."""
+"""The change-approval report: content, removal marking, escaping, self-containment."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 import groupify
 from groupify import Plan, PlanVerificationError, Quotas, Step
+from groupify.inventory.model import PolicyRef
 from groupify.report import render_html, render_markdown
 from groupify.report.facts import after, facts
 from tests.support import ACCOUNT, aws, doc, make_inventory
@@ -164,18 +165,47 @@ def test_exceptions_say_iam2_stays_failing(
             assert e.reason in text
 
 
-def test_destructive_steps_are_marked_in_html(example: Plan, example_html: str) -> None:
-    """Exactly the detach and delete steps carry the destructive class and badge."""
+def replacing_groups(plan: Plan, step: Step) -> list[str]:
+    """The groups the step's user is in at the end (the plan's, and those it was in
+    already) that hold the policy the step removes, read from the plan's records."""
+    inv = plan.inventory
+    user = inv.user_by_name[step.params["UserName"]]
+    if step.op == "detach_user_policy":
+        removed = step.params["PolicyArn"]
+    else:
+        document = next(p.document for p in user.inline if p.name == step.params["PolicyName"])
+        removed = PolicyRef("inline", document).id
+    held = {g["name"]: {p["id"] for p in g["policies"]} for g in plan.groups}
+    for name in user.groups:
+        held.setdefault(name, {p.id for p in inv.group_by_name[name].policies})
+    members = {g["name"]: set(g["members"]) for g in plan.groups}
+    return sorted(
+        g
+        for g, ids in held.items()
+        if removed in ids and (g in user.groups or user.name in members.get(g, ()))
+    )
+
+
+def test_removals_are_marked_in_html(example: Plan, example_html: str) -> None:
+    """Exactly the detach and delete steps carry the removal class and mark, each naming
+    the group that gives the user the same policy."""
     rows = step_rows(example_html)
     assert set(rows) == {s.id for s in example.steps}
     for step in example.steps:
         cls, cells = rows[step.id]
         assert cells[1] == step.op
-        assert (cls == "destructive") is step.is_destructive
-        assert (cells[-1] == "destructive") is step.is_destructive
+        assert (cls == "removal") is step.is_destructive
+        if step.is_destructive:
+            groups = replacing_groups(example, step)
+            assert groups, step
+            assert cells[-1] == f"yes replaced by group{'s' * (len(groups) > 1)} " + ", ".join(
+                groups
+            )
+        else:
+            assert cells[-1] == ""
 
 
-def test_destructive_steps_are_marked_in_markdown(example: Plan, example_md: str) -> None:
+def test_removals_are_marked_in_markdown(example: Plan, example_md: str) -> None:
     """The same steps, in order, with the same marks and dependencies."""
     rows = md_step_rows(example_md)
     assert list(rows) == [s.id for s in example.steps]
@@ -183,8 +213,22 @@ def test_destructive_steps_are_marked_in_markdown(example: Plan, example_md: str
         cells = rows[step.id]
         assert len(cells) == 6
         assert cells[1] == f"`{step.op}`"
-        assert (cells[-1] == "**DESTRUCTIVE**") is step.is_destructive
+        if step.is_destructive:
+            names = ", ".join(f"`{g}`" for g in replacing_groups(example, step))
+            assert cells[-1].startswith("**yes**, replaced by group") and names in cells[-1]
+        else:
+            assert cells[-1] == ""
         assert cells[4] == after(step.after)
+
+
+def test_one_word_for_removals(example_html: str, example_md: str) -> None:
+    """Removal steps are called one thing everywhere: a removed direct grant, never
+    "destructive" nor "removes access" (the access stays: a group gives it)."""
+    for text in (html_text(example_html), example_md):
+        lowered = text.lower()
+        assert "destructive" not in lowered
+        assert "removes access" not in lowered
+        assert "removes a direct grant" in lowered
 
 
 def test_after_dependencies_are_shown(example: Plan, example_html: str) -> None:
@@ -343,8 +387,9 @@ def test_markdown_renders_the_samefacts(example: Plan, example_md: str) -> None:
         assert g["name"] in text
         assert all(m in text for m in g["members"])
     assert "groupify rollback --journal plan.json.journal --dry-run" in text
-    # one a destructive op in the table of calls, and one a destructive step
-    assert html.count("<td><strong>DESTRUCTIVE</strong></td>") == 2 + sum(
+    # one a removing op in the table of calls, and one a step that removes a direct grant
+    assert html.count("<td><strong>yes</strong></td>") == 2
+    assert html.count("<td><strong>yes</strong>, replaced by group") == sum(
         1 for s in example.steps if s.is_destructive
     )
     hostile = markdown.markdown(render_markdown(hostile_plan()), extensions=["tables"])
@@ -423,3 +468,65 @@ def test_empty_plan() -> None:
         assert "nothing to roll back" in text
         assert "No group is needed." in text
         assert "None: every user with a direct policy is in scope" in text
+
+
+def test_timestamps_when_the_plan_records_them(
+    example: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Planned at" and "account read at" come from the plan file (plan.created and the
+    inventory's scanned time) where it records them; nothing is shown where it does not."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from groupify.plan.views import timestamps
+
+    assert timestamps(SimpleNamespace(inventory=SimpleNamespace())) == []  # type: ignore[arg-type]
+    stamped = SimpleNamespace(
+        created="2026-03-02T10:15:00Z",
+        inventory=SimpleNamespace(read_at=dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)),
+    )
+    assert timestamps(stamped) == [  # type: ignore[arg-type]
+        ("planned at", "2026-03-02T10:15:00Z"),
+        ("account read at", "2026-03-02T09:00:00+00:00"),
+    ]
+    created = getattr(example, "created", None)
+    for text in (render_html(example), render_markdown(example)):
+        assert ("Planned at" in text) is bool(created)
+    monkeypatch.setattr("groupify.report.facts.timestamps", lambda plan: timestamps(stamped))
+    for text in (html_text(render_html(example)), render_markdown(example)):
+        assert "Planned at" in text and "2026-03-02T10:15:00Z" in text
+        assert "Account read at" in text and "2026-03-02T09:00:00+00:00" in text
+
+
+def test_estimated_duration_states_its_assumptions(
+    example: Plan, example_html: str, example_md: str
+) -> None:
+    """The report estimates how long apply takes, says it is an estimate, and says what
+    it assumes (calls, rate, workers, settle)."""
+    from groupify.report.facts import duration, estimate
+
+    e = estimate(example)
+    assert e.mutating == len(example.steps)
+    assert e.seconds >= len(example.steps) / e.rate
+    for text in (html_text(example_html), example_md):
+        assert f"Estimated apply time: {e.text}" in text
+        assert "An estimate" in text and "not a promise" in text
+        assert f"{len(example.steps)} mutating IAM calls" in text
+        assert "10 calls a second" in text and "4 workers" in text and "--settle" in text
+    assert [duration(s) for s in (3, 42, 150, 3600, 5400)] == [
+        "10 seconds",
+        "45 seconds",
+        "3 minutes",
+        "60 minutes",
+        "1 hour 30 minutes",
+    ]
+
+
+def test_rollback_section_says_drift_does_not_block_it(example_html: str, example_md: str) -> None:
+    """The report says rollback goes ahead when the account drifted, leaving out (and
+    listing as kept) what it cannot reverse safely; it no longer says it refuses."""
+    for text in (html_text(example_html), example_md):
+        rollback = text[text.index("9. Rollback") :]
+        assert "rollback still goes ahead" in rollback
+        assert "listing each as kept with the reason" in rollback
+        assert "stops with a drift error" not in text

@@ -7,6 +7,7 @@ a fresh profile, and takes about a second.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -137,7 +138,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes], int]:
 
 
 def test_screenshot_is_a_real_page(chromium: str, report: Path, tmp_path: Path) -> None:
-    """The first screen renders: text on white, varied, with the destructive marks in red."""
+    """The first screen renders: text on white, varied, with the removal marks in red."""
     png = tmp_path / "report.png"
     browse(chromium, report, f"--screenshot={png}", f"--window-size={WIDTH},{HEIGHT}", tmp=tmp_path)
     data = png.read_bytes()
@@ -157,7 +158,7 @@ def test_screenshot_is_a_real_page(chromium: str, report: Path, tmp_path: Path) 
     sampled = (height // 4) * (width // 2)
     assert len(colours) > 100, "too few colours: the page looks blank or flat"
     assert 0.01 < ink / sampled < 0.5, f"ink covers {ink / sampled:.1%} of the page"
-    assert red > 20, "no destructive (red) marking visible on the first screen"
+    assert red > 20, "no red marking of the steps that remove a direct grant on the first screen"
 
 
 class _Dom(HTMLParser):
@@ -228,8 +229,8 @@ def test_rendered_dom_holds_the_facts(
     assert "9. Rollback" in dom.headings
     for g in example.groups:
         assert g["name"] in text
-    destructive = sum(1 for s in example.steps if s.is_destructive)
-    assert dom.row_classes.count("destructive") == destructive
+    removals = sum(1 for s in example.steps if s.is_destructive)
+    assert dom.row_classes.count("removal") == removals
     assert "groupify rollback --journal plan.json.journal --dry-run" in dom.pre[0]
     assert "no gap, no widening" in text
     assert "IAM.2 stays failing for 1 user" in text
@@ -279,3 +280,83 @@ def test_prints_on_a4(chromium: str, report: Path, tmp_path: Path) -> None:
     assert boxes
     # A4 is 595.3 x 841.9 points (US Letter, Chromium's default, 612 x 792)
     assert all(abs(w - 595.3) < 2 and abs(h - 841.9) < 2 for w, h in boxes), boxes
+
+
+# -- notebook views under JupyterLab's own table style ------------------------------
+
+#: JupyterLab's rendermime table rules (packages/rendermime/style/base.css), which a
+#: notebook output sits under: every cell right-aligned, with a more specific selector
+#: than a plain ``table.x td``.
+JUPYTERLAB_CSS = """
+.jp-RenderedHTMLCommon table{border-collapse:collapse;border-spacing:0;border:none;
+table-layout:fixed;margin-left:auto;margin-right:auto}
+.jp-RenderedHTMLCommon td,.jp-RenderedHTMLCommon th,.jp-RenderedHTMLCommon tr{
+vertical-align:middle;padding:.5em;line-height:normal;white-space:normal;max-width:none;
+border:none}
+:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td,
+:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon th,
+:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon tr{text-align:right}
+"""
+
+#: Writes, for every cell of the output, its computed alignment and text into the DOM.
+_ALIGNMENTS = """<script>
+const cells = [];
+for (const cell of document.querySelectorAll(".jp-RenderedHTMLCommon td")) {
+  cells.push([cell.closest("table").className, getComputedStyle(cell).textAlign,
+              cell.textContent.trim()]);
+}
+const out = document.createElement("pre");
+out.id = "alignments";
+out.textContent = JSON.stringify(cells);
+document.body.appendChild(out);
+</script>"""
+
+
+def alignments(chromium: str, markup: str, tmp: Path) -> list[tuple[str, str, str]]:
+    """(table class, computed text-align, text) of every cell of *markup* shown as
+    JupyterLab shows an output."""
+    page = tmp / f"jupyter-{len(list(tmp.glob('jupyter-*')))}.html"
+    page.write_text(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{JUPYTERLAB_CSS}</style>"
+        "</head><body><div class='jp-OutputArea-output jp-RenderedHTMLCommon jp-RenderedHTML'>"
+        f"{markup}</div>{_ALIGNMENTS}</body></html>",
+        encoding="utf-8",
+    )
+    done = browse(chromium, page, "--dump-dom", tmp=tmp)
+    found = re.search(r'<pre id="alignments">(.*?)</pre>', done.stdout.decode("utf-8"), re.S)
+    assert found, "the page did not report its cells"
+    return [tuple(c) for c in json.loads(html.unescape(found.group(1)))]
+
+
+_NUMBER = re.compile(r"[\d,]+")
+
+
+def test_notebook_views_align_text_left_under_jupyterlab(
+    chromium: str, example: groupify.Plan, tmp_path: Path
+) -> None:
+    """Under JupyterLab's right-aligning table style, text cells of every view (and of the
+    report shown in a notebook) stay left-aligned and numbers right-aligned."""
+    from groupify.runtime.result import ApplyResult
+    from groupify.runtime.views import dry_run_view
+
+    proposal = groupify.propose(groupify.load_gaad(EXAMPLE), exclude_tags=["BreakGlass"])
+    preview = ApplyResult("dry-run", [], [s.id for s in example.steps[:3]], [], [])
+    views = {
+        "inventory": proposal.inventory._repr_html_(),
+        "proposal": proposal._repr_html_(),
+        "plan": example._repr_html_(),
+        "dry run": dry_run_view(preview, example)._repr_html_(),
+        "report": render_html(example, standalone=False),
+    }
+    for name, markup in views.items():
+        cells = alignments(chromium, markup, tmp_path)
+        assert cells, name
+        numbers = 0
+        for table, align, text in cells:
+            if not text or "summary" in table:  # labels and values: all left
+                assert not text or align == "left", (name, table, text, align)
+                continue
+            number = bool(_NUMBER.fullmatch(text))
+            numbers += number
+            assert align == ("right" if number else "left"), (name, table, text, align)
+        assert numbers or name in ("inventory", "dry run"), f"{name}: no number cell checked"

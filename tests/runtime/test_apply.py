@@ -214,7 +214,8 @@ def test_a_lost_create_answer_then_a_lagging_read_stays_ours(
     first = next(s for s in plan.steps if s.op == create)
     assert first.id in result.applied
     iam, sts = awsmoto.clients(url)
-    assert rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0).ok
+    back = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert back.ok, (back.kept, back.foreign, back.failed)
     assert awsmoto.state_now() == before
 
 
@@ -822,3 +823,109 @@ def test_the_exempt_tag_protects_whatever_the_plan_says(url: str, tmp_path: Path
     fresh = make_plan(url)
     assert "dev" not in fresh.in_scope
     assert {e.user: e.reason for e in fresh.exceptions}["dev"] == "tagged groupify:exempt=on call"
+
+
+def test_rollback_after_drift_reverses_what_is_safe_and_lists_the_rest(
+    url: str, tmp_path: Path
+) -> None:
+    """Mid-incident, an admin put a new user in one created group and attached an extra
+    policy to another. Rollback does not refuse everything: it reverses every step it
+    safely can, keeps the rest with reasons, lists the drift, and no one loses access."""
+    before = awsmoto.state_now()
+    plan = make_plan(url)
+    run(url, plan, tmp_path / "j")
+    made = _groups_made(plan)
+    iam, sts = awsmoto.clients(url)
+    iam.create_user(UserName="newbie")
+    iam.add_user_to_group(GroupName=made[0], UserName="newbie")
+    extra = f"arn:aws:iam::{ACCOUNT}:policy/billing"
+    iam.attach_group_policy(GroupName=made[1], PolicyArn=extra)
+    members = [u["UserName"] for u in iam.get_group(GroupName=made[1])["Users"]]
+    now = awsmoto.access_now()
+    preview = rollback(tmp_path / "j", iam=iam, sts=sts, dry_run=True, retry=FAST, settle=0)
+    assert preview.drift and any(made[0] in d for d in preview.drift)
+    assert [u.id for u in preview.steps] == list(preview.remaining)
+    back = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert not back.failed and back.applied
+    reasons = " ".join(r for _, r in back.kept)
+    assert "'newbie' would lose" in reasons  # made[0]'s policies stay for the new member
+    assert any(f"{members[0]!r} would lose" in r for _, r in back.kept)  # the extra policy
+    after = awsmoto.access_now()
+    for user, had in now.items():
+        assert had <= after[user], user  # nobody lost what they held before the rollback
+    state = awsmoto.state_now()
+    untouched = {u: v for u, v in state["users"].items() if u not in ("newbie", *members)}
+    assert untouched == {u: before["users"][u] for u in untouched}
+
+
+# -- found by adversarial review -------------------------------------------------------
+
+
+def test_resume_refuses_a_group_made_again_since_the_crash(url: str, tmp_path: Path) -> None:
+    """The run stopped after creating a group; someone deleted it and made another of the same
+    name. The journal's GroupId differs: the resumed apply refuses to fill their group."""
+    plan = make_plan(url)
+    first = next(s for s in plan.steps if s.op != "create_group")
+    run(url, plan, tmp_path / "j", FailOn(api_name(first.op)), workers=1)
+    name = _groups_made(plan)[0]
+    iam, _ = awsmoto.clients(url)
+    iam.delete_group(GroupName=name)
+    iam.create_group(GroupName=name)
+    with pytest.raises(DriftError, match=f"group '{name}' exists but groupify did not create"):
+        run(url, plan, tmp_path / "j")
+    assert awsmoto.state_now()["groups"][name] == ([], [], [])
+
+
+def test_a_crash_mid_rollback_is_settled_and_then_rollback_makes_no_call(
+    url: str, tmp_path: Path
+) -> None:
+    """Rollback dies right after a reverse call went through. The next rollback sees that
+    effect gone and records it undone; a third rollback makes no call, and a change made by
+    hand afterwards to what that call restored is left alone."""
+    before = awsmoto.state_now()
+    plan = make_plan(url)
+    run(url, plan, tmp_path / "j")
+    iam, sts = awsmoto.clients(url)
+    awsmoto.Crasher(0, after=True).attach(iam)
+    with pytest.raises(awsmoto.Crash):
+        rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    iam, sts = awsmoto.clients(url)
+    assert rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0).ok
+    assert awsmoto.state_now() == before
+    assert Journal.read(tmp_path / "j").ours() == set()
+    third = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    assert third.calls == ()
+
+
+def test_rollback_leaves_users_exempt_now_or_made_again(url: str, tmp_path: Path) -> None:
+    """After the apply, ana is tagged groupify:exempt and gus is deleted and made again (a new
+    principal): rollback changes neither, and says why."""
+    plan = make_plan(url)
+    run(url, plan, tmp_path / "j")
+    iam, sts = awsmoto.clients(url)
+    iam.tag_user(UserName="ana", Tags=[{"Key": "groupify:exempt", "Value": "legal hold"}])
+    for g in iam.list_groups_for_user(UserName="gus")["Groups"]:
+        iam.remove_user_from_group(GroupName=g["GroupName"], UserName="gus")
+    iam.delete_user(UserName="gus")
+    iam.create_user(UserName="gus")
+    ana = awsmoto.state_now()["users"]["ana"]
+    back = rollback(tmp_path / "j", iam=iam, sts=sts, retry=FAST, settle=0)
+    reasons = [r for _, r in back.kept]
+    assert any("'ana' is exempt now (tagged groupify:exempt=legal hold)" in r for r in reasons)
+    assert any("'gus' was deleted and created again" in r for r in reasons)
+    state = awsmoto.state_now()
+    assert state["users"]["ana"] == ana and state["users"]["gus"] == ([], [])
+
+
+@pytest.mark.parametrize("settle", [float("inf"), float("nan"), -1.0])
+def test_a_wait_that_is_not_a_finite_number_is_refused(
+    url: str, tmp_path: Path, settle: float
+) -> None:
+    plan = make_plan(url)
+    before = awsmoto.state_now()
+    with pytest.raises(InputError, match="settle must be a finite number"):
+        run(url, plan, tmp_path / "j", settle=settle)
+    iam, sts = awsmoto.clients(url)
+    with pytest.raises(InputError, match="settle must be a finite number"):
+        rollback(tmp_path / "j", iam=iam, sts=sts, settle=settle)
+    assert awsmoto.state_now() == before

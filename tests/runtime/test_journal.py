@@ -464,3 +464,26 @@ def test_claims_by_id_or_by_creation_after_an_unsettled_attempt() -> None:
     )
     assert not claims(made, StepState("already"), None)
     assert not claims(None, StepState("started", since=t.isoformat()), None)
+
+
+def test_a_record_whose_step_is_not_an_id_is_refused(path: Path, plan: Plan) -> None:
+    Journal.open(path, plan)
+    with open(path, "a") as fh:
+        fh.write(json.dumps({"type": "done", "step": ["s1"]}) + "\n")
+    with pytest.raises(InputError, match="a record's step is not a step id"):
+        Journal.read(path)
+
+
+def test_an_unsettled_create_claims_only_entities_made_while_it_could_run() -> None:
+    """A crash before a create was sent, then someone makes the group two days later: not
+    ours, however the names match."""
+    import datetime as dt
+
+    from groupify.runtime.executor import claims
+    from groupify.runtime.journal import StepState
+
+    t = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+    prior = StepState("started", since=t.isoformat())
+    for later, ours in ((dt.timedelta(minutes=3), True), (dt.timedelta(days=2), False)):
+        made = {"id": "A", "created": (t + later).isoformat()}
+        assert claims(made, prior, None, window=dt.timedelta(minutes=5)) is ours

@@ -9,22 +9,49 @@ from collections.abc import Iterator
 from typing import Any
 
 from groupify.aws.retry import client_config
+from groupify.errors import InputError
 
-__all__ = ["CallCounter", "counted_clients", "make_clients", "session"]
+__all__ = ["DEFAULT_REGION", "CallCounter", "counted_clients", "make_clients", "session"]
 
 
-def session(profile: str | None = None) -> Any:
-    """A ``boto3.Session`` for *profile* (``None``: boto3's usual chain)."""
+#: IAM and STS are global: where no region is configured, this one is used.
+DEFAULT_REGION = "us-east-1"
+
+
+def session(profile: str | None = None, region: str | None = None) -> Any:
+    """A ``boto3.Session`` for *profile* (``None``: boto3's usual chain) and *region*.
+
+    An unknown profile is an :class:`~groupify.errors.InputError` naming the known ones.
+    """
     import boto3
+    from botocore.exceptions import ProfileNotFound
 
-    return boto3.Session(profile_name=profile) if profile else boto3.Session()
+    try:
+        return boto3.Session(profile_name=profile or None, region_name=region or None)
+    except ProfileNotFound:
+        known = boto3.Session().available_profiles
+        shown = ", ".join(sorted(known)) if known else "none are configured"
+        raise InputError(f"AWS profile {profile!r} not found (profiles: {shown})") from None
 
 
-def make_clients(session_: Any = None) -> tuple[Any, Any]:
+def make_clients(
+    session_: Any = None, *, region: str | None = None, endpoint_url: str | None = None
+) -> tuple[Any, Any]:
     """IAM and STS clients from *session_* (default: boto3's standard configuration),
-    with botocore's own retries off (groupify's :class:`~groupify.RetryPolicy` decides)."""
+    with botocore's own retries off (groupify's :class:`~groupify.RetryPolicy` decides).
+
+    IAM and STS are global services: without a configured region, ``us-east-1``
+    is used. *endpoint_url* (as the AWS CLI's ``--endpoint-url``) sends both to
+    another endpoint; ``AWS_ENDPOINT_URL`` works too (botocore reads it).
+    """
     made = session_ or session()
-    return made.client("iam", config=client_config()), made.client("sts", config=client_config())
+    where = {"region_name": region or made.region_name or DEFAULT_REGION}
+    if endpoint_url:
+        where["endpoint_url"] = endpoint_url
+    return (
+        made.client("iam", config=client_config(), **where),
+        made.client("sts", config=client_config(), **where),
+    )
 
 
 class CallCounter:

@@ -15,6 +15,7 @@ created (IAM is eventually consistent).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["RetryPolicy", "call_with_retries", "client_config", "is_retryable"]
 
 T = TypeVar("T")
+_log = logging.getLogger("groupify.aws")
 
 RETRYABLE_CODES = frozenset(
     {
@@ -143,10 +145,22 @@ def call_with_retries(
         return True
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
-        if on_retry is not None and state.outcome is not None:
-            exc = state.outcome.exception()
-            if exc is not None:
-                on_retry(exc, state.attempt_number)
+        if state.outcome is None:
+            return
+        exc = state.outcome.exception()
+        if exc is None:
+            return
+        wait_s = state.next_action.sleep if state.next_action is not None else 0.0
+        _log.info(
+            "%s: %s; retry %d of %d in %.1fs",
+            getattr(fn, "__name__", "call"),
+            error_code(exc) or type(exc).__name__,
+            state.attempt_number,
+            policy.attempts - 1,
+            wait_s,
+        )
+        if on_retry is not None:
+            on_retry(exc, state.attempt_number)
 
     wait: Any = tenacity.wait_exponential(
         multiplier=policy.wait_initial, max=policy.wait_max

@@ -1,14 +1,22 @@
-"""What the CLI prints: plain-text tables (wide cells cut, not wrapped) and each verb's text."""
+"""What the CLI prints: plain-text tables and each verb's text.
+
+A table is never cut when standard output is not a terminal (a pipe, a file):
+every cell is whole. On a terminal it fits the terminal's width, cutting the
+widest cells (``…``); ``wide=True`` (the CLI's ``--wide``) never cuts. No colour
+is used: the text is the same on a terminal and in a pipe.
+"""
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from groupify.inventory.model import Inventory
 from groupify.plan.model import Plan
 from groupify.plan.steps import Step
-from groupify.plan.views import label
+from groupify.plan.views import REMOVES, label, replaced_by, replacement
 from groupify.proposal.model import Proposal
 from groupify.runtime.checks import VerifyReport
 from groupify.runtime.result import ApplyResult
@@ -17,6 +25,7 @@ __all__ = [
     "Progress",
     "compare_text",
     "dry_run_text",
+    "fit_width",
     "plan_text",
     "proposal_text",
     "result_text",
@@ -28,20 +37,73 @@ __all__ = [
     "verify_text",
 ]
 
+#: The narrowest a column is cut to when a table must fit a terminal (or its header's width).
+MIN_COLUMN = 6
+
+
+def fit_width(stream: TextIO | None = None, *, wide: bool = False) -> int | None:
+    """The columns a text table may take: the terminal's width when *stream* (default:
+    standard output) is a terminal, else ``None`` (never cut); ``None`` with *wide*."""
+    if wide:
+        return None
+    stream = sys.stdout if stream is None else stream
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        tty = False
+    # One column spare: some terminals wrap a line that fills the last one.
+    return shutil.get_terminal_size().columns - 1 if tty else None
+
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(1, width - 1)] + "…"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, max_width: int = 60) -> str:
-    """A left-aligned table with a rule under the headers."""
-    cells = [[_cut(str(c), max_width) for c in row] for row in rows]
+def _fit(headers: Sequence[str], natural: list[int], width: int) -> list[int]:
+    """Column widths within *width*: the widest columns are cut first, to one cap."""
+    gaps = 2 * (len(natural) - 1)
+    if sum(natural) + gaps <= width:
+        return natural
+    floors = [min(n, max(len(h), MIN_COLUMN)) for h, n in zip(headers, natural, strict=True)]
+
+    def total(cap: int) -> int:
+        return sum(max(min(n, cap), f) for n, f in zip(natural, floors, strict=True)) + gaps
+
+    low, high = 0, max(natural)  # total(low) may still be too wide: the floors win then
+    while low < high:
+        mid = (low + high + 1) // 2
+        if total(mid) <= width:
+            low = mid
+        else:
+            high = mid - 1
+    return [max(min(n, low), f) for n, f in zip(natural, floors, strict=True)]
+
+
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    wide: bool = False,
+    width: int | None = None,
+) -> str:
+    """A left-aligned table with a rule under the headers.
+
+    Cells are whole unless the table must fit *width* columns (default: the
+    terminal's, when standard output is one; see :func:`fit_width`); then the
+    widest columns are cut, ending in ``…``. *wide* never cuts.
+    """
+    cells = [[str(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, c in enumerate(row):
             widths[i] = max(widths[i], len(c))
+    limit = None if wide else width if width is not None else fit_width()
+    if limit is not None:
+        widths = _fit(headers, widths, limit)
+        cells = [[_cut(c, w) for c, w in zip(row, widths, strict=True)] for row in cells]
+    heads = [_cut(h, w) for h, w in zip(headers, widths, strict=True)]
     lines = [
-        "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
+        "  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip(),
         "  ".join("-" * w for w in widths),
     ]
     lines += [
@@ -53,7 +115,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, max_width
 # -- what each verb prints --------------------------------------------------------
 
 
-def scan_text(inventory: Inventory) -> str:
+def scan_text(inventory: Inventory, *, wide: bool = False) -> str:
     """The account and the users IAM.2 fails for."""
     failing = inventory.iam2_failing
     out = (
@@ -73,11 +135,14 @@ def scan_text(inventory: Inventory) -> str:
             )
             for u in failing
         ]
-        out += table(["user", "managed", "inline", "groups", "direct policies"], rows) + "\n"
+        out += (
+            table(["user", "managed", "inline", "groups", "direct policies"], rows, wide=wide)
+            + "\n"
+        )
     return out
 
 
-def proposal_text(proposal: Proposal) -> str:
+def proposal_text(proposal: Proposal, *, wide: bool = False) -> str:
     """The proposed groups, their members and policies, and the documented exceptions."""
     inv = proposal.inventory
     s = proposal.summary()
@@ -98,7 +163,7 @@ def proposal_text(proposal: Proposal) -> str:
             )
         )
     if rows:
-        lines.append(table(["group", "users", "members", "policies"], rows))
+        lines.append(table(["group", "users", "members", "policies"], rows, wide=wide))
     else:
         lines.append("No group is needed.")
     if proposal.exceptions:
@@ -110,6 +175,7 @@ def proposal_text(proposal: Proposal) -> str:
                     (e.user, e.reason, ", ".join(sorted(inv.label(p) for p in e.policies)))
                     for e in proposal.exceptions
                 ],
+                wide=wide,
             )
         )
     return "\n".join(lines) + "\n"
@@ -128,20 +194,23 @@ COMPARE_HEADERS = (
 )
 
 
-def compare_text(rows: Sequence[Mapping[str, Any]]) -> str:
+def compare_text(rows: Sequence[Mapping[str, Any]], *, wide: bool = False) -> str:
     """:func:`~groupify.compare_proposals` as a table."""
-    return table(COMPARE_HEADERS, [list(r.values()) for r in rows]) + "\n"
+    return table(COMPARE_HEADERS, [list(r.values()) for r in rows], wide=wide) + "\n"
 
 
 def plan_text(plan: Plan) -> str:
     """What the plan does, and what was verified."""
     s = plan.summary()
     ops = ", ".join(f"{n} {op}" for op, n in s["steps_by_op"].items())
+    removals = sum(1 for step in plan.steps if step.is_destructive)
     lines = [
         f"Plan for account {plan.account_id} ({plan.fingerprint[:19]}…): "
         f"{s['users_migrated']} user(s) move to groups, {s['exceptions']} documented "
         f"exception(s)",
         f"{s['steps']} steps: {ops or 'none'}",
+        f"{removals} of them remove a direct grant, each only after the group replacing it is "
+        "in place.",
         "Verified: every user's effective access is unchanged after every step, and no "
         "user in scope keeps a direct policy.",
         control_text(plan),
@@ -201,24 +270,29 @@ def control_text(plan: Plan) -> str:
     )
 
 
-def dry_run_text(plan: Plan, preview: ApplyResult) -> str:
+def dry_run_text(plan: Plan, preview: ApplyResult, *, wide: bool = False) -> str:
     """Every step of the plan, done or to run, and what the run would do."""
+    covered = replaced_by(plan)
     rows = [
         (
             s.id,
             "already done" if s.id in preview.already else "would run",
             s.op,
             label(s),
-            "yes" if s.is_destructive else "",
+            f"yes, {replacement(covered[s.id])}" if s.is_destructive else "",
         )
         for s in plan.steps
     ]
+    to_run = set(preview.remaining)
+    removals = sum(1 for s in plan.steps if s.is_destructive and s.id in to_run)
     return (
         plan_text(plan)
-        + table(["step", "status", "op", "target", "removes access"], rows)
+        + table(["step", "status", "op", "target", REMOVES], rows, wide=wide)
         + "\n"
         + f"\nDry run: {len(preview.remaining)} step(s) would run, {len(preview.already)} "
-        f"already done; no change was made ({preview.read_calls} read calls).\n"
+        f"already done; {removals} of those to run remove a direct grant, each after the "
+        f"group replacing it is in place. No change was made ({preview.read_calls} read "
+        "calls).\n"
     )
 
 
@@ -245,7 +319,7 @@ def result_text(result: ApplyResult, total: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def verify_text(report: VerifyReport) -> str:
+def verify_text(report: VerifyReport, *, wide: bool = False) -> str:
     """IAM.2 and access per user, the exceptions, and the count that passes."""
     rows = [
         (
@@ -256,10 +330,10 @@ def verify_text(report: VerifyReport) -> str:
         )
         for u in report.users
     ]
-    out = table(["user", "IAM.2", "access", "note"], rows, max_width=80) + "\n"
+    out = table(["user", "IAM.2", "access", "note"], rows, wide=wide) + "\n"
     if report.exceptions:
         out += "\nDocumented exceptions (IAM.2 not expected to pass):\n"
-        out += table(["user", "reason"], list(report.exceptions)) + "\n"
+        out += table(["user", "reason"], list(report.exceptions), wide=wide) + "\n"
     failures = report.failures
     out += (
         f"\n{len(report.users) - len(failures)} of {len(report.users)} user(s) pass"

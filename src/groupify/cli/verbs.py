@@ -2,15 +2,20 @@
 
 A verb's function takes its arguments as keywords named as argparse stores
 them (``from_gaad``, ``exclude_user``, …) plus *out*, the stream for the
-result; it returns the exit status. Errors are raised as
+result, and *aws* (an :class:`Aws`: profile, region and endpoint) where it
+talks to AWS; it returns the exit status (:data:`EXIT`). Errors are raised as
 :class:`~groupify.errors.GroupifyError`; :func:`groupify.cli.main` turns them
-into one line on stderr. Text comes from :mod:`groupify.cli.text`, JSON from
-the results' own ``to_dict`` (or ``summary``/``overview``) methods.
+into one line on stderr (and, with ``--json``, an error document on stdout).
+Questions and progress go to stderr; stdout carries only the result. Text
+comes from :mod:`groupify.cli.text`, JSON from the results' own ``to_dict``
+(or ``summary``/``overview``) methods, in one envelope (:func:`envelope`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
@@ -19,15 +24,16 @@ import attrs
 from attrs import frozen
 
 from groupify._files import read_json, write_atomic
-from groupify.aws import session
+from groupify.aws import make_clients, session
 from groupify.cli import text
-from groupify.errors import InputError
+from groupify.errors import GroupifyError, InputError
 from groupify.inventory.account import scan
 from groupify.inventory.gaad import load_gaad
 from groupify.inventory.model import Inventory, Quotas
 from groupify.plan.build import build_plan
 from groupify.plan.model import load_plan
 from groupify.plan.signing import key_from
+from groupify.plan.views import label
 from groupify.proposal.model import STRATEGIES, Exemptions, Proposal
 from groupify.proposal.strategies import compare_proposals, propose
 from groupify.report import render_html, render_markdown
@@ -35,7 +41,41 @@ from groupify.runtime.checks import verify
 from groupify.runtime.forward import apply
 from groupify.runtime.undo import rollback
 
-__all__ = ["VERBS", "Arg", "Verb", "inventory_from", "parse_quotas"]
+__all__ = [
+    "EXIT",
+    "JSON_SCHEMA",
+    "VERBS",
+    "Arg",
+    "Aws",
+    "Declined",
+    "Verb",
+    "envelope",
+    "inventory_from",
+    "parse_quotas",
+]
+
+#: Exit statuses, for scripts (documented in docs/cli.md).
+EXIT = {
+    "ok": 0,  # done; for verify: every check passed
+    "failed": 1,  # verify found a failure, or apply/rollback stopped before the end
+    "input": 2,  # bad input, or a plan refused (drift, stale, unsafe): nothing changed
+    "aws": 3,  # an AWS call failed (credentials, access, network) after retries
+    "declined": 4,  # the confirmation was declined: nothing changed
+    "pending": 5,  # apply --dry-run --detailed-exitcode: there are steps to run
+    "interrupted": 130,  # Ctrl-C
+}
+
+#: The ``schema`` of every ``--json`` document (results and errors alike).
+JSON_SCHEMA = "groupify.cli/1"
+
+#: The verb being run (for the JSON envelope).
+_COMMAND: contextvars.ContextVar[str] = contextvars.ContextVar("command", default="")
+#: ``--wide``: never cut a table cell (piped output is never cut anyway).
+_WIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("wide", default=False)
+
+
+class Declined(GroupifyError):
+    """The operator answered no (or nothing) to the confirmation."""
 
 
 @frozen
@@ -52,16 +92,60 @@ class Arg:
 
 @frozen
 class Verb:
-    """One ``groupify`` command: its name, help line, arguments and function."""
+    """One ``groupify`` command: its name, help line, arguments, function and an example."""
 
     name: str
     help: str
     args: tuple[Arg, ...]
     run: Callable[..., int]
+    example: str = ""
+
+
+@frozen
+class Aws:
+    """Where a verb's AWS calls go: ``--profile``, ``--region``, ``--endpoint-url``."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    def clients(self) -> dict[str, Any]:
+        """``{"iam": ..., "sts": ...}`` for the library's ``iam=``/``sts=`` keywords."""
+        iam, sts = make_clients(
+            session(self.profile, self.region), region=self.region, endpoint_url=self.endpoint_url
+        )
+        return {"iam": iam, "sts": sts}
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, at least 0."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds, at least 0")
+    return value
 
 
 JSON = Arg.of("--json", dest="as_json", action="store_true", help="print JSON for scripts")
-PROFILE = Arg.of("--profile", help="AWS profile (default: boto3's usual chain)")
+AWS_ARGS = (
+    Arg.of("--profile", help="AWS profile (default: boto3's usual chain)"),
+    Arg.of(
+        "--region",
+        help="AWS region for the clients (IAM and STS are global; default: the configured "
+        "one, else us-east-1)",
+    ),
+    Arg.of(
+        "--endpoint-url",
+        metavar="URL",
+        help="send IAM and STS calls to this endpoint (as the AWS CLI's; AWS_ENDPOINT_URL "
+        "works too)",
+    ),
+)
 SOURCE = (
     Arg.of(
         "--from-gaad",
@@ -69,7 +153,7 @@ SOURCE = (
         help="read a file saved by 'aws iam get-account-authorization-details' "
         "instead of scanning the live account",
     ),
-    Arg.of("--profile", help="AWS profile for a live scan (default: boto3's usual chain)"),
+    *AWS_ARGS,
     Arg.of(
         "--quota",
         action="append",
@@ -79,27 +163,32 @@ SOURCE = (
     ),
     JSON,
 )
+ALLOW_UNMATCHED = Arg.of(
+    "--allow-unmatched",
+    action="store_true",
+    help="go on when an --exclude-* rule matches no user (a typo leaves that user in scope)",
+)
 SCOPE = (
-    Arg.of(
-        "--strategy", choices=STRATEGIES, default="exact", help="how to form groups (default exact)"
-    ),
+    Arg.of("--strategy", choices=STRATEGIES, default="exact", help="how to form groups"),
     Arg.of(
         "--exclude-user",
         action="append",
         default=[],
         metavar="NAME",
-        help="leave this user alone (glob; repeatable), e.g. a break-glass user",
+        help="leave this user alone (glob, ignoring case as IAM does; repeatable), e.g. a "
+        "break-glass user",
     ),
     Arg.of(
         "--exclude-tag",
         action="append",
         default=[],
         metavar="KEY[=VALUE]",
-        help="leave users with this tag alone (repeatable)",
+        help="leave users with this tag alone (key ignoring case; repeatable)",
     ),
+    ALLOW_UNMATCHED,
     Arg.of(
         "--time-limit",
-        type=float,
+        type=seconds,
         metavar="SECONDS",
         help="bound the search of --strategy minimal (default: to the proven optimum)",
     ),
@@ -130,53 +219,63 @@ def parse_quotas(specs: Sequence[str]) -> dict[str, int]:
 
 
 def inventory_from(
-    gaad: str | None, *, profile: str | None = None, quotas: Sequence[str] = ()
+    gaad: str | None, *, aws: Aws | None = None, quotas: Sequence[str] = ()
 ) -> Inventory:
     """Load a GAAD file, or scan the live account when *gaad* is ``None``."""
     overrides = parse_quotas(quotas)
-    inventory = load_gaad(gaad) if gaad is not None else scan(_session(profile))
+    inventory = load_gaad(gaad) if gaad is not None else scan(**(aws or Aws()).clients())
     if overrides:
         inventory = attrs.evolve(inventory, quotas=attrs.evolve(inventory.quotas, **overrides))
     return inventory
 
 
-def _session(profile: str | None) -> Any:
-    return session(profile) if profile else None
+def envelope(
+    *, ok: bool, result: Any = None, error: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The one shape of every ``--json`` document: schema, command, ok, then the result
+    (or the error: its kind, exit status and message)."""
+    body: dict[str, Any] = {"schema": JSON_SCHEMA, "command": _COMMAND.get(), "ok": ok}
+    if error is not None:
+        body["error"] = dict(error)
+    else:
+        body["result"] = result
+    return body
 
 
-def _dump(data: Any, out: TextIO) -> None:
-    out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+def _dump(data: Any, out: TextIO, *, ok: bool = True) -> None:
+    out.write(json.dumps(envelope(ok=ok, result=data), indent=2, ensure_ascii=False) + "\n")
 
 
 def _write_json(path: str, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def _confirm(prompt: str, *, yes: bool, out: TextIO) -> None:
-    """Ask on the terminal; refuse without one (use --yes in scripts)."""
+def _confirm(prompt: str, *, yes: bool) -> None:
+    """Ask on the terminal (the question on stderr, so that stdout stays the result);
+    refuse without one (use --yes in scripts)."""
     if yes:
         return
     if not sys.stdin.isatty():
         raise InputError("not a terminal and --yes not given; refusing to change the account")
-    out.write(prompt + " [y/N] ")
-    out.flush()
+    sys.stderr.write(prompt + " [y/N] ")
+    sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
-        raise InputError("not confirmed; nothing was changed")
+        raise Declined("not confirmed; nothing was changed")
 
 
 # -- the verbs --------------------------------------------------------------------
 
 
 def scan_verb(
-    *, from_gaad: str | None, profile: str | None, quota: Sequence[str], as_json: bool, out: TextIO
+    *, from_gaad: str | None, aws: Aws, quota: Sequence[str], as_json: bool, out: TextIO
 ) -> int:
     """Show the account and which users fail IAM.2 (a policy attached directly)."""
-    inventory = inventory_from(from_gaad, profile=profile, quotas=quota)
+    inventory = inventory_from(from_gaad, aws=aws, quotas=quota)
     if as_json:
         _dump(inventory.summary(), out)
     else:
-        out.write(text.scan_text(inventory))
+        out.write(text.scan_text(inventory, wide=_WIDE.get()))
     return 0
 
 
@@ -187,13 +286,14 @@ def _proposal(inventory: Inventory, strategy: str, **scope: Any) -> Proposal:
         exclude_users=scope["exclude_user"],
         exclude_tags=scope["exclude_tag"],
         time_limit=scope["time_limit"],
+        allow_unmatched=scope["allow_unmatched"],
     )
 
 
 def propose_verb(
     *,
     from_gaad: str | None,
-    profile: str | None,
+    aws: Aws,
     quota: Sequence[str],
     as_json: bool,
     strategy: str,
@@ -203,13 +303,13 @@ def propose_verb(
     **scope: Any,
 ) -> int:
     """Propose groups; print them, and write the editable proposal to *out_path*."""
-    inventory = inventory_from(from_gaad, profile=profile, quotas=quota)
+    inventory = inventory_from(from_gaad, aws=aws, quotas=quota)
     if compare:
         rows = compare_proposals(_proposal(inventory, s, **scope) for s in STRATEGIES)
         if as_json:
             _dump(rows, out)
         else:
-            out.write(text.compare_text(rows))
+            out.write(text.compare_text(rows, wide=_WIDE.get()))
         return 0
     proposal = _proposal(inventory, strategy, **scope)
     if out_path:
@@ -217,7 +317,7 @@ def propose_verb(
     if as_json:
         _dump(proposal.to_dict(), out)
     else:
-        out.write(text.proposal_text(proposal))
+        out.write(text.proposal_text(proposal, wide=_WIDE.get()))
         if out_path:
             out.write(
                 f"\nProposal written to {out_path} (edit it, then: groupify plan --proposal)\n"
@@ -228,7 +328,7 @@ def propose_verb(
 def plan_verb(
     *,
     from_gaad: str | None,
-    profile: str | None,
+    aws: Aws,
     quota: Sequence[str],
     as_json: bool,
     strategy: str,
@@ -240,7 +340,7 @@ def plan_verb(
     **scope: Any,
 ) -> int:
     """Build and verify a plan, write it to *out_path* and print its summary."""
-    inventory = inventory_from(from_gaad, profile=profile, quotas=quota)
+    inventory = inventory_from(from_gaad, aws=aws, quotas=quota)
     if proposal:
         if scope["exclude_user"] or scope["exclude_tag"]:
             raise InputError("--proposal carries its own exclusions; drop --exclude-*")
@@ -254,7 +354,7 @@ def plan_verb(
     if as_json:
         _dump(plan.overview(), out)
     else:
-        out.write(text.proposal_text(chosen) + "\n" + text.plan_text(plan))
+        out.write(text.proposal_text(chosen, wide=_WIDE.get()) + "\n" + text.plan_text(plan))
         out.write(f"Plan written to {out_path}\n")
     return 0
 
@@ -263,64 +363,70 @@ def apply_verb(
     *,
     plan: str,
     dry_run: bool,
+    detailed_exitcode: bool,
     journal: str | None,
     yes: bool,
     workers: int,
     settle: float,
-    profile: str | None,
+    aws: Aws,
     as_json: bool,
     key_file: str | None,
     exclude_user: Sequence[str],
     exclude_tag: Sequence[str],
+    allow_unmatched: bool,
     out: TextIO,
 ) -> int:
     """Dry-run or apply a plan file; exit 0 when the account is in the planned state."""
     plan_path = plan
     loaded = load_plan(plan_path, key=key_from(key_file))
     rules = Exemptions(users=exclude_user, tags=exclude_tag)
-    session_ = _session(profile)
-    preview = apply(loaded, session_, dry_run=True, exempt=rules)
+    clients = aws.clients()
+    checks: dict[str, Any] = {"exempt": rules, "allow_unmatched": allow_unmatched}
+    preview = apply(loaded, dry_run=True, **clients, **checks)
     if dry_run:
         if as_json:
             _dump(preview.preview(loaded.steps), out)
         else:
-            out.write(text.dry_run_text(loaded, preview))
-        return 0
+            out.write(text.dry_run_text(loaded, preview, wide=_WIDE.get()))
+        pending = detailed_exitcode and bool(preview.remaining)
+        return EXIT["pending"] if pending else EXIT["ok"]
     if not preview.remaining:
-        out.write("Nothing to do: every step of the plan is already in place.\n")
-        return 0
+        if as_json:
+            _dump(preview.preview(loaded.steps), out)
+        else:
+            out.write("Nothing to do: every step of the plan is already in place.\n")
+        return EXIT["ok"]
     by_id = {s.id: s for s in loaded.steps}
-    destructive = sum(1 for i in preview.remaining if by_id[i].is_destructive)
+    removals = sum(1 for i in preview.remaining if by_id[i].is_destructive)
     _confirm(
         f"Apply {len(preview.remaining)} step(s) to account {loaded.account_id} "
-        f"({destructive} remove direct policies after their group route is in place)?",
+        f"({removals} remove a direct grant, each after the group replacing it is in place)?",
         yes=yes,
-        out=out,
     )
     result = apply(
         loaded,
-        session_,
         journal=journal or plan_path + ".journal",
         workers=workers,
         settle=settle,
         progress=text.Progress(sys.stderr, "apply"),
-        exempt=rules,
+        **clients,
+        **checks,
     )
     if as_json:
-        _dump(result.to_dict(), out)
+        _dump(result.to_dict(), out, ok=result.ok)
     else:
         out.write(text.result_text(result, len(loaded.steps)))
-    return 0 if result.ok else 1
+    return EXIT["ok"] if result.ok else EXIT["failed"]
 
 
-def verify_verb(*, plan: str, profile: str | None, as_json: bool, out: TextIO) -> int:
+def verify_verb(*, plan: str, aws: Aws, as_json: bool, out: TextIO) -> int:
     """Check IAM.2 and unchanged access per user; exit 1 when any check fails."""
-    report = verify(plan, _session(profile))
+    report = verify(plan, **aws.clients())
     if as_json:
-        _dump(report.to_dict(), out)
+        _dump(report.to_dict(), out, ok=report.ok)
     else:
-        out.write(text.verify_text(report))
-    return 0 if report.ok else 1
+        out.write(text.verify_text(report, wide=_WIDE.get()))
+    return EXIT["ok"] if report.ok else EXIT["failed"]
 
 
 def rollback_verb(
@@ -329,28 +435,40 @@ def rollback_verb(
     yes: bool,
     dry_run: bool,
     settle: float,
-    profile: str | None,
+    aws: Aws,
     as_json: bool,
     out: TextIO,
 ) -> int:
     """Undo what the runs recorded in *journal* did."""
-    session_ = _session(profile)
-    preview = rollback(journal, session_, dry_run=True)
+    clients = aws.clients()
+    preview = rollback(journal, dry_run=True, **clients)
     if dry_run or not preview.remaining:
         if as_json:
             _dump(preview.to_dict(), out)
         else:
-            out.write(text.rollback_preview_text(preview))
-        return 0
-    _confirm(f"Undo {len(preview.remaining)} change(s) recorded in {journal}?", yes=yes, out=out)
+            out.write(_rollback_listing(preview) + text.rollback_preview_text(preview))
+        return EXIT["ok"]
+    _confirm(f"Undo {len(preview.remaining)} change(s) recorded in {journal}?", yes=yes)
     result = rollback(
-        journal, session_, settle=settle, progress=text.Progress(sys.stderr, "rollback")
+        journal, settle=settle, progress=text.Progress(sys.stderr, "rollback"), **clients
     )
     if as_json:
-        _dump(result.to_dict(), out)
+        _dump(result.to_dict(), out, ok=result.ok)
     else:
         out.write(text.result_text(result, len(preview.remaining)))
-    return 0 if result.ok else 1
+    return EXIT["ok"] if result.ok else EXIT["failed"]
+
+
+def _rollback_listing(preview: Any) -> str:
+    """The reverse calls a rollback would make, in order, and how the account drifted."""
+    out = ""
+    if preview.steps:
+        rows = [(u.id, u.op, label(u)) for u in preview.steps]
+        out += text.table(["call", "op", "target"], rows, wide=_WIDE.get()) + "\n\n"
+    if preview.drift:
+        out += "The account changed since the run (rollback reverses only what is safe):\n"
+        out += "".join(f"  {change}\n" for change in preview.drift) + "\n"
+    return out
 
 
 def report_verb(
@@ -359,27 +477,36 @@ def report_verb(
     """Write a plan's change-approval report, as one self-contained HTML or Markdown file."""
     if not html and not markdown:
         raise InputError("give --html FILE and/or --markdown FILE")
+    if "-" in (html, markdown) and (as_json or html == markdown):
+        raise InputError("only one of --html -, --markdown - and --json can write to stdout")
+    if html and markdown and os.path.realpath(html) == os.path.realpath(markdown):
+        raise InputError("--html and --markdown name the same file")
     loaded = load_plan(plan)  # checks format, checksum and fingerprint, and replays it
     written_to: dict[str, str] = {}
-    if html:
-        write_atomic(html, render_html(loaded, plan_path=plan))
+    if html and write_atomic(html, render_html(loaded, plan_path=plan)):
         written_to["html"] = html
-    if markdown:
-        write_atomic(markdown, render_markdown(loaded, plan_path=plan))
+    if markdown and write_atomic(markdown, render_markdown(loaded, plan_path=plan)):
         written_to["markdown"] = markdown
     if as_json:
         _dump(written_to, out)
     else:
+        # A report written to stdout (or a pipe, a device) is itself the output.
         for path in written_to.values():
             out.write(f"Report written to {path}\n")
-    return 0
+    return EXIT["ok"]
 
 
 PLAN_FILE = Arg.of("plan", help="plan file from 'groupify plan'")
 
 #: Every verb, in the order ``groupify --help`` lists them.
 VERBS: tuple[Verb, ...] = (
-    Verb("scan", "read the account and list users failing IAM.2", SOURCE, scan_verb),
+    Verb(
+        "scan",
+        "read the account and list users failing IAM.2",
+        SOURCE,
+        scan_verb,
+        "groupify scan --profile audit\n  groupify scan --from-gaad gaad.json --json",
+    ),
     Verb(
         "propose",
         "propose job-function groups for review",
@@ -399,6 +526,8 @@ VERBS: tuple[Verb, ...] = (
             ),
         ),
         propose_verb,
+        "groupify propose --from-gaad gaad.json --exclude-user breakglass-admin "
+        "--out proposal.json",
     ),
     Verb(
         "plan",
@@ -427,6 +556,8 @@ VERBS: tuple[Verb, ...] = (
             KEY_FILE,
         ),
         plan_verb,
+        "groupify plan --from-gaad gaad.json --exclude-tag BreakGlass --out plan.json\n"
+        "  groupify plan --proposal proposal.json --out plan.json",
     ),
     Verb(
         "apply",
@@ -435,15 +566,20 @@ VERBS: tuple[Verb, ...] = (
             PLAN_FILE,
             Arg.of("--dry-run", action="store_true", help="report what would be done; no change"),
             Arg.of(
+                "--detailed-exitcode",
+                action="store_true",
+                help="with --dry-run: exit 5 when there are steps to run, 0 when none",
+            ),
+            Arg.of(
                 "--journal",
                 metavar="FILE",
                 help="journal to resume from and roll back with (default: PLAN.journal)",
             ),
             YES,
-            Arg.of("--workers", type=int, default=4, help="parallel IAM calls (default 4)"),
+            Arg.of("--workers", type=int, default=4, help="parallel IAM calls"),
             Arg.of(
                 "--settle",
-                type=float,
+                type=seconds,
                 default=5.0,
                 metavar="SECONDS",
                 help="wait between granting a user's group access and removing its direct policies",
@@ -462,17 +598,20 @@ VERBS: tuple[Verb, ...] = (
                 metavar="KEY[=VALUE]",
                 help="refuse to change users with this tag in the live account (repeatable)",
             ),
+            ALLOW_UNMATCHED,
             KEY_FILE,
-            PROFILE,
+            *AWS_ARGS,
             JSON,
         ),
         apply_verb,
+        "groupify apply plan.json --dry-run\n  groupify apply plan.json --exclude-tag BreakGlass",
     ),
     Verb(
         "verify",
         "check IAM.2 and unchanged access after a run",
-        (Arg.of("plan", help="plan file the run applied"), PROFILE, JSON),
+        (Arg.of("plan", help="plan file the run applied"), *AWS_ARGS, JSON),
         verify_verb,
+        "groupify verify plan.json",
     ),
     Verb(
         "report",
@@ -480,10 +619,13 @@ VERBS: tuple[Verb, ...] = (
         (
             PLAN_FILE,
             Arg.of("--html", metavar="FILE", help="write the report as one HTML file here"),
-            Arg.of("--markdown", metavar="FILE", help="write the report as Markdown here"),
+            Arg.of(
+                "--markdown", metavar="FILE", help="write the report as Markdown here ('-': stdout)"
+            ),
             JSON,
         ),
         report_verb,
+        "groupify report plan.json --html change.html --markdown change.md",
     ),
     Verb(
         "rollback",
@@ -491,11 +633,18 @@ VERBS: tuple[Verb, ...] = (
         (
             Arg.of("--journal", metavar="FILE", required=True, help="journal written by apply"),
             YES,
-            Arg.of("--dry-run", action="store_true", help="report what would be undone"),
-            Arg.of("--settle", type=float, default=5.0, metavar="SECONDS"),
-            PROFILE,
+            Arg.of("--dry-run", action="store_true", help="list the calls that would undo it"),
+            Arg.of(
+                "--settle",
+                type=seconds,
+                default=5.0,
+                metavar="SECONDS",
+                help="wait between restoring a user's direct policies and removing its membership",
+            ),
+            *AWS_ARGS,
             JSON,
         ),
         rollback_verb,
+        "groupify rollback --journal plan.json.journal --dry-run",
     ),
 )

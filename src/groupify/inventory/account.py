@@ -10,6 +10,7 @@ read those documents. The calls go through :mod:`groupify.aws`.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import attrs
@@ -47,6 +48,7 @@ def scan(
         made_iam, made_sts = make_clients(session)
         iam, sts = iam or made_iam, sts or made_sts
     retry = retry or RetryPolicy()
+    read_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     caller = call(retry, sts, "get_caller_identity")
     summary = call(retry, iam, "get_account_summary")["SummaryMap"]
     operation = "get_account_authorization_details"
@@ -63,7 +65,9 @@ def scan(
         account_id=caller["Account"],
         group_count=summary.get("Groups"),
     )
-    return attrs.evolve(inventory, aws_policies=aws_managed_policies(inventory, iam, retry))
+    return attrs.evolve(
+        inventory, aws_policies=aws_managed_policies(inventory, iam, retry), read_at=read_at
+    )
 
 
 def aws_managed_policies(inventory: Inventory, iam: Any, retry: RetryPolicy) -> list[ManagedPolicy]:

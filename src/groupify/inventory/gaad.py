@@ -7,9 +7,12 @@ JSON objects, pages already merged) and the pages of a live paginated call
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import attrs
 
 from groupify._files import read_json
 from groupify.errors import GaadFormatError, InputError
@@ -51,7 +54,9 @@ def load_gaad(path: str | os.PathLike[str], *, quotas: Quotas | None = None) -> 
             f"{name}: file holds only the first page (IsTruncated is true); save it again "
             "without --no-paginate or --max-items"
         )
-    return parse_gaad([data], source=name, quotas=quotas)
+    inventory = parse_gaad([data], source=name, quotas=quotas)
+    saved = dt.datetime.fromtimestamp(os.path.getmtime(name), dt.UTC)
+    return attrs.evolve(inventory, read_at=saved.isoformat(timespec="seconds"))
 
 
 def _fail(source: str, message: str) -> GaadFormatError:

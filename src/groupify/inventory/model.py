@@ -233,6 +233,12 @@ class Quotas:
         return attrs.asdict(self)
 
 
+def _optional_str(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
 def _users(items: Iterable[User]) -> tuple[User, ...]:
     return tuple(sorted(items, key=lambda u: u.name))
 
@@ -344,6 +350,9 @@ class Inventory:
     #: Existing groups and users in the account as counted by GetAccountSummary
     #: (``None`` when read from a file: the inventory's own counts are used).
     group_count: int | None = field(default=None, eq=False)
+    #: When the account was read (UTC, ISO 8601): the scan's time, or a GAAD file's
+    #: modification time; ``None`` when unknown.
+    read_at: str | None = field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         names = [u.name.lower() for u in self.users]
@@ -531,6 +540,7 @@ class Inventory:
             ],
             "quotas": self.quotas.to_dict(),
             "group_count": self.group_count,
+            **({"read_at": self.read_at} if self.read_at else {}),
         }
 
     @classmethod
@@ -598,6 +608,7 @@ class Inventory:
                 ],
                 quotas=Quotas(**data.get("quotas", {})),
                 group_count=data.get("group_count"),
+                read_at=_optional_str(data.get("read_at")),
                 source=source,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

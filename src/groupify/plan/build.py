@@ -8,6 +8,7 @@ open a gap or widen access raises instead of being returned.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -169,6 +170,7 @@ def build_plan(proposal: Proposal, *, accept: Iterable[str] = ()) -> Plan:
         in_scope=[u.name for u in proposal.in_scope],
         exemptions=proposal.exemptions,
         accepted=_accepted(inv, steps, accept),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     return plan.verify()
 

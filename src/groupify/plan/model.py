@@ -98,6 +98,9 @@ class Plan:
     #: What the plan file said of itself when loaded: who wrote it, and its checksum.
     generator: str | None = field(default=None, eq=False)
     checksum: str | None = field(default=None, eq=False)
+    #: When the plan was built (UTC, ISO 8601); the account's read time is the
+    #: inventory's ``read_at``.
+    created: str | None = field(default=None, eq=False)
 
     @property
     def account_id(self) -> str:
@@ -283,6 +286,7 @@ class Plan:
         body = {
             "format": FORMAT,
             "generator": f"groupify {version()}",
+            **({"created": self.created} if self.created else {}),
             "account_id": self.account_id,
             "fingerprint": self.fingerprint,
             "summary": self.summary(),
@@ -399,6 +403,7 @@ class Plan:
                 accepted=[str(a) for a in data.get("accepted_findings", [])],
                 generator=data.get("generator"),
                 checksum=data.get("checksum"),
+                created=data["created"] if isinstance(data.get("created"), str) else None,
                 exemptions=Exemptions(
                     users=[str(u) for u in data.get("exemptions", {}).get("users", [])],
                     tags=[str(t) for t in data.get("exemptions", {}).get("tags", [])],

@@ -1,8 +1,14 @@
-"""Views of a plan: each op's one-line text label, the HTML Jupyter shows, a DataFrame."""
+"""Views of a plan: each op's one-line text label, the HTML Jupyter shows, a DataFrame.
+
+Also the one wording every view uses for a step that takes a policy off a user
+(:data:`REMOVES`, "removes a direct grant") and the group(s) replacing it
+(:func:`replaced_by`), so the CLI, the notebook and the report say the same.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from groupify._html import badge, esc, kv_table, table
@@ -14,7 +20,71 @@ if TYPE_CHECKING:
     from groupify.plan.model import Plan, Quota
     from groupify.plan.steps import Step
 
-__all__ = ["TEXT", "label", "plan_frame", "plan_html"]
+__all__ = [
+    "REMOVES",
+    "TEXT",
+    "label",
+    "plan_frame",
+    "plan_html",
+    "replaced_by",
+    "replacement",
+    "timestamps",
+]
+
+#: What a step that detaches or deletes a user's policy is called, everywhere a user reads
+#: it: the access stays (a group gives the same policy first); the direct grant goes.
+REMOVES = "removes a direct grant"
+
+
+def replaced_by(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """For each step that removes a direct grant: the groups that give the user the same
+    policy once the plan is done (the route apply confirms before it removes the grant)."""
+    from groupify.plan.replay import AccountModel, policy_of
+
+    final = AccountModel(plan.inventory)
+    for s in plan.steps:
+        final.apply(s.op, s.params)
+    out: dict[str, tuple[str, ...]] = {}
+    for s in plan.steps:
+        if not s.is_destructive:
+            continue
+        user = s.params["UserName"]
+        ref = policy_of(s, plan.inventory, {})
+        out[s.id] = tuple(
+            sorted(g for g in final.user_groups[user] if ref in final.group_policies(g))
+        )
+    return out
+
+
+def replacement(groups: Iterable[str], code: Callable[[str], str] = str) -> str:
+    """``replaced by group a`` (``groups a, b``), for the groups :func:`replaced_by` gives;
+    each name passed through *code* (to escape it and set it as code in a document)."""
+    groups = sorted(groups)
+    if not groups:
+        return "replaced by a group"
+    return f"replaced by group{'s' if len(groups) > 1 else ''} {', '.join(map(code, groups))}"
+
+
+def _when(value: object) -> str | None:
+    """An ISO 8601 time as the plan file records it (a ``datetime`` in the same form)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+def timestamps(plan: Plan) -> list[tuple[str, str]]:
+    """("planned at", …) and ("account read at", …), for the plans (and inventories) that
+    record them (``plan.created``, the inventory's ``read_at``); none where they do not."""
+    inventory = getattr(plan, "inventory", None)
+    read = getattr(inventory, "read_at", None) or getattr(inventory, "scanned", None)
+    found = [
+        ("planned at", _when(getattr(plan, "created", None))),
+        ("account read at", _when(read)),
+    ]
+    return [(k, v) for k, v in found if v is not None]
+
 
 #: The text renderer: each op's target as one short line (``alice -> data-analysts``,
 #: ``data-analysts ReadOnlyAccess``), for the CLI's tables and the notebook.
@@ -63,6 +133,7 @@ def plan_html(plan: Plan) -> str:
             ("flagged by the risk review", _risk_count(plan)),
             ("accepted control-path findings", len(plan.accepted) or "none"),
             ("fingerprint", plan.fingerprint[:23] + "…"),
+            *timestamps(plan),
         ]
     )
     risk = {r.name: r for r in plan.risks if r.subject == "group"}
@@ -79,12 +150,15 @@ def plan_html(plan: Plan) -> str:
         ]
         for g in plan.groups
     ]
+    covered = replaced_by(plan)
     steps = [
         [
             s_.id,
             s_.op,
             label(s_, arrow="→"),
-            badge("removes direct policy", "danger") if s_.is_destructive else "",
+            f"{badge('yes', 'danger')} {esc(replacement(covered[s_.id]))}"
+            if s_.is_destructive
+            else "",
             ", ".join(s_.after),
         ]
         for s_ in plan.steps
@@ -93,7 +167,8 @@ def plan_html(plan: Plan) -> str:
         f"Plan for account {plan.account_id}",
         summary,
         "<p>Verified: after every step every user has exactly the access it had, in any "
-        "order the dependencies allow.</p>",
+        f"order the dependencies allow. A step that {REMOVES} runs only after the group "
+        "replacing it is in place.</p>",
         "<h4>Steps by operation</h4>",
         ops,
         "<h4>Quota headroom</h4>",
@@ -108,7 +183,7 @@ def plan_html(plan: Plan) -> str:
         "<h4>Exceptions</h4>",
         exceptions_table(plan),
         "<h4>Steps</h4>",
-        fold("steps", ["id", "op", "target", "", "after"], steps, raw=[3]),
+        fold("steps", ["id", "op", "target", REMOVES, "after"], steps, raw=[3]),
     )
 
 
@@ -124,7 +199,9 @@ def _kind(policy: dict[str, Any]) -> str:
 
 
 def plan_frame(plan: Plan) -> Any:
-    """One row per step, in execution order."""
+    """One row per step, in execution order; ``removes_direct_grant`` marks the steps that
+    take a policy off a user, ``replaced_by`` the groups giving it instead."""
+    covered = replaced_by(plan)
     rows = [
         {
             "id": s.id,
@@ -135,7 +212,8 @@ def plan_frame(plan: Plan) -> Any:
                 "/", 1
             )[-1]
             or None,
-            "destructive": s.is_destructive,
+            "removes_direct_grant": s.is_destructive,
+            "replaced_by": ", ".join(covered.get(s.id, ())) or None,
             "after": ", ".join(s.after),
         }
         for s in plan.steps

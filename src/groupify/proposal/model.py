@@ -8,6 +8,7 @@ policies are gone, its effective access is exactly what it was. Its edits
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -79,16 +80,69 @@ class Exemptions:
             if key.lower() == EXEMPT_TAG:  # IAM tag keys are unique ignoring case
                 return f"tagged {key}={value}" if value else f"tagged {key}"
         for pattern in self.users:
-            if fnmatch.fnmatchcase(user.name, pattern):
-                return (
-                    f"excluded by name ({pattern})" if pattern != user.name else "excluded by name"
-                )
+            # IAM user names are unique ignoring case: so is the match.
+            if fnmatch.fnmatchcase(user.name.lower(), pattern.lower()):
+                exact = pattern.lower() == user.name.lower()
+                return "excluded by name" if exact else f"excluded by name ({pattern})"
         for spec in self.tags:
-            key, has_value, value = spec.partition("=")
-            if key in tags and (not has_value or tags[key] == value):
-                shown = f"{key}={tags[key]}" if tags[key] else key
-                return f"excluded by tag {shown}"
+            found = _tag(tags, spec)
+            if found is not None:
+                return f"excluded by tag {found}"
         return None
+
+    def unmatched(self, users: Iterable[User]) -> list[str]:
+        """A line for each rule that matches none of *users*, naming the closest that exist.
+
+        A rule that matches nobody is most often a typo that leaves a break-glass
+        user in scope; :func:`groupify.propose` and :func:`groupify.apply` refuse it
+        unless told to allow it.
+        """
+        users = list(users)
+        names = {u.name.lower(): u.name for u in users}
+        keys: dict[str, str] = {}
+        pairs: dict[str, str] = {}
+        for user in users:
+            for key, value in user.tags:
+                keys.setdefault(key.lower(), key)
+                pairs.setdefault(f"{key}={value}".lower(), f"{key}={value}")
+        out = []
+        for pattern in self.users:
+            if not any(fnmatch.fnmatchcase(n, pattern.lower()) for n in names):
+                close = difflib.get_close_matches(pattern.lower(), list(names), n=3, cutoff=0.6)
+                out.append(f"--exclude-user {pattern!r} matches no user" + _closest(close, names))
+        for spec in self.tags:
+            if not any(_tag(u.tag_map, spec) is not None for u in users):
+                key, has_value, _ = spec.partition("=")
+                pool = pairs if has_value else keys
+                close = difflib.get_close_matches(spec.lower(), list(pool), n=3, cutoff=0.6)
+                out.append(f"--exclude-tag {spec!r} matches no user" + _closest(close, pool))
+        return out
+
+    def check_matched(self, users: Iterable[User]) -> None:
+        """Raise :class:`InputError` if a rule matches none of *users* (see :meth:`unmatched`)."""
+        unmatched = self.unmatched(users)
+        if unmatched:
+            more = f" (and {len(unmatched) - 1} more)" if len(unmatched) > 1 else ""
+            raise InputError(
+                f"{unmatched[0]}{more}; fix the rule, or allow rules that match no user "
+                "(--allow-unmatched, allow_unmatched=True)"
+            )
+
+
+def _tag(tags: Mapping[str, str], spec: str) -> str | None:
+    """The ``KEY=VALUE`` (or ``KEY``) of *tags* that *spec* matches; keys ignore case, as
+    IAM's do, values do not."""
+    key, has_value, value = spec.partition("=")
+    for have, shown in tags.items():
+        if have.lower() == key.lower() and (not has_value or shown == value):
+            return f"{have}={shown}" if shown else have
+    return None
+
+
+def _closest(close: list[str], pool: Mapping[str, str]) -> str:
+    if not close:
+        return " in the account"
+    return " in the account (closest: " + ", ".join(repr(pool[c]) for c in close) + ")"
 
 
 @frozen

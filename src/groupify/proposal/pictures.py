@@ -2,8 +2,10 @@
 
 matplotlib is an optional dependency: ``pip install 'groupify[notebook]'``.
 The drawings aggregate (a node per group and per policy, sized by members),
-so they stay legible at hundreds of users where a user-level drawing would
-be a hairball.
+and :func:`plot_structure` draws at most *top* groups and *top_policies*
+policies, the rest in one "others" node a side: at thousands of users and
+dozens of groups every node keeps a label of its own, on a row of its own, and
+no two labels overlap.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 if TYPE_CHECKING:
+    from groupify.inventory.model import PolicyRef
     from groupify.proposal.model import Proposal
 
 __all__ = ["plot_groups_per_user", "plot_structure"]
@@ -25,6 +26,12 @@ _KIND_COLOURS = {
     "inline": "#9a6700",
     "inline → managed": "#8250df",
 }
+_NEW, _EXISTING, _OTHERS = "#54aeff", "#d0d7de", "#8c959f"
+
+#: Height of one row (a group or a policy and its label), inches; labels are smaller.
+_ROW = 0.26
+#: Longest label drawn in full (characters); longer ones end in "…".
+_LABEL = 40
 
 
 def _pyplot() -> Any:
@@ -35,77 +42,160 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_structure(proposal: Proposal, *, ax: Any = None, max_labels: int = 60) -> Any:
+def _short(text: str) -> str:
+    return text if len(text) <= _LABEL else text[: _LABEL - 1] + "…"
+
+
+def plot_structure(
+    proposal: Proposal,
+    *,
+    ax: Any = None,
+    top: int = 25,
+    top_policies: int = 40,
+    max_labels: int | None = None,
+) -> Any:
     """Groups (left, sized by members) joined to the policies they grant (right).
 
     Returns the matplotlib Figure. Policies are coloured by kind (AWS-managed,
-    customer-managed, inline). Labels are drawn while there are at most
-    *max_labels* nodes a side.
+    customer-managed, inline). The *top* groups with the most members are
+    drawn one by one, the others as one node ("+N other groups", with the
+    users they hold); likewise the *top_policies* policies the most users get
+    through the groups drawn, the rest as one "+N other policies" node. Every
+    node is labelled (with its member count), one row each, so labels never
+    overlap: the figure grows with the rows (about a quarter inch each) when
+    *ax* is not given. *max_labels*, if given, bounds *top* and *top_policies*
+    both (the older keyword).
     """
     plt = _pyplot()
+    if max_labels is not None:
+        top, top_policies = min(top, max_labels), min(top_policies, max_labels)
+    top, top_policies = max(1, top), max(1, top_policies)
     inv = proposal.inventory
-    graph = nx.Graph()
-    groups = sorted(proposal.groups, key=lambda g: (-len(g.members), g.name))
-    policy_nodes: dict[Any, str] = {}
-    for g in groups:
-        graph.add_node(("g", g.name), members=len(g.members), existing=g.existing)
+    ranked = sorted(proposal.groups, key=lambda g: (-len(g.members), g.name))
+    shown, rest = ranked[:top], ranked[top:]
+    if len(rest) == 1:  # one "other" is drawn as itself
+        shown, rest = ranked, []
+
+    # Group rows: (label, members, colour); policy rows by users reached through them.
+    group_rows = [
+        (
+            f"{_short(g.name)} ({len(g.members):,})",
+            len(g.members),
+            _EXISTING if g.existing else _NEW,
+        )
+        for g in shown
+    ]
+    others_members = len({m for g in rest for m in g.members})
+    if rest:
+        group_rows.append(
+            (f"+{len(rest)} other groups ({others_members:,} users)", others_members, _OTHERS)
+        )
+    kinds: dict[PolicyRef, str] = {}
+    reach: Counter[PolicyRef] = Counter()
+    for g in proposal.groups:
         for ref in g.policies:
-            node = ("p", ref)
-            policy_nodes[node] = ref.kind_label(ref in g.as_managed)
-            graph.add_edge(("g", g.name), node)
-    # Order policies by the first group that grants them: fewer crossing edges.
-    order = {("g", g.name): i for i, g in enumerate(groups)}
-    policies = sorted(
-        policy_nodes,
-        key=lambda n: (min(order[m] for m in graph.neighbors(n)), inv.label(n[1]).lower()),
+            kinds.setdefault(ref, ref.kind_label(ref in g.as_managed))
+    for g in shown:
+        for ref in g.policies:
+            reach[ref] += len(g.members)
+    order = {g.name: i for i, g in enumerate(shown)}
+    listed = sorted(reach, key=lambda r: (-reach[r], inv.label(r).lower()))[:top_policies]
+    # Top to bottom by the first group granting each: fewer crossing edges.
+    listed.sort(
+        key=lambda r: (
+            min(order[g.name] for g in shown if r in g.policies),
+            inv.label(r).lower(),
+        )
     )
-    left = [("g", g.name) for g in groups]
-    pos = {}
-    for column, nodes in ((0.0, left), (1.0, policies)):
-        for i, node in enumerate(nodes):
-            pos[node] = (column, 1.0 - (i + 0.5) / max(len(nodes), 1))
+    hidden = {r for g in proposal.groups for r in g.policies} - set(listed)
+    labels = Counter(inv.label(r) for r in listed)
+    policy_rows = []
+    for ref in listed:
+        name = inv.label(ref)
+        if labels[name] > 1:  # several documents under one inline name: tell them apart
+            name = f"{name} [{ref.id.removeprefix('inline:')[:6]}]"
+        policy_rows.append((_short(name), _KIND_COLOURS[kinds[ref]]))
+    if hidden:
+        policy_rows.append((f"+{len(hidden)} other policies", _OTHERS))
+
+    rows = max(len(group_rows), len(policy_rows), 1)
     if ax is None:
-        height = max(4.0, 0.28 * max(len(left), len(policies)))
-        fig, ax = plt.subplots(figsize=(11, height))
+        fig, ax = plt.subplots(figsize=(11, 1.9 + _ROW * rows))
     else:
         fig = ax.figure
-    nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.25, width=0.8)
-    sizes = [40 + 30 * graph.nodes[n]["members"] for n in left]
-    nx.draw_networkx_nodes(
-        graph,
-        pos,
-        nodelist=left,
-        node_size=sizes,
-        node_color=["#d0d7de" if graph.nodes[n]["existing"] else "#54aeff" for n in left],
-        ax=ax,
+
+    def y(i: int, n: int) -> float:  # spread over the height, at least a row apart
+        return 0.0 if n == 1 else (rows - 1) / 2 - i * (rows - 1) / (n - 1)
+
+    gy = [y(i, len(group_rows)) for i in range(len(group_rows))]
+    py = [y(i, len(policy_rows)) for i in range(len(policy_rows))]
+    slot = {ref: py[i] for i, ref in enumerate(listed)}
+    other_slot = py[-1] if hidden else None
+    for i, g in enumerate(shown):
+        for ref in sorted(g.policies, key=lambda r: r.id):
+            ys = slot.get(ref, other_slot)
+            if ys is not None:
+                ax.plot([0, 1], [gy[i], ys], color="#57606a", alpha=0.25, lw=0.7, zorder=1)
+    if rest:
+        targets = {slot.get(r, other_slot) for g in rest for r in g.policies}
+        for ys in sorted(t for t in targets if t is not None):
+            ax.plot([0, 1], [gy[-1], ys], color=_OTHERS, alpha=0.35, lw=0.7, ls=":", zorder=1)
+
+    # Marker area grows with members; the largest fits its row (no blobs over neighbours).
+    row_points = 72 * fig.get_size_inches()[1] * ax.get_position().height / (rows + 1)
+    biggest = max((m for _, m, _ in group_rows), default=1) or 1
+    top_area = (0.8 * min(row_points, 22)) ** 2
+    sizes = [12 + (top_area - 12) * m / biggest for _, m, _ in group_rows]
+    ax.scatter(
+        [0] * len(group_rows),
+        gy,
+        s=sizes,
+        c=[c for _, _, c in group_rows],
+        zorder=2,
+        edgecolors="white",
+        linewidths=0.5,
     )
-    nx.draw_networkx_nodes(
-        graph,
-        pos,
-        nodelist=policies,
-        node_size=30,
-        node_color=[_KIND_COLOURS[policy_nodes[n]] for n in policies],
-        ax=ax,
-    )
-    if len(left) <= max_labels:
-        for n in left:
-            x, y = pos[n]
-            label = f"{n[1]} ({graph.nodes[n]['members']})"
-            ax.text(x - 0.06, y, label, ha="right", va="center", fontsize=8)
-    if len(policies) <= max_labels:
-        for n in policies:
-            x, y = pos[n]
-            ax.text(x + 0.02, y, inv.label(n[1]), ha="left", va="center", fontsize=7)
+    ax.scatter([1] * len(policy_rows), py, s=22, c=[c for _, c in policy_rows], zorder=2)
+    font = max(5.0, min(8.0, 0.55 * row_points))
+    for (label, _, colour), yy in zip(group_rows, gy, strict=True):
+        ax.text(
+            -0.05,
+            yy,
+            label,
+            ha="right",
+            va="center",
+            fontsize=font,
+            style="italic" if colour == _OTHERS else "normal",
+        )
+    for (label, colour), yy in zip(policy_rows, py, strict=True):
+        ax.text(
+            1.04,
+            yy,
+            label,
+            ha="left",
+            va="center",
+            fontsize=font - 0.5,
+            style="italic" if colour == _OTHERS else "normal",
+        )
     for kind, colour in _KIND_COLOURS.items():
         ax.scatter([], [], color=colour, label=kind, s=30)
-    ax.scatter([], [], color="#54aeff", label="new group (size: members)", s=60)
-    ax.scatter([], [], color="#d0d7de", label="existing group, reused", s=60)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8, frameon=False)
-    ax.set_xlim(-0.75, 1.75)
+    ax.scatter([], [], color=_NEW, label="new group (size: members)", s=60)
+    ax.scatter([], [], color=_EXISTING, label="existing group, reused", s=60)
+    if rest or hidden:
+        ax.scatter([], [], color=_OTHERS, label="others, together", s=60)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8, frameon=False)
+    ax.set_xlim(-0.95, 1.95)
+    ax.set_ylim(-rows / 2, rows / 2)
     ax.set_axis_off()
+    policies = len(kinds)
+    drawn = (
+        f" (the {len(shown)} largest groups and {len(listed)} policies drawn)"
+        if rest or hidden
+        else ""
+    )
     ax.set_title(
-        f"{len(left)} groups for {len(proposal.in_scope)} users, "
-        f"{len(policies)} policies ({proposal.strategy})",
+        f"{len(proposal.groups)} groups for {len(proposal.in_scope):,} users, "
+        f"{policies} policies ({proposal.strategy}){drawn}",
         fontsize=10,
     )
     fig.tight_layout()

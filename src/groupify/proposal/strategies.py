@@ -42,14 +42,18 @@ def propose(
     exclude_tags: Iterable[str] = (),
     quotas: Quotas | None = None,
     time_limit: float | None = None,
+    allow_unmatched: bool = False,
 ) -> Proposal:
     """Propose groups for every user in scope of *inventory*.
 
     ``strategy="exact"`` makes one group per distinct set of needed direct
     policies; ``"minimal"`` finds the fewest groups whose unions reproduce
     each user's set (see :func:`groupify.minimal_groups`). Existing groups
-    whose policies equal a set are reused, never changed. Raises
-    :class:`QuotaError` naming users and sets where a quota cannot be met.
+    whose policies equal a set are reused, never changed. User names match
+    ignoring case (as IAM's do), and so do tag keys. Raises
+    :class:`QuotaError` naming users and sets where a quota cannot be met, and
+    :class:`InputError` for an exclusion rule that matches no user (a typo would
+    leave a break-glass user in scope) unless *allow_unmatched*.
     """
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -58,12 +62,10 @@ def propose(
     for spec in exclude_tags:
         if not spec.partition("=")[0]:
             raise InputError(f"--exclude-tag {spec!r}: give KEY or KEY=VALUE")
-    base = Proposal(
-        inventory=inventory,
-        groups=(),
-        exemptions=Exemptions(users=tuple(exclude_users), tags=tuple(exclude_tags)),
-        strategy=strategy,
-    )
+    exemptions = Exemptions(users=tuple(exclude_users), tags=tuple(exclude_tags))
+    if not allow_unmatched:
+        exemptions.check_matched(inventory.users)
+    base = Proposal(inventory=inventory, groups=(), exemptions=exemptions, strategy=strategy)
     needed = {u: s for u, s in base.needed.items() if s}
     if strategy == "exact":
         biclusters = cluster.exact(needed)

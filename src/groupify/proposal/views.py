@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from groupify._html import badge, esc, kv_table, table
-from groupify._views import box, fold, names, pandas
+from groupify._html import badge, details, esc, kv_table, table
+from groupify._views import FOLD, box, fold, names, pandas
 from groupify.inventory.views import policy_badges
 from groupify.privilege.risk import SINGLE_MEMBER, RiskFlag, assess_policies
 
@@ -73,11 +73,7 @@ def proposal_html(proposal: Proposal) -> str:
     )
     flagged = sum(1 for g in proposal.groups if group_risks(proposal, g))
     summary += kv_table([("groups flagged by the risk review", flagged)])
-    changed = ""
-    if proposal.previous is not None:
-        changed = "<h4>Changed by the last edit</h4>" + diff_html(
-            proposal.previous.diff(proposal), boxed=False
-        )
+    changed = _changes(proposal)
     return box(
         "Proposed groups",
         summary,
@@ -89,9 +85,44 @@ def proposal_html(proposal: Proposal) -> str:
     )
 
 
-def diff_html(diff: ProposalDiff, *, boxed: bool = True) -> str:
-    items = "".join(f"<li><code>{esc(line)}</code></li>" for line in diff.lines())
-    body = f"<ul>{items}</ul>"
+def _changes(proposal: Proposal) -> str:
+    """Every change since the proposal as proposed (not only the last edit's), and, when it
+    took several edits, each edit's own changes in a fold, the last first."""
+    chain: list[tuple[Proposal, Proposal]] = []
+    root = proposal
+    while root.previous is not None:
+        chain.append((root.previous, root))
+        root = root.previous
+    if not chain:
+        return ""
+    total = root.diff(proposal)
+    edits = len(chain)
+    count = len(total.lines()) if total else 0
+    head = f"<h4>Changed since proposed: {count} change(s) in {edits} edit(s)</h4>"
+    out = head + diff_html(total, boxed=False)
+    if edits > 1:
+        steps = "".join(
+            f"<p>edit {edits - i}{' (the last)' if i == 0 else ''}:</p>"
+            + diff_html(before.diff(after), boxed=False, most=None)
+            for i, (before, after) in enumerate(chain)
+        )
+        out += details(f"each of the {edits} edits", steps)
+    return out
+
+
+def diff_html(diff: ProposalDiff, *, boxed: bool = True, most: int | None = FOLD) -> str:
+    """Every line of *diff*; past *most* lines, the rest in a fold (nothing left out)."""
+    lines = diff.lines()
+
+    def bullets(items: list[str]) -> str:
+        return "<ul>" + "".join(f"<li><code>{esc(line)}</code></li>" for line in items) + "</ul>"
+
+    if most is None or len(lines) <= most:
+        body = bullets(lines)
+    else:
+        body = bullets(lines[:most]) + details(
+            f"the other {len(lines) - most} of {len(lines)} changes", bullets(lines[most:])
+        )
     return box("Changes", body) if boxed else body
 
 

@@ -4,8 +4,9 @@
 into a single self-contained document (inline CSS, no script, no external
 resource) that a change-approval board can read on screen, in a notebook or
 on paper: the scope, the documented exceptions, each group and why it
-exists, the quota headroom, every step with the destructive ones marked, how
-to roll back, and the verification statement.
+exists, the quota headroom, every step (those that remove a direct grant marked,
+with the group replacing it), an estimate of how long apply takes, how to roll
+back, and the verification statement.
 
 Both formats are rendered from the same facts (:class:`~groupify.report.facts.Facts`),
 computed once from the plan, so they say the same thing. The plan is verified

@@ -9,15 +9,16 @@ too, and so is the report's per-op renderer (:data:`REPORT`).
 from __future__ import annotations
 
 import json
-import re
+import math
 import shlex
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from groupify._version import version
+from groupify._views import step_ranges
 from groupify.errors import InputError
 from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import document_size, is_aws_managed
@@ -25,8 +26,9 @@ from groupify.plan.model import Plan, Quota
 from groupify.plan.ops import CREATED_POLICY_PATH, OPS, PLAN_OPS, Backend
 from groupify.plan.privilege import Finding, Risk
 from groupify.plan.steps import Step
+from groupify.plan.views import REMOVES, replaced_by, replacement, timestamps
 
-__all__ = ["REPORT", "Facts", "facts"]
+__all__ = ["REMOVES", "REPORT", "Estimate", "Facts", "estimate", "facts"]
 
 
 #: A share of a quota at or above which the report flags it as near the limit.
@@ -35,9 +37,6 @@ _NEAR = 0.8
 
 def near(quota: Quota) -> bool:
     return quota.share >= _NEAR
-
-
-_STEP_ID = re.compile(r"s(\d+)")
 
 
 # -- facts ---------------------------------------------------------------------------
@@ -91,6 +90,8 @@ class Segment:
     name: str
     steps: tuple[Step, ...]
     existing: bool = False  # a group the plan reuses
+    #: A user's segment: the groups that replace the direct grants it removes.
+    replaced_by: tuple[str, ...] = ()
 
 
 @frozen
@@ -101,6 +102,84 @@ class _Document:
     ident: str
     groups: tuple[str, ...]
     text: str  # pretty-printed JSON
+
+
+@frozen
+class Estimate:
+    """How long ``groupify apply`` may take for a plan, from its calls and stated rates.
+
+    An estimate, not a measurement: :attr:`assumptions` says what it assumes.
+    """
+
+    #: The plan's steps: one mutating IAM call each.
+    mutating: int
+    #: Reads that confirm each user's group route before its direct grants go (one per user,
+    #: and the policies of each group once), and the pages of the two reads of the account.
+    route_reads: int
+    account_pages: int
+    #: Whether any step removes a direct grant (only those wait for --settle).
+    settles: bool
+    #: IAM calls per second with the default 4 workers, seconds per page of the account
+    #: read, and apply's default --settle.
+    rate: float = 10.0
+    workers: int = 4
+    page_seconds: float = 1.0
+    settle: float = 5.0
+
+    @property
+    def seconds(self) -> float:
+        calls = (self.mutating + self.route_reads) / self.rate
+        return calls + 2 * self.account_pages * self.page_seconds + self.settle * self.settles
+
+    @property
+    def text(self) -> str:
+        """``about 2 minutes``."""
+        return f"about {duration(self.seconds)}"
+
+    def assumptions(self) -> list[str]:
+        """What the estimate assumes, one plain sentence each (shared by both formats)."""
+        return [
+            f"{plural(self.mutating, 'mutating IAM call')} (one per step) and about "
+            f"{plural(self.route_reads, 'read')} confirming group routes before direct grants "
+            f"are removed, at about {self.rate:g} calls a second: {self.workers} workers (the "
+            "default), near the rate at which IAM throttles mutating calls;",
+            f"two reads of the whole account before the first call (about "
+            f"{plural(self.account_pages, 'page')} each, about {self.page_seconds:g} s a page);",
+            f"one settle wait of {self.settle:g} s (the default --settle): the plan grants "
+            "first, so most waits have passed when a user's direct grants are removed;"
+            if self.settles
+            else "no settle wait: no step removes a direct grant;",
+            "not counted: retries after throttling, waits for IAM to show a group route (up to "
+            "120 s before a removal), a slow network, and the confirmation prompt.",
+        ]
+
+
+def duration(seconds: float) -> str:
+    """``40 seconds``, ``3 minutes``, ``1 hour 20 minutes``: rounded up, never to zero."""
+    if seconds < 90:
+        return plural(max(10, 5 * math.ceil(seconds / 5)), "second")
+    minutes = math.ceil(seconds / 60)
+    if minutes < 90:
+        return plural(minutes, "minute")
+    hours, rest = divmod(minutes, 60)
+    return plural(hours, "hour") + (f" {plural(rest, 'minute')}" if rest else "")
+
+
+def estimate(plan: Plan) -> Estimate:
+    """The :class:`Estimate` of applying *plan* to an account in its inventory's state."""
+    inv = plan.inventory
+    users = {s.params["UserName"] for s in plan.steps if s.is_destructive}
+    groups = {s.params["GroupName"] for s in plan.steps if s.op == "add_user_to_group"}
+    inline = Counter(s.params["GroupName"] for s in plan.steps if s.op == "put_group_policy")
+    reused = {g.name: len(g.inline) for g in inv.groups if g.name in groups}
+    group_reads = sum(2 + inline[g] + reused.get(g, 0) for g in groups)
+    entities = len(inv.users) + len(inv.groups) + len(inv.roles) + len(inv.policies)
+    return Estimate(
+        mutating=len(plan.steps),
+        route_reads=len(users) + group_reads,
+        account_pages=max(1, math.ceil(entities / 100)),
+        settles=bool(users),
+    )
 
 
 @frozen
@@ -128,10 +207,20 @@ class Facts:
     accepted: tuple[Finding, ...] = ()
     #: Roles that may change or join the plan's groups, one line each.
     roles: tuple[str, ...] = ()
+    #: Per step that removes a direct grant, the groups that give the same policy instead.
+    replaced_by: Mapping[str, tuple[str, ...]] = field(factory=dict)
+    #: ("planned at", …), ("account read at", …) where the plan file records them.
+    timestamps: tuple[tuple[str, str], ...] = ()
+    estimate: Estimate | None = None
 
     @property
-    def destructive(self) -> int:
+    def removals(self) -> int:
+        """How many steps remove a direct grant."""
         return sum(1 for s in self.steps if s.is_destructive)
+
+    def replacing(self, step: Step, code: Callable[[str], str]) -> str:
+        """``replaced by group X`` for a step that removes a direct grant, names as *code*."""
+        return replacement(self.replaced_by.get(step.id, ()), code)
 
     @property
     def new_groups(self) -> tuple[_Group, ...]:
@@ -177,7 +266,9 @@ def _subject(step: Step) -> tuple[str, str]:
     return ("group", p.get("GroupName", ""))
 
 
-def _segments(steps: Sequence[Step], existing: Iterable[str]) -> tuple[Segment, ...]:
+def _segments(
+    steps: Sequence[Step], existing: Iterable[str], covered: Mapping[str, tuple[str, ...]]
+) -> tuple[Segment, ...]:
     runs: list[tuple[tuple[str, str], list[Step]]] = []
     for step in steps:
         subject = _subject(step)
@@ -186,7 +277,13 @@ def _segments(steps: Sequence[Step], existing: Iterable[str]) -> tuple[Segment, 
         else:
             runs.append((subject, [step]))
     return tuple(
-        Segment(kind, name, tuple(steps), existing=kind == "group" and name in existing)
+        Segment(
+            kind,
+            name,
+            tuple(steps),
+            existing=kind == "group" and name in existing,
+            replaced_by=tuple(sorted({g for s in steps for g in covered.get(s.id, ())})),
+        )
         for (kind, name), steps in runs
     )
 
@@ -340,6 +437,7 @@ def facts(plan: Plan, *, plan_path: str, generator: str | None, checksum: str | 
 
     ops = Counter(s.op for s in plan.steps)
     reverse_calls = tuple((str(OPS[op].reverse), ops[op]) for op in reversed(PLAN_OPS) if ops[op])
+    covered = replaced_by(plan)
 
     return Facts(
         account_id=plan.account_id,
@@ -355,37 +453,21 @@ def facts(plan: Plan, *, plan_path: str, generator: str | None, checksum: str | 
         groups=tuple(groups),
         quotas=tuple(plan.headroom()),
         steps=plan.steps,
-        segments=_segments(plan.steps, {g.name for g in groups if g.existing}),
+        segments=_segments(plan.steps, {g.name for g in groups if g.existing}, covered),
         documents=documents,
         reverse_calls=reverse_calls,
         risks=plan.risks,
         accepted=tuple(f for f in plan.findings if f.key in plan.accepted),
         roles=_role_lines(plan),
+        replaced_by=covered,
+        timestamps=tuple((k[0].upper() + k[1:], v) for k, v in timestamps(plan)),
+        estimate=estimate(plan),
     )
 
 
 def after(ids: Iterable[str]) -> str:
     """Step ids with runs of three or more shortened: ``s4–s6, s9``."""
-    ids = list(ids)
-    numbers: list[int] = []
-    for step_id in ids:
-        m = _STEP_ID.fullmatch(step_id)
-        if m is None:
-            return ", ".join(ids)
-        numbers.append(int(m.group(1)))
-    numbers.sort()
-    parts: list[str] = []
-    i = 0
-    while i < len(numbers):
-        j = i
-        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
-            j += 1
-        if j - i >= 2:
-            parts.append(f"s{numbers[i]}–s{numbers[j]}")
-        else:
-            parts += [f"s{n}" for n in numbers[i : j + 1]]
-        i = j + 1
-    return ", ".join(parts)
+    return step_ranges(ids)
 
 
 def target(step: Step) -> str:
@@ -512,8 +594,9 @@ def lede(f: Facts) -> str:
         f"{plural(len(f.groups), 'job-function group')} ({len(f.new_groups)} new, "
         f"{len(f.reused_groups)} existing reused unchanged); "
         f"{plural(len(f.exceptions), 'documented exception')}. "
-        f"The plan is {plural(len(f.steps), 'IAM call')}, {f.destructive} of them destructive: "
-        "each removes a direct policy, and only after the group route replacing it is in place."
+        f"The plan is {plural(len(f.steps), 'IAM call')}; {f.removals} of them remove a direct "
+        "grant, each only after the group giving the same policy is in place, so no access "
+        "is lost."
     )
 
 
@@ -522,9 +605,9 @@ def verification(f: Facts) -> list[str]:
     return [
         "after every step, every user's effective access (its direct policies plus those of "
         "its groups) equals its access before the change: no gap, no widening;",
-        "every destructive step depends, through its after steps, on the group membership and "
-        "group policy that replace the policy it removes, so any order a parallel executor may "
-        "choose is as safe as the listed one;",
+        f"every step that {REMOVES} depends, through its after steps, on the group membership "
+        "and group policy that replace it, so any order a parallel executor may choose is as "
+        "safe as the listed one;",
         f"at the end no user in scope keeps a direct policy: IAM.2 passes for all {n} of them;"
         if n
         else "no user is in scope: the plan removes no direct policy;",
@@ -570,8 +653,16 @@ ROLLBACK_DOES_NOT = (
     "delete anything groupify did not create: existing groups reused by the plan stay, with "
     "their policies; only the memberships the plan added are removed;",
     "touch the documented exceptions or any user outside the plan;",
-    "undo changes made by anyone else: if the account no longer matches the plan plus its "
-    "steps, rollback stops with a drift error and changes nothing.",
+    "undo changes made by anyone else, nor refuse because of them: see below.",
+)
+
+#: What rollback does when the account changed after the run (drift).
+ROLLBACK_DRIFT = (
+    "If the account changed after the run (someone added a member or a policy to a group "
+    "the plan created, say), rollback still goes ahead: it reverses every step it can "
+    "without a gap and without touching what someone else changed, and leaves out what it "
+    "cannot reverse safely, listing each as kept with the reason (the preview lists them "
+    "too), so the operator can finish by hand."
 )
 
 
@@ -599,7 +690,8 @@ def segment_title(seg: Segment, code: Code) -> str:
         return "Customer-managed policies created from inline documents"
     if seg.kind == "user":
         n = len(seg.steps)
-        return f"User {code(seg.name)}: remove {n} direct polic{'ies' if n != 1 else 'y'}"
+        by = f", {replacement(seg.replaced_by, code)}" if seg.replaced_by else ""
+        return f"User {code(seg.name)}: {plural(n, 'direct grant')} removed{by}"
     state = "existing, reused unchanged" if seg.existing else "new"
     return f"Group {code(seg.name)} ({state})"
 

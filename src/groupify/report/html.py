@@ -15,7 +15,9 @@ from groupify.plan.model import Plan
 from groupify.plan.ops import OPS, PLAN_OPS
 from groupify.plan.steps import Step
 from groupify.report.facts import (
+    REMOVES,
     ROLLBACK_DOES_NOT,
+    ROLLBACK_DRIFT,
     SIGN_OFF,
     Facts,
     Policy,
@@ -59,7 +61,8 @@ margin:0;font-weight:600}
 .gfy nav{font-size:13px;color:#59636e;margin:10px 0 0}
 .gfy nav a{color:#0b57d0;text-decoration:none;margin-right:14px;white-space:nowrap}
 .gfy table{border-collapse:collapse;width:100%;margin:8px 0 14px;font-size:13px}
-.gfy th,.gfy td{border:1px solid #d1d9e0;padding:5px 8px;text-align:left;vertical-align:top}
+.gfy th,.gfy td{border:1px solid #d1d9e0;padding:5px 8px;text-align:left!important;
+vertical-align:top!important}
 .gfy thead th{background:#f6f8fa;font-weight:600;white-space:nowrap}
 .gfy thead{display:table-header-group}
 .gfy tr{break-inside:avoid}
@@ -68,6 +71,7 @@ margin:0;font-weight:600}
 .gfy code,.gfy pre{font-family:ui-monospace,SFMono-Regular,"SF Mono",Menlo,Consolas,
 "Liberation Mono",monospace;font-size:12px}
 .gfy td code{overflow-wrap:anywhere}
+.gfy td code.nowrap{white-space:nowrap;overflow-wrap:normal}
 .gfy pre{background:#f6f8fa;border:1px solid #d1d9e0;border-radius:6px;padding:9px 12px;
 margin:6px 0 12px;white-space:pre-wrap;overflow-wrap:anywhere}
 .gfy .callout{border:1px solid #d1d9e0;border-left:4px solid #1a7f37;border-radius:6px;
@@ -76,7 +80,7 @@ padding:8px 14px;margin:10px 0 14px}
 .gfy .callout p:first-child{margin-top:2px}
 .gfy .muted{color:#59636e}
 .gfy .small{font-size:12px}
-.gfy .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.gfy .num{text-align:right!important;font-variant-numeric:tabular-nums;white-space:nowrap}
 .gfy .nowrap{white-space:nowrap}
 .gfy .kind{display:block;font-size:11.5px;color:#59636e}
 .gfy ul.plain{list-style:none;padding:0;margin:0}
@@ -87,12 +91,12 @@ vertical-align:middle;margin-right:6px;overflow:hidden}
 .gfy .bar span{display:block;height:100%;background:#8c959f}
 .gfy .bar.near span{background:#bf8700}
 .gfy tr.segment th{background:#eef2f6;font-weight:600;border-top:2px solid #c3ccd5}
-.gfy tr.destructive td{background:#fff8f8}
-.gfy tr.destructive td:first-child{box-shadow:inset 3px 0 0 #cf222e}
-.gfy tr.destructive .op{font-weight:700}
+.gfy tr.removal td{background:#fff8f8}
+.gfy tr.removal td:first-child{box-shadow:inset 3px 0 0 #cf222e}
+.gfy tr.removal .op{font-weight:700}
 .gfy code.op{white-space:nowrap}
 .gfy table.byop td:nth-child(3),.gfy table.quotas td:nth-child(2),
-.gfy table.quotas td:nth-child(3),.gfy table.quotas td:nth-child(4){text-align:right;
+.gfy table.quotas td:nth-child(3),.gfy table.quotas td:nth-child(4){text-align:right!important;
 font-variant-numeric:tabular-nums}
 .gfy details>summary{cursor:pointer;font-weight:600;margin:6px 0}
 .gfy table.signoff td{height:30px}
@@ -101,10 +105,14 @@ color:#59636e}
 @media print{.gfy{padding:0;max-width:none;font-size:9.5pt}.gfy nav{display:none}
 .gfy table{font-size:8.5pt}.gfy code,.gfy pre{font-size:8pt}.gfy h1{font-size:17pt}
 .gfy h2{font-size:13pt}
-.gfy h2{break-after:avoid}.gfy h3{break-after:avoid}}
+.gfy h2{break-after:avoid}.gfy h3{break-after:avoid}
+.gfy td code.nowrap{white-space:normal;overflow-wrap:anywhere}}
 """
 
 _PAGE_CSS = "@page{size:A4;margin:14mm 12mm}body{margin:0}"
+
+# Alignment is !important: in a notebook (standalone=False) the front end's own table
+# style is more specific (JupyterLab right-aligns every cell); text left, numbers right.
 
 
 def _ul(items: Iterable[str], cls: str = "") -> str:
@@ -115,6 +123,11 @@ def _ul(items: Iterable[str], cls: str = "") -> str:
 
 def _code(text: str) -> str:
     return f"<code>{esc(text)}</code>"
+
+
+def _name(name: str) -> str:
+    """A name as code kept on one line (a group name breaks at its hyphens otherwise)."""
+    return f'<code class="nowrap">{esc(name)}</code>'
 
 
 def _arn(arn: str) -> str:
@@ -160,7 +173,17 @@ def _html_scope(f: Facts) -> str:
         ("Existing groups reused", f"{len(f.reused_groups)} (unchanged; members added)"),
         ("Policies created", f"{s['policies_created']} customer-managed, under /groupify/"),
         ("Steps", f"{len(f.steps)} IAM calls (by call below; each one in section 8)"),
-        ("Destructive steps", f"{f.destructive} (each removes a direct policy from a user)"),
+        (
+            "Steps that remove a direct grant",
+            f"{badge(str(f.removals), 'danger')} each replaced by a group, and run only after "
+            "it is in place",
+        ),
+        *f.timestamps,
+        *(
+            [("Estimated apply time", f"{f.estimate.text} (an estimate: see below)")]
+            if f.estimate
+            else []
+        ),
         ("Plan written by", f.generator),
         ("Report rendered by", f.renderer),
     ]
@@ -170,21 +193,32 @@ def _html_scope(f: Facts) -> str:
             _code(op),
             esc(OPS[op].meaning),
             ops[op],
-            badge("destructive", "danger") if OPS[op].removes_direct else "",
+            badge("yes", "danger") if OPS[op].removes_direct else "",
         )
         for op in PLAN_OPS
         if ops[op]
     ]
     return (
         _h2("scope", "1. Scope")
-        + kv_table(rows)
+        + kv_table(rows, raw=[i for i, (k, _) in enumerate(rows) if k.startswith("Steps that")])
         + "<h3>Steps by IAM call</h3>"
         + table(
-            ["IAM call", "what it does", "steps", "removes access"],
+            ["IAM call", "what it does", "steps", REMOVES],
             op_rows,
             raw=(0, 1, 3),
             cls="groupify byop",
         )
+        + _html_estimate(f)
+    )
+
+
+def _html_estimate(f: Facts) -> str:
+    if f.estimate is None:
+        return ""
+    return (
+        f"<h3>Estimated apply time: {esc(f.estimate.text)}</h3>"
+        "<p>An estimate from the plan's calls, not a promise. It assumes:</p>"
+        + _ul(esc(line) for line in f.estimate.assumptions())
     )
 
 
@@ -326,13 +360,13 @@ def _html_quotas(f: Facts) -> str:
     )
 
 
-def _html_step_row(step: Step) -> str:
+def _html_step_row(f: Facts, step: Step) -> str:
     items = []
     for label, value in step_details(step):
         text = _arn(value) if value.startswith("arn:") else esc(value)
         items.append(f'<span class="muted">{esc(label)}</span> {text}' if label else text)
-    mark = badge("destructive", "danger") if step.is_destructive else ""
-    cls = ' class="destructive"' if step.is_destructive else ""
+    mark = f"{badge('yes', 'danger')} {f.replacing(step, _name)}" if step.is_destructive else ""
+    cls = ' class="removal"' if step.is_destructive else ""
     return (
         f"<tr{cls}><td class='nowrap'>{esc(step.id)}</td>"
         f"<td><code class='op'>{esc(step.op)}</code></td>"
@@ -349,27 +383,27 @@ def _html_steps(f: Facts) -> str:
         f"<p>{plural(len(f.steps), 'step')}, each one IAM call named as in boto3 (the plan file "
         "holds the exact parameters; <code>Step.cli()</code> gives the AWS CLI line). A step "
         "runs only after the steps in its <em>after</em> column. Rows marked "
-        f"{badge('destructive', 'danger')} remove a direct policy from a user "
-        f"({f.destructive} of them); each runs after the group route that replaces it.</p>"
+        f"{badge('yes', 'danger')} in the last column remove a direct grant ({f.removals} of "
+        "them): each takes a policy off a user only after the group named there gives the "
+        "user the same policy.</p>"
     )
     head = "".join(
-        f"<th>{h}</th>"
-        for h in ("step", "IAM call", "target", "details", "after", "removes access")
+        f"<th>{h}</th>" for h in ("step", "IAM call", "target", "details", "after", REMOVES)
     )
     body = "".join(
         f'<tbody><tr class="segment"><th colspan="6">{segment_title(seg, esc)}</th></tr>'
-        + "".join(_html_step_row(s) for s in seg.steps)
+        + "".join(_html_step_row(f, s) for s in seg.steps)
         + "</tbody>"
         for seg in f.segments
     )
     full = (
         '<table class="groupify steps"><colgroup><col style="width:5%"><col style="width:17%">'
-        '<col style="width:15%"><col style="width:41%"><col style="width:11%">'
-        f'<col style="width:11%"></colgroup><thead><tr>{head}</tr></thead>{body}</table>'
+        '<col style="width:13%"><col style="width:33%"><col style="width:8%">'
+        f'<col style="width:24%"></colgroup><thead><tr>{head}</tr></thead>{body}</table>'
     )
     title = (
         f"All {len(f.steps)} steps in execution order, grouped by group and user "
-        f"({f.destructive} destructive)"
+        f"({f.removals} remove a direct grant)"
     )
     return out + details(title, full, open_=True)
 
@@ -391,6 +425,7 @@ def _html_rollback(f: Facts) -> str:
         + _ul(rollback_does(_code))
         + "<p>Rollback does not:</p>"
         + _ul(ROLLBACK_DOES_NOT)
+        + f"<p>{esc(ROLLBACK_DRIFT)}</p>"
         + f"<p>{rollback_calls(f, _code)}</p>"
         + kept
         + '<p class="muted small">Rollback needs the permissions in the GroupifyRollback '

@@ -9,7 +9,9 @@ from collections.abc import Iterable, Sequence
 from groupify.plan.model import Plan
 from groupify.plan.ops import OPS, PLAN_OPS
 from groupify.report.facts import (
+    REMOVES,
     ROLLBACK_DOES_NOT,
+    ROLLBACK_DRIFT,
     SIGN_OFF,
     after,
     control_intro,
@@ -109,8 +111,14 @@ def render_markdown(
             ("Policies created", f"{s['policies_created']} customer-managed, under /groupify/"),
             ("Steps", f"{len(f.steps)} IAM calls (by call below; each one in section 8)"),
             (
-                "Destructive steps",
-                f"**{f.destructive} DESTRUCTIVE** (each removes a direct policy from a user)",
+                "Steps that remove a direct grant",
+                f"**{f.removals}** (each replaced by a group, and run only after it is in place)",
+            ),
+            *((label, _md(value)) for label, value in f.timestamps),
+            *(
+                [("Estimated apply time", f"{_md(f.estimate.text)} (an estimate: see below)")]
+                if f.estimate
+                else []
             ),
             ("Plan written by", _md(f.generator)),
             ("Report rendered by", _md(f.renderer)),
@@ -118,18 +126,27 @@ def render_markdown(
     )
     out += ["### Steps by IAM call", ""]
     out += _mdtable(
-        ["IAM call", "what it does", "steps", "removes access"],
+        ["IAM call", "what it does", "steps", REMOVES],
         [
             (
                 _mdcode(op),
                 _md(OPS[op].meaning),
                 str(ops[op]),
-                "**DESTRUCTIVE**" if OPS[op].removes_direct else "",
+                "**yes**" if OPS[op].removes_direct else "",
             )
             for op in PLAN_OPS
             if ops[op]
         ],
     )
+    if f.estimate is not None:
+        out += [
+            f"### Estimated apply time: {_md(f.estimate.text)}",
+            "",
+            "An estimate from the plan's calls, not a promise. It assumes:",
+            "",
+            *(f"- {_md(line)}" for line in f.estimate.assumptions()),
+            "",
+        ]
 
     out += [
         "## 2. Risk review",
@@ -249,9 +266,9 @@ def render_markdown(
     else:
         out += [
             f"{plural(len(f.steps), 'step')} in execution order. A step runs only after the "
-            f"steps in its *after* column. Steps marked **DESTRUCTIVE** remove a direct policy "
-            f"from a user ({f.destructive} of them); each runs after the group route that "
-            "replaces it.",
+            f"steps in its *after* column. Steps marked **yes** in the last column remove a "
+            f"direct grant ({f.removals} of them): each takes a policy off a user only after "
+            "the group named there gives the user the same policy.",
             "",
         ]
     for seg in f.segments:
@@ -270,16 +287,17 @@ def render_markdown(
                     _mdcode(target(st)),
                     detail,
                     _md(after(st.after)),
-                    "**DESTRUCTIVE**" if st.is_destructive else "",
+                    f"**yes**, {f.replacing(st, _mdcode)}" if st.is_destructive else "",
                 )
             )
-        out += _mdtable(["step", "IAM call", "target", "details", "after", "removes access"], rows)
+        out += _mdtable(["step", "IAM call", "target", "details", "after", REMOVES], rows)
 
     dry, real = f.rollback_commands
     out += ["## 9. Rollback", "", rollback_intro(f, _mdcode), ""]
     out += _fence(f"{dry}\n{real}", "sh")
     out += ["Rollback:", ""] + [f"- {x}" for x in rollback_does(_mdcode)] + [""]
     out += ["Rollback does not:", ""] + [f"- {x}" for x in ROLLBACK_DOES_NOT] + [""]
+    out += [ROLLBACK_DRIFT, ""]
     out += [rollback_calls(f, _mdcode), ""]
     if f.reused_groups:
         out += [

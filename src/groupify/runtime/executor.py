@@ -10,6 +10,8 @@ Shared by :func:`groupify.apply` and :func:`groupify.rollback`; not public API.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -19,7 +21,7 @@ from typing import Any
 from attrs import field, frozen
 
 from groupify.aws import RetryPolicy, answer_lost, api_name, call, collect
-from groupify.errors import AWSError, ConflictError, GroupifyError, PropagationError
+from groupify.errors import AWSError, ConflictError, GroupifyError, InputError, PropagationError
 from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import canonical_document
 from groupify.plan.model import Plan
@@ -28,9 +30,19 @@ from groupify.plan.replay import check_steps, policy_of
 from groupify.plan.steps import Step
 from groupify.runtime.journal import StepState
 
-__all__ = ["LIVE", "MARGIN", "Executor", "Outcome", "Progress", "claims", "run_steps"]
+__all__ = [
+    "LIVE",
+    "MARGIN",
+    "Executor",
+    "Outcome",
+    "Progress",
+    "check_waits",
+    "claims",
+    "run_steps",
+]
 
 Progress = Callable[[str, Step, int, int], None]
+_log = logging.getLogger("groupify.runtime")
 
 
 class Executor:
@@ -62,6 +74,8 @@ class Executor:
         self._lock = threading.Lock()
         #: Steps whose last call failed after an attempt whose answer was lost.
         self.unknown: set[str] = set()
+        #: How long after an unsettled attempt began its call may have gone through.
+        self.window = dt.timedelta(seconds=retry.timeout) + MARGIN
         final = check_steps(
             plan.inventory,
             plan.steps,
@@ -179,7 +193,7 @@ class Executor:
         """
         if step.spec.creates:
             entity = self.identify(step)
-            if claims(entity, prior, began if lost else None):
+            if claims(entity, prior, began if lost else None, window=self.window):
                 return Outcome("seen", lost, entity)
             kind, name = _created_name(step, self.plan)
             raise ConflictError(
@@ -323,6 +337,7 @@ class Executor:
             last = max((self._grant_times.get(k, 0.0) for k in (*keys, "*")), default=0.0)
         delay = last + self.settle - time.monotonic()
         if last and delay > 0:
+            _log.info("settling %.1fs after the last grant (IAM is eventually consistent)", delay)
             time.sleep(delay)
 
     def confirm_route(self, step: Step) -> None:
@@ -348,6 +363,7 @@ class Executor:
                     "the direct policy was kept",
                     operation=api_name(step.op),
                 )
+            _log.info("%s: the group route for %r is not visible yet; reading again", step.id, user)
             time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
 
     def _user_lock(self, user: str) -> threading.Lock:
@@ -436,6 +452,15 @@ class Outcome:
         return out
 
 
+def check_waits(**waits: float) -> None:
+    """Refuse a wait that is negative, infinite or not a number (one line, before any call)."""
+    for name, value in waits.items():
+        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise InputError(
+                f"{name} must be a finite number of seconds, at least 0; got {value!r}"
+            )
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -472,13 +497,20 @@ def _created_name(step: Step, plan: Plan) -> tuple[str, str]:
 
 
 def claims(
-    entity: Mapping[str, str] | None, prior: StepState | None, began: dt.datetime | None
+    entity: Mapping[str, str] | None,
+    prior: StepState | None,
+    began: dt.datetime | None,
+    *,
+    window: dt.timedelta = dt.timedelta(minutes=15),
 ) -> bool:
     """Whether a live *entity* a create step names is the one groupify made.
 
-    Yes when the journal recorded its id (*prior*), or when an attempt whose
-    outcome nobody saw (begun at *began*, or *prior*'s unsettled attempt)
-    began before the entity was created (within :data:`MARGIN` of clock skew).
+    Yes when the journal recorded its id (*prior*), or when it was created
+    while an attempt whose outcome nobody saw may still have been under way:
+    after this call began (*began*), or within *window* of *prior*'s unsettled
+    attempt beginning (the retries of one call end within the retry policy's
+    timeout), allowing :data:`MARGIN` of clock difference each way. An entity
+    made later than that is someone else's, whatever its name.
     """
     if entity is None:
         return False
@@ -487,10 +519,10 @@ def claims(
     created = _when(entity.get("created"))
     if created is None:
         return False
-    since = [began] if began is not None else []
-    if prior is not None and prior.unsettled and (when := _when(prior.since)) is not None:
-        since.append(when)
-    return any(created >= s - MARGIN for s in since)
+    if began is not None and created >= began - MARGIN:
+        return True
+    since = _when(prior.since) if prior is not None and prior.unsettled else None
+    return since is not None and since - MARGIN <= created <= since + window + MARGIN
 
 
 # -- the live backend: what an error answer to each call means ---------------------

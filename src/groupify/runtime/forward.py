@@ -30,7 +30,14 @@ from groupify.plan.privilege import check_live
 from groupify.plan.reconcile import Reconciliation, reconcile
 from groupify.plan.steps import Step
 from groupify.proposal.model import Exemptions
-from groupify.runtime.executor import Executor, Outcome, Progress, claims, run_steps
+from groupify.runtime.executor import (
+    Executor,
+    Outcome,
+    Progress,
+    check_waits,
+    claims,
+    run_steps,
+)
 from groupify.runtime.journal import Journal, StepState
 from groupify.runtime.result import ApplyResult
 
@@ -52,6 +59,7 @@ def apply(
     progress: Progress | None = None,
     exempt: Exemptions | None = None,
     key: bytes | None = None,
+    allow_unmatched: bool = False,
 ) -> ApplyResult:
     """Bring the account to *plan*'s state; return what was done.
 
@@ -65,7 +73,8 @@ def apply(
 
     *exempt* adds the operator's own exemption rules at apply, checked against
     the live users whatever the plan file says: a step that would change a user
-    they (or the built-in ``groupify:exempt`` tag) exempt is refused. *key*
+    they (or the built-in ``groupify:exempt`` tag) exempt is refused, and so is a
+    rule that matches no live user (a typo), unless *allow_unmatched*. *key*
     (with a plan path) requires the file to be signed with it.
 
     Raises :class:`~groupify.plan.reconcile.DriftError` (nothing changed) when the
@@ -82,9 +91,10 @@ def apply(
         raise InputError("apply needs a journal path (to resume after a crash and to roll back)")
     if workers < 1:
         raise InputError("workers must be at least 1")
+    check_waits(settle=settle, propagation_timeout=propagation_timeout)
     retry = retry or RetryPolicy()
     with counted_clients(session, iam, sts) as (iam, sts, counter):
-        state = _checked(plan, iam, sts, retry, rules)
+        state = _checked(plan, iam, sts, retry, rules, allow_unmatched)
         if dry_run:
             return ApplyResult(
                 mode="dry-run",
@@ -98,7 +108,7 @@ def apply(
         log = Journal.open(journal, plan)
         with log.locked():
             # Read again under the lock: a run that held it may have just finished.
-            state = _checked(plan, iam, sts, retry, rules)
+            state = _checked(plan, iam, sts, retry, rules, allow_unmatched)
             return _run(
                 plan,
                 state,
@@ -114,12 +124,14 @@ def apply(
 
 
 def _checked(
-    plan: Plan, iam: Any, sts: Any, retry: RetryPolicy, rules: Exemptions
+    plan: Plan, iam: Any, sts: Any, retry: RetryPolicy, rules: Exemptions, allow_unmatched: bool
 ) -> Reconciliation:
     """Read the account and check it against *plan*: drift, the exemptions at apply, the
     remaining steps replayed on the live state, and the control paths with the live
     documents; raise otherwise."""
     live = scan(iam=iam, sts=sts, retry=retry)
+    if not allow_unmatched:
+        rules.check_matched(live.users)
     state = reconcile(plan, live)
     _refuse_exempt(state, live, rules)
     state.verify_remaining()
@@ -150,7 +162,16 @@ def _settle_found(executor: Executor, step: Step, prior: StepState | None) -> Ou
     if not step.spec.creates:
         return Outcome("seen")
     entity = executor.identify(step)
-    return Outcome("seen" if claims(entity, prior, None) else "already", 0, entity)
+    ours = claims(entity, prior, None, window=executor.window)
+    return Outcome("seen" if ours else "already", 0, entity)
+
+
+def _same_entity(executor: Executor, step: Step, prior: StepState) -> bool:
+    """Whether the live group or policy a create step names is the one the journal
+    recorded (a group deleted and made again by someone else is not)."""
+    if prior.entity is None:
+        return True  # a journal that recorded no ids: the name decides
+    return claims(executor.identify(step), prior, None, window=executor.window)
 
 
 def _refuse_changing_theirs(plan: Plan, state: Reconciliation, foreign: list[str]) -> None:
@@ -214,7 +235,9 @@ def _run(
             log.record("done", sid, **outcome.record())
             if outcome.kind == "already" and step.spec.creates:
                 foreign.append(sid)
-        elif prior.state == "already" and step.spec.creates:
+        elif step.spec.creates and (
+            prior.state == "already" or not _same_entity(executor, step, prior)
+        ):
             foreign.append(sid)
         already.append(sid)
     _refuse_changing_theirs(plan, state, foreign)

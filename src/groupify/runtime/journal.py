@@ -44,6 +44,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from groupify._files import parse_json
@@ -142,6 +143,8 @@ class Journal:
         known = {s.id for s in plan.steps}
         for record in records[1:]:
             step = record.get("step")
+            if step is not None and not isinstance(step, str):
+                raise InputError(f"{name}: a record's step is not a step id")
             if step is not None and step not in known:
                 raise InputError(f"{name}: record for unknown step {step!r}")
         journal = cls(name, plan, records)
@@ -207,8 +210,9 @@ class Journal:
 
         A step applied by us (``applied`` or ``seen``) stays ours until it is
         undone, whatever later calls of it answer (a re-sent create finds our own
-        group). An ``undo-start`` alone changes nothing: the reverse call may not
-        have gone through, and the next rollback reads to find out.
+        group). An ``undo-start`` alone leaves the step ours, marked ``undoing``:
+        the reverse call may not have gone through, and the next rollback reads
+        to find out (and records ``undo-done`` if the effect is gone).
         """
         out: dict[str, StepState] = {}
         for r in self.records:
@@ -235,6 +239,10 @@ class Journal:
                     out[step] = StepState("unknown", None, now.since or _str(r.get("at")))
                 else:
                     out[step] = StepState("failed")
+            elif kind == "undo-start" and now.ours:
+                # A reverse call began: if its effect is gone at the next rollback,
+                # that call went through (and is recorded so then).
+                out[step] = attrs.evolve(now, undoing=True)
             elif kind == "undo-done":
                 out[step] = StepState("undone")
         return out
@@ -282,6 +290,8 @@ class StepState:
     state: str
     entity: Mapping[str, str] | None = None
     since: str | None = None
+    #: A rollback began its reverse call and did not say how it ended.
+    undoing: bool = False
 
     @property
     def ours(self) -> bool:

@@ -24,6 +24,10 @@ def _ids(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _steps(items: Iterable[Step]) -> tuple[Step, ...]:
+    return tuple(items)
+
+
 def _counts(items: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
     pairs = items.items() if isinstance(items, Mapping) else items
     return tuple(sorted(pairs))
@@ -44,6 +48,10 @@ class ApplyResult:
     kept: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
     #: Rollback only: steps in place that are not groupify's (left alone), and why.
     foreign: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
+    #: Rollback only: how the account drifted from the plan since the run.
+    drift: tuple[str, ...] = field(default=(), converter=_ids)
+    #: Rollback only: the reverse calls, in order (``remaining`` names them).
+    steps: tuple[Step, ...] = field(default=(), converter=_steps, eq=False)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +77,8 @@ class ApplyResult:
             "remaining": list(self.remaining),
             "kept": [{"step": s, "reason": m} for s, m in self.kept],
             "not_ours": [{"step": s, "reason": m} for s, m in self.foreign],
+            "drift": list(self.drift),
+            "calls_to_make": [s.to_dict() for s in self.steps] if self.mode == "dry-run" else [],
             "calls": dict(self.calls),
             "journal": self.journal,
         }

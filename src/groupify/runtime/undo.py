@@ -9,12 +9,13 @@ where a run of this journal created them; nothing else is ever deleted.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from groupify.aws import RetryPolicy, counted_clients
-from groupify.errors import GroupifyError
+from groupify.errors import DriftError, GroupifyError
 from groupify.inventory.account import scan
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.plan.model import Plan
@@ -22,7 +23,7 @@ from groupify.plan.ops import PLAN_OPS, Backend
 from groupify.plan.reconcile import is_done, live_model, reconcile
 from groupify.plan.replay import AccountModel
 from groupify.plan.steps import Step
-from groupify.runtime.executor import Executor, Progress, claims, run_steps
+from groupify.runtime.executor import Executor, Progress, check_waits, claims, run_steps
 from groupify.runtime.journal import Journal, StepState
 from groupify.runtime.result import ApplyResult
 
@@ -78,6 +79,8 @@ def undo_steps(
     journal: Journal,
     model: AccountModel,
     identify: Callable[[Step], Mapping[str, str] | None] | None = None,
+    *,
+    window: dt.timedelta = dt.timedelta(minutes=15),
 ) -> tuple[list[tuple[Step, Step]], list[tuple[str, str]]]:
     """(step, its reverse) for every step this journal's runs made that is still in place,
     and (step id, why) for the steps in place that are someone else's.
@@ -96,7 +99,7 @@ def undo_steps(
     for step in plan.steps:
         if not step.spec.creates or not is_done(step, model):
             continue
-        why = _not_ours(step, history.get(step.id), identify)
+        why = _not_ours(step, history.get(step.id), identify, window)
         if why is not None:
             foreign[step.id] = why
             theirs[_created_key(step, plan)] = _created_label(step, plan)
@@ -124,10 +127,24 @@ def undo_steps(
     ]
 
 
+def _undone_already(plan: Plan, journal: Journal, model: AccountModel) -> list[str]:
+    """Steps an earlier rollback began to reverse, whose effect is gone now."""
+    history = journal.steps()
+    return [
+        s.id
+        for s in plan.steps
+        if (state := history.get(s.id)) is not None
+        and state.undoing
+        and state.ours
+        and not is_done(s, model)
+    ]
+
+
 def _not_ours(
     step: Step,
     state: StepState | None,
     identify: Callable[[Step], Mapping[str, str] | None] | None,
+    window: dt.timedelta,
 ) -> str | None:
     """Why the group or policy a create step names, now in place, is not groupify's."""
     if state is None or not state.ours:
@@ -137,7 +154,7 @@ def _not_ours(
     entity = identify(step)
     if entity is None:
         return None  # gone since: nothing to delete
-    if claims(entity, state, None):
+    if claims(entity, state, None, window=window):
         return None
     if state.entity is not None:
         return (
@@ -146,8 +163,8 @@ def _not_ours(
             "deleted it and made another with the same name"
         )
     return (
-        f"it was created at {entity.get('created')}, before groupify's unfinished call "
-        f"began ({state.since}): someone else made it"
+        f"it was created at {entity.get('created')}, outside the time groupify's unfinished "
+        f"call (begun {state.since}) could have made it: someone else made it"
     )
 
 
@@ -189,13 +206,15 @@ def rollback(
 ) -> ApplyResult:
     """Restore the state the plan in *journal* started from, as far as its runs changed it.
 
-    The live account must be the plan's inventory plus steps of the plan
-    (otherwise :class:`~groupify.plan.reconcile.DriftError`, nothing changed). The
-    reverse calls are tried on a model first: every user keeps exactly its
-    original access after each of them. A reverse call that cannot be made
-    safely (a created policy someone attached elsewhere, say) is left out and
-    listed in the result's ``kept``; the rest go ahead.
+    Drift does not stop it: where someone changed the account since (a member or
+    a policy added to a created group, a user deleted), the reverse calls are
+    tried on a model of the live account first, and each one that IAM would
+    refuse, that would take away access a user has now, or that would give a
+    user access it had neither now nor before the run, is left out and listed
+    in the result's ``kept`` with the reason, so that the operator can finish by
+    hand; the rest go ahead. What drifted is listed in ``drift``.
     """
+    check_waits(settle=settle, propagation_timeout=propagation_timeout)
     log = Journal.read(journal)
     plan = log.plan
     retry = retry or RetryPolicy()
@@ -217,13 +236,19 @@ def rollback(
         if not dry_run:
             log = Journal.read(log.path)  # under the lock: a run that held it may have ended
         live = scan(iam=iam, sts=sts, retry=retry)
-        state = reconcile(plan, live)
+        try:
+            reconcile(plan, live)
+            drift: tuple[str, ...] = ()
+        except DriftError as exc:  # roll back what is safe; list the rest
+            drift = exc.changes
         model = live_model(plan, live)
         executor = Executor(
             plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
         )
-        ours, foreign = undo_steps(plan, log, model, executor.identify)
-        pairs, kept = _safe_undos(plan, ours, live, state.baseline)
+        ours, foreign = undo_steps(plan, log, model, executor.identify, window=executor.window)
+        baseline = {u.name: plan.inventory.access(u) for u in plan.inventory.users}
+        pairs, kept = _safe_undos(plan, ours, live, baseline)
+        gone = _undone_already(plan, log, model)
         undos = [u for _, u in pairs]
         if dry_run:
             return ApplyResult(
@@ -234,11 +259,17 @@ def rollback(
                 remaining=[u.id for u in undos],
                 kept=kept,
                 foreign=foreign,
+                drift=drift,
+                steps=undos,
                 calls=counter.counts,
                 journal=log.path,
             )
         original = {u.name: u for u in plan.inventory.users}
         log.record("run", mode="rollback")
+        for sid in gone:
+            # An earlier rollback's reverse call went through, and the run stopped
+            # before it could say so: settled by this read.
+            log.record("undo-done", sid, outcome="seen")
         forward = {u.id: s for s, u in pairs}
 
         def execute(undo: Step) -> str:
@@ -269,6 +300,8 @@ def rollback(
             remaining=remaining,
             kept=kept,
             foreign=foreign,
+            drift=drift,
+            steps=undos,
             calls=counter.counts,
             journal=log.path,
         )
@@ -282,34 +315,80 @@ def _safe_undos(
 ) -> tuple[list[tuple[Step, Step]], list[tuple[str, str]]]:
     """Keep the reverse calls that are safe on the live state; say why the others are not.
 
-    Each reverse call is tried on a model of the live account: one that IAM
-    would refuse (a created policy that someone attached elsewhere, a created
-    group with members groupify did not add) or that would change anyone's
-    access from what it was before the run is left out, and the model is put
-    back by the forward step. The rest of the rollback goes ahead.
+    Each reverse call is tried on a model of the live account. It is left out
+    (and the model keeps the forward state) where IAM would refuse it (a
+    created group with a policy or member groupify did not add), where it would
+    delete a created policy whose document someone changed, or where a user it
+    affects would lose access it has now or gain access it had neither now nor
+    in *baseline* (before the run). Without drift "now" is the baseline, so each
+    call keeps every user's access exactly as before the run.
     """
     model = live_model(plan, live)
-    protected = {e.user: e.reason for e in plan.exceptions}
+    protected = {e.user: f"is exempt ({e.reason})" for e in plan.exceptions}
+    for now in live.users:
+        planned = plan.inventory.user_by_name.get(now.name)
+        if reason := plan.exemptions.reason(now):
+            protected.setdefault(now.name, f"is exempt now ({reason})")
+        elif planned and planned.user_id and now.user_id and planned.user_id != now.user_id:
+            protected[now.name] = "was deleted and created again: another principal"
     keep: list[tuple[Step, Step]] = []
     kept: list[tuple[str, str]] = []
     previous: list[str] = []
+    label = plan.inventory.label
     for step, undo in pairs:
         user = undo.params.get("UserName")
         if user is not None and user in protected:
-            kept.append((undo.id, f"{user!r} is exempt ({protected[user]})"))
+            kept.append((undo.id, f"{undo.op} left out: {user!r} {protected[user]}"))
             continue
+        arn = undo.params.get("PolicyArn")
+        if undo.op == "delete_policy" and arn is not None:
+            held = live.policy_by_arn.get(arn)
+            if held is not None and held.document != plan.created_policies.get(arn):
+                kept.append(
+                    (undo.id, f"delete_policy left out: {arn} was changed since groupify made it")
+                )
+                continue
+        before = {u: model.access(u) for u in _who(model, undo)}
         try:
             affected = model.apply(undo.op, undo.params)
         except ValueError as exc:
             kept.append((undo.id, f"{undo.op} left out: {exc}"))
             continue
-        changed = [u for u in affected if model.access(u) != baseline.get(u)]
-        if changed:
+        after = {u: model.access(u) for u in affected}
+        for u in after.keys() - before.keys():  # not foreseen: hold it to the baseline
+            before[u] = baseline.get(u, after[u])
+        why = _access_change(after, before, baseline, label)
+        if why is not None:
             model.apply(step.op, step.params)
-            kept.append(
-                (undo.id, f"{undo.op} left out: it would change the access of {changed[0]!r}")
-            )
+            kept.append((undo.id, f"{undo.op} left out: {why}"))
             continue
         keep.append((step, Step(undo.id, undo.op, undo.param_items, tuple(previous))))
         previous = [undo.id]
     return keep, kept
+
+
+def _who(model: AccountModel, undo: Step) -> list[str]:
+    """The users a reverse call may change: its user, or its group's members."""
+    p = undo.params
+    if "UserName" in p:
+        return [p["UserName"]] if p["UserName"] in model.user_groups else []
+    if "GroupName" in p:
+        return [u for u, groups in model.user_groups.items() if p["GroupName"] in groups]
+    return []
+
+
+def _access_change(
+    after: Mapping[str, frozenset[PolicyRef]],
+    before: Mapping[str, frozenset[PolicyRef]],
+    baseline: Mapping[str, frozenset[PolicyRef]],
+    label: Callable[[PolicyRef], str],
+) -> str | None:
+    """Why a reverse call would hurt: a user loses access it has, or gains access it never had."""
+    for user in sorted(after):
+        lost = before[user] - after[user]
+        if lost:
+            return f"{user!r} would lose {label(min(lost))}, which it holds now"
+        gained = after[user] - before[user] - baseline.get(user, frozenset())
+        if gained:
+            return f"{user!r} would gain {label(min(gained))}, which it did not hold before the run"
+    return None
