@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
@@ -358,22 +359,35 @@ def rollback_preview_text(preview: ApplyResult) -> str:
 
 
 class Progress:
-    """One status line on a terminal; a line every 10% otherwise."""
+    """One status line on a terminal; a line every 10% otherwise; with the time elapsed."""
 
     def __init__(self, stream: TextIO, label: str) -> None:
         self.stream = stream
         self.label = label
         self.tty = stream.isatty()
         self.shown = -1
+        self.began = time.monotonic()
 
     def __call__(self, event: str, step: Step, done: int, total: int) -> None:
         if event == "start":
             return
+        elapsed = _elapsed(time.monotonic() - self.began)
         if self.tty:
-            self.stream.write(f"\r{self.label} {done}/{total} {step.op} {step.id}".ljust(70))
+            line = f"\r{self.label} {done}/{total} {elapsed} {step.op} {step.id}"
+            self.stream.write(line.ljust(78))
             if done == total:
                 self.stream.write("\n")
             self.stream.flush()
         elif total and (done * 10 // total) > self.shown:
             self.shown = done * 10 // total
-            self.stream.write(f"{self.label} {done}/{total} steps\n")
+            self.stream.write(f"{self.label} {done}/{total} steps, {elapsed}\n")
+
+
+def _elapsed(seconds: float) -> str:
+    """``7s``, ``2m05s``, ``1h02m``."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"

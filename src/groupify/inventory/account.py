@@ -11,6 +11,8 @@ read those documents. The calls go through :mod:`groupify.aws`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from typing import Any
 
 import attrs
@@ -26,6 +28,7 @@ __all__ = ["GAAD_FILTER", "scan"]
 #: What the scan asks GetAccountAuthorizationDetails for. Roles are read for the
 #: control-path check; the AWS-managed documents in use are read one by one.
 GAAD_FILTER = ["User", "Group", "Role", "LocalManagedPolicy"]
+_log = logging.getLogger("groupify.inventory")
 
 
 def scan(
@@ -53,8 +56,19 @@ def scan(
     summary = call(retry, iam, "get_account_summary")["SummaryMap"]
     operation = "get_account_authorization_details"
 
+    began = time.monotonic()
+    fetched = [0]
+
     def fetch(**params: Any) -> Any:
-        return call(retry, iam, operation, **params)
+        page = call(retry, iam, operation, **params)
+        fetched[0] += 1
+        _log.info(
+            "read page %d of the account (%d users on it) after %.1fs",
+            fetched[0],
+            len(page.get("UserDetailList", [])),
+            time.monotonic() - began,
+        )
+        return page
 
     # 1,000 is the largest page IAM serves: ten times fewer calls than its default.
     inventory = parse_gaad(
