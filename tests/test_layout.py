@@ -30,6 +30,7 @@ LAYERS = (
     ("plan",),
     ("runtime",),
     ("report",),
+    ("org",),
     ("__init__",),
     ("cli", "__main__"),
     ("testing",),

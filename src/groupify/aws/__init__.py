@@ -8,9 +8,16 @@ client as an opaque value and calls AWS through :func:`call`.
 """
 
 from groupify.aws.calls import call
-from groupify.aws.clients import CallCounter, counted_clients, make_clients, session
+from groupify.aws.clients import (
+    CallCounter,
+    assumed_session,
+    counted_clients,
+    make_clients,
+    service_client,
+    session,
+)
 from groupify.aws.errors import answer_lost, api_name, aws_error, error_code
-from groupify.aws.paging import collect, pages
+from groupify.aws.paging import collect, pages, token_pages
 from groupify.aws.retry import RetryPolicy, call_with_retries, client_config, is_retryable
 
 __all__ = [
@@ -18,6 +25,7 @@ __all__ = [
     "RetryPolicy",
     "answer_lost",
     "api_name",
+    "assumed_session",
     "aws_error",
     "call",
     "call_with_retries",
@@ -28,5 +36,7 @@ __all__ = [
     "is_retryable",
     "make_clients",
     "pages",
+    "service_client",
     "session",
+    "token_pages",
 ]

@@ -11,7 +11,15 @@ from typing import Any
 from groupify.aws.retry import client_config
 from groupify.errors import InputError
 
-__all__ = ["DEFAULT_REGION", "CallCounter", "counted_clients", "make_clients", "session"]
+__all__ = [
+    "DEFAULT_REGION",
+    "CallCounter",
+    "assumed_session",
+    "counted_clients",
+    "make_clients",
+    "service_client",
+    "session",
+]
 
 
 #: IAM and STS are global: where no region is configured, this one is used.
@@ -51,6 +59,50 @@ def make_clients(
     return (
         made.client("iam", config=client_config(), **where),
         made.client("sts", config=client_config(), **where),
+    )
+
+
+def service_client(
+    session_: Any, service: str, *, region: str | None = None, endpoint_url: str | None = None
+) -> Any:
+    """A client for *service* (``organizations``, ``securityhub``, …), groupify's way:
+    botocore's retries off, the region defaulted, the endpoint as given."""
+    made = session_ or session()
+    where: dict[str, Any] = {"region_name": region or made.region_name or DEFAULT_REGION}
+    if endpoint_url:
+        where["endpoint_url"] = endpoint_url
+    return made.client(service, config=client_config(), **where)
+
+
+def assumed_session(
+    sts: Any,
+    role_arn: str,
+    *,
+    session_name: str,
+    external_id: str | None = None,
+    region: str | None = None,
+    retry: Any = None,
+) -> Any:
+    """A ``boto3.Session`` with the credentials of *role_arn*, assumed through *sts*.
+
+    *session_name* shows in the member account's CloudTrail (who did this);
+    *external_id* is passed where the role's trust policy asks for one.
+    """
+    import boto3
+
+    from groupify.aws.calls import call
+    from groupify.aws.retry import RetryPolicy
+
+    params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name[:64]}
+    if external_id:
+        params["ExternalId"] = external_id
+    answer = call(retry or RetryPolicy(), sts, "assume_role", **params)
+    creds = answer["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region or sts.meta.region_name or DEFAULT_REGION,
     )
 
 

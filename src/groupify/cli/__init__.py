@@ -109,16 +109,23 @@ def _logging(level: int) -> None:
 def _resume_hint(command: str, args: dict[str, Any]) -> str:
     """What an interrupted run leaves, and the command that goes on from there."""
     if command == "apply" and not args.get("dry_run"):
-        journal = args.get("journal") or f"{args['plan']}.journal"
+        plans = list(args.get("plan") or [])
+        if len(plans) != 1:
+            return (
+                "; every step done so far is recorded in each plan's journal and every user "
+                f"still has all of its access. Resume: groupify apply {' '.join(plans)}"
+            )
+        journal = args.get("journal") or f"{plans[0]}.journal"
         return (
             f"; every step done so far is recorded in {journal} and every user still has all "
-            f"of its access. Resume: groupify apply {args['plan']} --journal {journal}; "
+            f"of its access. Resume: groupify apply {plans[0]} --journal {journal}; "
             f"undo: groupify rollback --journal {journal}"
         )
     if command == "rollback" and not args.get("dry_run"):
+        journals = " ".join(f"--journal {j}" for j in args.get("journal") or [])
         return (
-            f"; every call made so far is recorded in {args['journal']} and no user lost "
-            f"access. Finish with: groupify rollback --journal {args['journal']}"
+            f"; every call made so far is recorded in the journal and no user lost "
+            f"access. Finish with: groupify rollback {journals}"
         )
     return "; nothing was changed"
 

@@ -25,7 +25,7 @@ from attrs import frozen
 
 from groupify._files import read_json, write_atomic
 from groupify.aws import make_clients, session
-from groupify.cli import text
+from groupify.cli import fleet, text
 from groupify.errors import GroupifyError, InputError
 from groupify.inventory.account import scan
 from groupify.inventory.gaad import load_gaad
@@ -334,12 +334,58 @@ def plan_verb(
     strategy: str,
     proposal: str | None,
     accept: Sequence[str],
-    out_path: str,
+    out_path: str | None,
     key_file: str | None,
+    organization: bool,
+    ou: Sequence[str],
+    accounts: Sequence[str],
+    role_name: str | None,
+    external_id: str | None,
+    out_dir: str | None,
+    account_workers: int,
+    from_securityhub: bool,
+    securityhub_region: str | None,
     out: TextIO,
     **scope: Any,
 ) -> int:
-    """Build and verify a plan, write it to *out_path* and print its summary."""
+    """Build and verify a plan, write it to *out_path* and print its summary; or, over
+    many accounts (``--organization``, ``--accounts``), one plan per account in *out_dir*."""
+    many = organization or bool(accounts) or from_securityhub
+    if many:
+        if from_gaad or proposal or quota:
+            raise InputError("--from-gaad, --proposal and --quota plan one account; drop them")
+        if not out_dir or out_path:
+            raise InputError("planning many accounts writes one plan each: give --out-dir DIR")
+        if ou and not organization:
+            raise InputError("--ou selects accounts of the Organization: add --organization")
+        if not organization and not accounts:
+            raise InputError("--from-securityhub needs --organization or --accounts")
+        return fleet.plan_many(
+            target=fleet.target_from(aws, role_name, external_id),
+            organization=organization,
+            ous=ou,
+            accounts=accounts,
+            out_dir=out_dir,
+            from_securityhub=from_securityhub,
+            securityhub_region=securityhub_region,
+            account_workers=account_workers,
+            key=key_from(key_file),
+            as_json=as_json,
+            out=out,
+            dump=_dump,
+            strategy=strategy,
+            exclude_users=scope["exclude_user"],
+            exclude_tags=scope["exclude_tag"],
+            allow_unmatched=scope["allow_unmatched"],
+            time_limit=scope["time_limit"],
+            accept=accept,
+        )
+    if out_dir or role_name or external_id:
+        raise InputError(
+            "--out-dir, --role-name and --external-id go with --organization or --accounts"
+        )
+    if not out_path:
+        raise InputError("give --out FILE (or --organization/--accounts with --out-dir DIR)")
     inventory = inventory_from(from_gaad, aws=aws, quotas=quota)
     if proposal:
         if scope["exclude_user"] or scope["exclude_tag"]:
@@ -361,7 +407,7 @@ def plan_verb(
 
 def apply_verb(
     *,
-    plan: str,
+    plan: Sequence[str],
     dry_run: bool,
     detailed_exitcode: bool,
     journal: str | None,
@@ -374,13 +420,40 @@ def apply_verb(
     exclude_user: Sequence[str],
     exclude_tag: Sequence[str],
     allow_unmatched: bool,
+    role_name: str | None,
+    external_id: str | None,
+    account_workers: int,
     out: TextIO,
 ) -> int:
-    """Dry-run or apply a plan file; exit 0 when the account is in the planned state."""
-    plan_path = plan
+    """Dry-run or apply a plan file; exit 0 when the account is in the planned state.
+
+    Several plan files (or a directory of them) are applied each in its own account.
+    """
+    if len(plan) > 1 or os.path.isdir(plan[0]):
+        if journal:
+            raise InputError("--journal names one plan's journal; each plan uses PLAN.journal")
+        if detailed_exitcode:
+            raise InputError("--detailed-exitcode works with one plan")
+        return fleet.apply_many(
+            target=fleet.target_from(aws, role_name, external_id),
+            plans=plan,
+            dry_run=dry_run,
+            yes=yes,
+            confirm=_confirm,
+            account_workers=account_workers,
+            key=key_from(key_file),
+            as_json=as_json,
+            out=out,
+            dump=_dump,
+            workers=workers,
+            settle=settle,
+            exempt=Exemptions(users=exclude_user, tags=exclude_tag),
+            allow_unmatched=allow_unmatched,
+        )
+    plan_path = plan[0]
     loaded = load_plan(plan_path, key=key_from(key_file))
     rules = Exemptions(users=exclude_user, tags=exclude_tag)
-    clients = aws.clients()
+    clients = _clients_for(aws, loaded.account_id, role_name, external_id)
     checks: dict[str, Any] = {"exempt": rules, "allow_unmatched": allow_unmatched}
     preview = apply(loaded, dry_run=True, **clients, **checks)
     if dry_run:
@@ -419,9 +492,34 @@ def apply_verb(
     return EXIT["ok"] if result.ok else EXIT["failed"]
 
 
-def verify_verb(*, plan: str, aws: Aws, as_json: bool, out: TextIO) -> int:
+def verify_verb(
+    *,
+    plan: Sequence[str],
+    aws: Aws,
+    as_json: bool,
+    role_name: str | None,
+    external_id: str | None,
+    account_workers: int,
+    securityhub: bool,
+    suppress_exceptions: bool,
+    securityhub_region: str | None,
+    out: TextIO,
+) -> int:
     """Check IAM.2 and unchanged access per user; exit 1 when any check fails."""
-    report = verify(plan, **aws.clients())
+    if len(plan) > 1 or os.path.isdir(plan[0]) or securityhub or suppress_exceptions:
+        return fleet.verify_many(
+            target=fleet.target_from(aws, role_name, external_id),
+            plans=plan,
+            securityhub=securityhub,
+            suppress=suppress_exceptions,
+            securityhub_region=securityhub_region,
+            account_workers=account_workers,
+            as_json=as_json,
+            out=out,
+            dump=_dump,
+        )
+    loaded = load_plan(plan[0])
+    report = verify(loaded, **_clients_for(aws, loaded.account_id, role_name, external_id))
     if as_json:
         _dump(report.to_dict(), out, ok=report.ok)
     else:
@@ -429,28 +527,59 @@ def verify_verb(*, plan: str, aws: Aws, as_json: bool, out: TextIO) -> int:
     return EXIT["ok"] if report.ok else EXIT["failed"]
 
 
+def _clients_for(
+    aws: Aws, account: str, role_name: str | None, external_id: str | None
+) -> dict[str, Any]:
+    """The clients for one plan's account: the caller's own, or through --role-name."""
+    if not role_name:
+        return aws.clients()
+    return fleet.target_from(aws, role_name, external_id).clients(account)
+
+
 def rollback_verb(
     *,
-    journal: str,
+    journal: Sequence[str],
     yes: bool,
     dry_run: bool,
     settle: float,
     aws: Aws,
     as_json: bool,
+    role_name: str | None,
+    external_id: str | None,
+    account_workers: int,
     out: TextIO,
 ) -> int:
-    """Undo what the runs recorded in *journal* did."""
+    """Undo what the runs recorded in *journal* did (several journals: each in its account)."""
+    if len(journal) > 1 or os.path.isdir(journal[0]):
+        return fleet.rollback_many(
+            target=fleet.target_from(aws, role_name, external_id),
+            journals=journal,
+            dry_run=dry_run,
+            yes=yes,
+            confirm=_confirm,
+            account_workers=account_workers,
+            as_json=as_json,
+            out=out,
+            dump=_dump,
+            settle=settle,
+        )
+    path = journal[0]
     clients = aws.clients()
-    preview = rollback(journal, dry_run=True, **clients)
+    if role_name:
+        from groupify.runtime.journal import Journal
+
+        account = Journal.read(path).plan.account_id
+        clients = _clients_for(aws, account, role_name, external_id)
+    preview = rollback(path, dry_run=True, **clients)
     if dry_run or not preview.remaining:
         if as_json:
             _dump(preview.to_dict(), out)
         else:
             out.write(_rollback_listing(preview) + text.rollback_preview_text(preview))
         return EXIT["ok"]
-    _confirm(f"Undo {len(preview.remaining)} change(s) recorded in {journal}?", yes=yes)
+    _confirm(f"Undo {len(preview.remaining)} change(s) recorded in {path}?", yes=yes)
     result = rollback(
-        journal, settle=settle, progress=text.Progress(sys.stderr, "rollback"), **clients
+        path, settle=settle, progress=text.Progress(sys.stderr, "rollback"), **clients
     )
     if as_json:
         _dump(result.to_dict(), out, ok=result.ok)
@@ -472,7 +601,7 @@ def _rollback_listing(preview: Any) -> str:
 
 
 def report_verb(
-    *, plan: str, html: str | None, markdown: str | None, as_json: bool, out: TextIO
+    *, plan: Sequence[str], html: str | None, markdown: str | None, as_json: bool, out: TextIO
 ) -> int:
     """Write a plan's change-approval report, as one self-contained HTML or Markdown file."""
     if not html and not markdown:
@@ -481,11 +610,20 @@ def report_verb(
         raise InputError("only one of --html -, --markdown - and --json can write to stdout")
     if html and markdown and os.path.realpath(html) == os.path.realpath(markdown):
         raise InputError("--html and --markdown name the same file")
-    loaded = load_plan(plan)  # checks format, checksum and fingerprint, and replays it
+    if len(plan) > 1 or os.path.isdir(plan[0]):
+        many = fleet.report_many(plans=plan, html=html, markdown=markdown, write=write_atomic)
+        if as_json:
+            _dump(many, out)
+        else:
+            for path in many.values():
+                out.write(f"Report written to {path}\n")
+        return EXIT["ok"]
+    plan_path = plan[0]
+    loaded = load_plan(plan_path)  # checks format, checksum and fingerprint, and replays it
     written_to: dict[str, str] = {}
-    if html and write_atomic(html, render_html(loaded, plan_path=plan)):
+    if html and write_atomic(html, render_html(loaded, plan_path=plan_path)):
         written_to["html"] = html
-    if markdown and write_atomic(markdown, render_markdown(loaded, plan_path=plan)):
+    if markdown and write_atomic(markdown, render_markdown(loaded, plan_path=plan_path)):
         written_to["markdown"] = markdown
     if as_json:
         _dump(written_to, out)
@@ -496,7 +634,33 @@ def report_verb(
     return EXIT["ok"]
 
 
-PLAN_FILE = Arg.of("plan", help="plan file from 'groupify plan'")
+PLAN_FILES = Arg.of(
+    "plan",
+    nargs="+",
+    help="plan file(s) from 'groupify plan', or a directory of them (one per account)",
+)
+ROLE = (
+    Arg.of(
+        "--role-name",
+        metavar="NAME",
+        help="the role to assume in each account that is not the caller's "
+        "(arn:PARTITION:iam::ACCOUNT:role/NAME)",
+    ),
+    Arg.of("--external-id", metavar="ID", help="the ExternalId the role's trust policy asks for"),
+    Arg.of(
+        "--account-workers",
+        type=int,
+        default=4,
+        metavar="N",
+        help="accounts worked on at once",
+    ),
+)
+SECURITYHUB_REGION = Arg.of(
+    "--securityhub-region",
+    metavar="REGION",
+    help="the Security Hub region to read (the aggregator region sees every linked one; "
+    "default: --region)",
+)
 
 #: Every verb, in the order ``groupify --help`` lists them.
 VERBS: tuple[Verb, ...] = (
@@ -550,20 +714,53 @@ VERBS: tuple[Verb, ...] = (
                 "--out",
                 dest="out_path",
                 metavar="FILE",
-                required=True,
                 help="write the plan (JSON) here",
             ),
             KEY_FILE,
+            Arg.of(
+                "--organization",
+                action="store_true",
+                help="plan every active account of the AWS Organization (organizations:"
+                "ListAccounts), one plan each in --out-dir",
+            ),
+            Arg.of(
+                "--ou",
+                action="append",
+                default=[],
+                metavar="OU",
+                help="with --organization: only accounts under this OU (ou-… or r-…; "
+                "nested ones too; repeatable)",
+            ),
+            Arg.of(
+                "--accounts",
+                action="append",
+                default=[],
+                metavar="ID[,ID…]",
+                help="only these accounts (with --organization), or exactly these (without)",
+            ),
+            *ROLE,
+            Arg.of(
+                "--out-dir",
+                metavar="DIR",
+                help="with many accounts: write DIR/<account-id>.json for each",
+            ),
+            Arg.of(
+                "--from-securityhub",
+                action="store_true",
+                help="migrate only users with an open FAILED IAM.2 finding in Security Hub",
+            ),
+            SECURITYHUB_REGION,
         ),
         plan_verb,
         "groupify plan --from-gaad gaad.json --exclude-tag BreakGlass --out plan.json\n"
-        "  groupify plan --proposal proposal.json --out plan.json",
+        "  groupify plan --proposal proposal.json --out plan.json\n"
+        "  groupify plan --organization --role-name GroupifyMember --out-dir plans/",
     ),
     Verb(
         "apply",
         "apply a plan (asks first; --dry-run changes nothing)",
         (
-            PLAN_FILE,
+            PLAN_FILES,
             Arg.of("--dry-run", action="store_true", help="report what would be done; no change"),
             Arg.of(
                 "--detailed-exitcode",
@@ -601,6 +798,7 @@ VERBS: tuple[Verb, ...] = (
             ALLOW_UNMATCHED,
             KEY_FILE,
             *AWS_ARGS,
+            *ROLE,
             JSON,
         ),
         apply_verb,
@@ -609,7 +807,24 @@ VERBS: tuple[Verb, ...] = (
     Verb(
         "verify",
         "check IAM.2 and unchanged access after a run",
-        (Arg.of("plan", help="plan file the run applied"), *AWS_ARGS, JSON),
+        (
+            Arg.of("plan", nargs="+", help="plan file(s) the run applied, or a directory"),
+            *AWS_ARGS,
+            *ROLE,
+            Arg.of(
+                "--securityhub",
+                action="store_true",
+                help="account for the open IAM.2 findings: resolved by the change, or still open",
+            ),
+            Arg.of(
+                "--suppress-exceptions",
+                action="store_true",
+                help="with --securityhub: set the documented exceptions' IAM.2 findings to "
+                "SUPPRESSED, citing their reason (only in accounts whose verify passes)",
+            ),
+            SECURITYHUB_REGION,
+            JSON,
+        ),
         verify_verb,
         "groupify verify plan.json",
     ),
@@ -617,7 +832,7 @@ VERBS: tuple[Verb, ...] = (
         "report",
         "write a plan's change-approval report (self-contained HTML or Markdown)",
         (
-            PLAN_FILE,
+            PLAN_FILES,
             Arg.of("--html", metavar="FILE", help="write the report as one HTML file here"),
             Arg.of(
                 "--markdown", metavar="FILE", help="write the report as Markdown here ('-': stdout)"
@@ -631,7 +846,13 @@ VERBS: tuple[Verb, ...] = (
         "rollback",
         "undo what the runs in a journal did",
         (
-            Arg.of("--journal", metavar="FILE", required=True, help="journal written by apply"),
+            Arg.of(
+                "--journal",
+                metavar="FILE",
+                action="append",
+                required=True,
+                help="journal written by apply (repeatable, or a directory: each in its account)",
+            ),
             YES,
             Arg.of("--dry-run", action="store_true", help="list the calls that would undo it"),
             Arg.of(
@@ -642,6 +863,7 @@ VERBS: tuple[Verb, ...] = (
                 help="wait between restoring a user's direct policies and removing its membership",
             ),
             *AWS_ARGS,
+            *ROLE,
             JSON,
         ),
         rollback_verb,

@@ -21,6 +21,7 @@ from groupify.inventory.names import suggest_name, tag_name
 from groupify.mining import exact as cluster
 from groupify.proposal.model import (
     STRATEGIES,
+    Exemption,
     Exemptions,
     Proposal,
     ProposedGroup,
@@ -43,6 +44,7 @@ def propose(
     quotas: Quotas | None = None,
     time_limit: float | None = None,
     allow_unmatched: bool = False,
+    out_of_scope: Mapping[str, str] | None = None,
 ) -> Proposal:
     """Propose groups for every user in scope of *inventory*.
 
@@ -53,7 +55,9 @@ def propose(
     ignoring case (as IAM's do), and so do tag keys. Raises
     :class:`QuotaError` naming users and sets where a quota cannot be met, and
     :class:`InputError` for an exclusion rule that matches no user (a typo would
-    leave a break-glass user in scope) unless *allow_unmatched*.
+    leave a break-glass user in scope) unless *allow_unmatched*. *out_of_scope*
+    maps users to leave alone to the reason (listed with the exceptions: e.g.
+    users with no open IAM.2 finding when the run is scoped by Security Hub).
     """
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -65,7 +69,18 @@ def propose(
     exemptions = Exemptions(users=tuple(exclude_users), tags=tuple(exclude_tags))
     if not allow_unmatched:
         exemptions.check_matched(inventory.users)
-    base = Proposal(inventory=inventory, groups=(), exemptions=exemptions, strategy=strategy)
+    excluded = [
+        Exemption(name, reason, inventory.user_by_name[name].direct)
+        for name, reason in sorted((out_of_scope or {}).items())
+        if name in inventory.user_by_name and inventory.user_by_name[name].direct
+    ]
+    base = Proposal(
+        inventory=inventory,
+        groups=(),
+        exemptions=exemptions,
+        strategy=strategy,
+        excluded=excluded,
+    )
     needed = {u: s for u, s in base.needed.items() if s}
     if strategy == "exact":
         biclusters = cluster.exact(needed)
