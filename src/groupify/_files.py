@@ -12,7 +12,7 @@ import stat
 import sys
 from typing import Any, NoReturn
 
-__all__ = ["parse_json", "read_json", "write_atomic"]
+__all__ = ["is_stdout", "parse_json", "read_json", "write_atomic"]
 
 #: A ``\\uD800``..``\\uDFFF`` escape (half of a surrogate pair, or a lone one), or
 #: such a code point already in the text: only then is the parsed data checked.
@@ -133,6 +133,16 @@ def _write_stdout(text: str) -> None:
     stream.flush()
 
 
+def is_stdout(path: str) -> bool:
+    """Whether writing to *path* writes to this process's standard output."""
+    if path == "-":
+        return True
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(1))
+    except (OSError, ValueError):
+        return False
+
+
 def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
     """Write *text* to *path* so that a crash never leaves a partial file where a good one was.
 
@@ -149,6 +159,8 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
     Returns whether a regular file was written (``False``: the text went to a stream).
     """
     name = os.fspath(path)
+    if not name:
+        raise FileNotFoundError(errno.ENOENT, "an empty path names no file", name)
     data = text.encode("utf-8")
     if name == "-":
         _write_stdout(text)
@@ -175,6 +187,8 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:  # say which file the user named, not the temporary one
+        raise type(exc)(exc.errno, exc.strerror, name) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -319,3 +319,69 @@ def test_a_bad_number_of_seconds_is_one_line(
         main(["apply", str(tmp_path / "p.json"), "--settle", value])
     assert info.value.code == 2
     assert "--settle" in _one_line(capsys.readouterr().err)
+
+
+# -- found by adversarial review ---------------------------------------------------------
+
+
+def test_an_unknown_profile_from_the_environment_is_one_line(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nosuch")
+    assert main(["scan", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert "AWS profile 'nosuch' not found" in _one_line(captured.err)
+    assert json.loads(captured.out)["error"]["exit"] == 2
+
+
+def test_top_level_flags_are_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-v", "scan", "--from-gaad", EXAMPLE]) == 0
+    assert main(["--wide", "propose", "--from-gaad", EXAMPLE, "--allow-unmatched"]) == 0
+    out = capsys.readouterr().out
+    assert "… (" not in out  # --wide names every member
+
+
+def test_a_usage_error_with_json_is_a_document_too(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["plan", "--json", "--strategy", "bogus", "--out", "x"])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["ok"] is False and document["error"]["kind"] == "UsageError"
+    _one_line(captured.err)
+
+
+def test_a_plan_written_to_stdout_is_the_only_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["plan", "--from-gaad", EXAMPLE, "--out", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["format"] == "groupify.plan/1"
+    assert main(["plan", "--from-gaad", EXAMPLE, "--out", "-", "--json"]) == 2
+
+
+def test_rollback_lists_what_someone_changed_since_as_kept(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An inline policy groupify put on its group was edited by hand: rollback does not undo
+    it silently or skip it silently; it is listed, to check by hand."""
+    plan = _plan(url, tmp_path)
+    assert main(["apply", plan, "--yes", "--settle", "0", "--endpoint-url", url]) == 0
+    loaded = groupify.load_plan(plan)
+    put = next(s for s in loaded.steps if s.op == "put_group_policy")
+    iam, _ = awsmoto.clients(url)
+    iam.put_group_policy(
+        GroupName=put.params["GroupName"],
+        PolicyName=put.params["PolicyName"],
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+            }
+        ),
+    )
+    capsys.readouterr()
+    assert (
+        main(["rollback", "--journal", plan + ".journal", "--dry-run", "--endpoint-url", url]) == 0
+    )
+    shown = capsys.readouterr().out
+    assert "is no longer as groupify left it" in shown and put.params["PolicyName"] in shown

@@ -29,17 +29,32 @@ DEFAULT_REGION = "us-east-1"
 def session(profile: str | None = None, region: str | None = None) -> Any:
     """A ``boto3.Session`` for *profile* (``None``: boto3's usual chain) and *region*.
 
-    An unknown profile is an :class:`~groupify.errors.InputError` naming the known ones.
+    An unknown profile (given, or in ``AWS_PROFILE``) or an AWS config file that
+    does not parse is an :class:`~groupify.errors.InputError`, one line.
     """
+    import os
+
     import boto3
-    from botocore.exceptions import ProfileNotFound
+    from botocore.exceptions import BotoCoreError, ProfileNotFound
 
     try:
         return boto3.Session(profile_name=profile or None, region_name=region or None)
     except ProfileNotFound:
-        known = boto3.Session().available_profiles
-        shown = ", ".join(sorted(known)) if known else "none are configured"
-        raise InputError(f"AWS profile {profile!r} not found (profiles: {shown})") from None
+        wanted = profile or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
+        raise InputError(f"AWS profile {wanted!r} not found (profiles: {_profiles()})") from None
+    except BotoCoreError as exc:  # a config file that does not parse, say
+        raise InputError(f"AWS configuration: {exc}") from None
+
+
+def _profiles() -> str:
+    """The profiles the AWS config and credentials files define (read without resolving one)."""
+    try:
+        import botocore.session
+
+        known = sorted(botocore.session.Session().full_config.get("profiles", {}))
+    except Exception:  # the files themselves may be what is wrong
+        return "could not be read"
+    return ", ".join(known) if known else "none are configured"
 
 
 def make_clients(

@@ -151,7 +151,11 @@ def call_with_retries(
         if exc is None:
             return
         wait_s = state.next_action.sleep if state.next_action is not None else 0.0
-        _log.info(
+        # Quiet for the first retries (throttling is routine); a warning after that, so
+        # that nothing is silent for long against a failing endpoint.
+        level = logging.INFO if state.attempt_number < 3 else logging.WARNING
+        _log.log(
+            level,
             "%s: %s; retry %d of %d in %.1fs",
             getattr(fn, "__name__", "call"),
             error_code(exc) or type(exc).__name__,
@@ -191,4 +195,10 @@ def client_config() -> Any:
     """A botocore ``Config`` with botocore's own retries off (groupify retries instead)."""
     from botocore.config import Config
 
-    return Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    # A dead endpoint fails within seconds, not botocore's minute a try; a page of
+    # GetAccountAuthorizationDetails can take a while, so reads get longer.
+    return Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=10,
+        read_timeout=60,
+    )

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from groupify._version import version
-from groupify.cli.verbs import _COMMAND, _WIDE, EXIT, VERBS, Aws, Declined, envelope
+from groupify.cli.verbs import _CHANGING, _COMMAND, _WIDE, EXIT, VERBS, Aws, Declined, envelope
 from groupify.errors import AWSError, GroupifyError
 
 __all__ = ["EXIT", "EXIT_AWS", "EXIT_INPUT", "build_parser", "main"]
@@ -32,10 +33,19 @@ confirmation was declined, 5 apply --dry-run --detailed-exitcode with steps to r
 130 interrupted. See https://github.com/groupify/groupify/blob/main/docs/cli.md"""
 
 
+#: The arguments being parsed (a usage error with --json answers in JSON too).
+_ARGV: list[str] = []
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line, like every other error (``--help`` shows the usage)."""
 
     def error(self, message: str) -> NoReturn:
+        if "--json" in _ARGV:
+            command = next((a for a in _ARGV if a in {v.name for v in VERBS}), "")
+            token = _COMMAND.set(command)
+            _fail(True, "UsageError", message, EXIT_INPUT)
+            _COMMAND.reset(token)
         self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -53,26 +63,33 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpF
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, one subcommand per verb."""
-    common = _Parser(add_help=False)
-    common.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="show retries, waits and phases on stderr (-vv: more)",
-    )
-    common.add_argument(
-        "--wide",
-        action="store_true",
-        help="never cut table cells (piped output is never cut; on a terminal tables fit it)",
-    )
+
+    def common(default: Any) -> _Parser:
+        # On the subcommands the defaults are SUPPRESS, so that `groupify -v scan` keeps the
+        # top-level -v instead of the subcommand's default overwriting it.
+        flags = _Parser(add_help=False)
+        flags.add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            default=0 if default is None else default,
+            help="show retries, waits and phases on stderr (-vv: more)",
+        )
+        flags.add_argument(
+            "--wide",
+            action="store_true",
+            default=False if default is None else default,
+            help="never cut table cells (piped output is never cut; on a terminal tables fit it)",
+        )
+        return flags
+
     parser = _Parser(
         prog="groupify",
         description="Move IAM users from directly attached policies to job-function groups "
         "without an access gap (Security Hub IAM.2).",
         epilog=_EPILOG,
         formatter_class=_Help,
-        parents=[common],
+        parents=[common(None)],
     )
     parser.add_argument("--version", action="version", version=f"groupify {version()}")
     sub = parser.add_subparsers(
@@ -85,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
             description=verb.help,
             epilog=f"example:\n  {verb.example}" if verb.example else None,
             formatter_class=_Help,
-            parents=[common],
+            parents=[common(argparse.SUPPRESS)],
         )
         for arg in verb.args:
             p.add_argument(*arg.flags, **arg.options)
@@ -93,17 +110,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Stderr(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is now (tests and callers may replace it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+_HANDLER = _Stderr()
+_HANDLER.setFormatter(logging.Formatter("groupify: %(asctime)s %(name)s: %(message)s"))
+
+
 def _logging(level: int) -> None:
-    if level <= 0:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("groupify: %(asctime)s %(name)s: %(message)s"))
+    """Warnings always (a call still failing after retries); -v info, -vv debug, -vvv botocore."""
     root = logging.getLogger("groupify")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO if level == 1 else logging.DEBUG)
-    if level > 2:
-        logging.getLogger("botocore").addHandler(handler)
-        logging.getLogger("botocore").setLevel(logging.DEBUG)
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)
+    root.setLevel({0: logging.WARNING, 1: logging.INFO}.get(level, logging.DEBUG))
+    botocore = logging.getLogger("botocore")
+    if level > 2 and _HANDLER not in botocore.handlers:
+        botocore.addHandler(_HANDLER)
+        botocore.setLevel(logging.DEBUG)
+    elif level <= 2 and _HANDLER in botocore.handlers:
+        botocore.removeHandler(_HANDLER)
 
 
 def _resume_hint(command: str, args: dict[str, Any]) -> str:
@@ -132,6 +164,7 @@ def _resume_hint(command: str, args: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``groupify`` with *argv*; return the exit status (errors: one line on stderr)."""
+    _ARGV[:] = list(sys.argv[1:] if argv is None else argv)
     args = vars(build_parser().parse_args(argv))
     run = args.pop("run")
     command = args.pop("command")
@@ -147,18 +180,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(run(out=sys.stdout, **args))
     except KeyboardInterrupt:
-        print(f"groupify: interrupted{_resume_hint(command, saved)}", file=sys.stderr)
+        hint = _resume_hint(command, saved) if _CHANGING.get() else "; nothing was changed"
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # off the progress line
+        print(f"groupify: interrupted{hint}", file=sys.stderr)
         return _fail(as_json, "Interrupted", "interrupted", EXIT["interrupted"])
     except Declined as exc:
-        print(f"groupify: {exc}", file=sys.stderr)
+        print(f"groupify: error: {exc}", file=sys.stderr)
         return _fail(as_json, type(exc).__name__, str(exc), EXIT["declined"])
     except AWSError as exc:
         print(f"groupify: error: {exc}", file=sys.stderr)
         return _fail(as_json, type(exc).__name__, str(exc), EXIT["aws"])
     except GroupifyError as exc:
-        message = str(exc).splitlines()[0] if verbose == 0 else str(exc)
         print(f"groupify: error: {exc}", file=sys.stderr)
-        return _fail(as_json, type(exc).__name__, message, EXIT["input"])
+        findings = [f.to_dict() for f in getattr(exc, "findings", ())]
+        return _fail(as_json, type(exc).__name__, str(exc), EXIT["input"], findings=findings)
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing more to say, and nowhere to say it.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT["failed"]
     except OSError as exc:
         message = f"{exc.filename or ''}: {exc.strerror}"
         print(f"groupify: error: {message}", file=sys.stderr)
@@ -166,13 +207,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         _COMMAND.reset(token)
         _WIDE.reset(wide)
+        _CHANGING.set(False)
 
 
-def _fail(as_json: bool, kind: str, message: str, status: int) -> int:
+def _fail(
+    as_json: bool, kind: str, message: str, status: int, findings: list[Any] | None = None
+) -> int:
     """With ``--json``, the error as a document on stdout too; return *status*."""
     if as_json:
         import json
 
-        error = {"kind": kind, "exit": status, "message": message}
-        sys.stdout.write(json.dumps(envelope(ok=False, error=error), indent=2) + "\n")
+        error: dict[str, Any] = {"kind": kind, "exit": status, "message": message}
+        if findings:
+            error["findings"] = findings  # the ids --accept takes
+        try:
+            sys.stdout.write(json.dumps(envelope(ok=False, error=error), indent=2) + "\n")
+            sys.stdout.flush()
+        except OSError:
+            pass  # stdout itself is what failed; the line on stderr stands
     return status

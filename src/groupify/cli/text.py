@@ -143,6 +143,16 @@ def scan_text(inventory: Inventory, *, wide: bool = False) -> str:
     return out
 
 
+#: Members named in a group's row (the rest are counted; --wide and the files name all).
+MEMBERS_SHOWN = 12
+
+
+def _some(names: Sequence[str], wide: bool) -> str:
+    if wide or len(names) <= MEMBERS_SHOWN:
+        return ", ".join(names)
+    return ", ".join(names[:MEMBERS_SHOWN]) + f", … ({len(names) - MEMBERS_SHOWN} more)"
+
+
 def proposal_text(proposal: Proposal, *, wide: bool = False) -> str:
     """The proposed groups, their members and policies, and the documented exceptions."""
     inv = proposal.inventory
@@ -159,7 +169,7 @@ def proposal_text(proposal: Proposal, *, wide: bool = False) -> str:
             (
                 g.name + (" (existing)" if g.existing else ""),
                 len(g.members),
-                ", ".join(sorted(g.members)),
+                _some(sorted(g.members), wide),
                 ", ".join(sorted(inv.label(p) for p in g.policies)),
             )
         )
@@ -373,8 +383,9 @@ class Progress:
             return
         elapsed = _elapsed(time.monotonic() - self.began)
         if self.tty:
-            line = f"\r{self.label} {done}/{total} {elapsed} {step.op} {step.id}"
-            self.stream.write(line.ljust(78))
+            width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
+            line = f"{self.label} {done}/{total} {elapsed} {step.op} {step.id}"[:width]
+            self.stream.write("\r" + line.ljust(width))
             if done == total:
                 self.stream.write("\n")
             self.stream.flush()

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 import attrs
 from attrs import frozen
 
-from groupify._files import read_json, write_atomic
+from groupify._files import is_stdout, read_json, write_atomic
 from groupify.aws import make_clients, session
 from groupify.cli import fleet, text
 from groupify.errors import GroupifyError, InputError
@@ -70,6 +70,9 @@ JSON_SCHEMA = "groupify.cli/1"
 
 #: The verb being run (for the JSON envelope).
 _COMMAND: contextvars.ContextVar[str] = contextvars.ContextVar("command", default="")
+#: Set once a verb starts changing the account (after the confirmation): an interrupt
+#: before that changed nothing.
+_CHANGING: contextvars.ContextVar[bool] = contextvars.ContextVar("changing", default=False)
 #: ``--wide``: never cut a table cell (piped output is never cut anyway).
 _WIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("wide", default=False)
 
@@ -254,6 +257,7 @@ def _confirm(prompt: str, *, yes: bool) -> None:
     """Ask on the terminal (the question on stderr, so that stdout stays the result);
     refuse without one (use --yes in scripts)."""
     if yes:
+        _CHANGING.set(True)
         return
     if not sys.stdin.isatty():
         raise InputError("not a terminal and --yes not given; refusing to change the account")
@@ -262,6 +266,7 @@ def _confirm(prompt: str, *, yes: bool) -> None:
     answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         raise Declined("not confirmed; nothing was changed")
+    _CHANGING.set(True)
 
 
 # -- the verbs --------------------------------------------------------------------
@@ -312,6 +317,11 @@ def propose_verb(
             out.write(text.compare_text(rows, wide=_WIDE.get()))
         return 0
     proposal = _proposal(inventory, strategy, **scope)
+    if out_path and is_stdout(out_path):
+        if as_json:
+            raise InputError("--out - and --json both write to stdout; give one")
+        _write_json(out_path, proposal.to_dict())  # the proposal file is the output
+        return EXIT["ok"]
     if out_path:
         _write_json(out_path, proposal.to_dict())
     if as_json:
@@ -395,8 +405,13 @@ def plan_verb(
         )
     else:
         chosen = _proposal(inventory, strategy, **scope)
+    to_stdout = is_stdout(out_path)
+    if to_stdout and as_json:
+        raise InputError("--out - and --json both write to stdout; give one")
     plan = build_plan(chosen, accept=accept)
     plan.save(out_path, key=key_from(key_file))
+    if to_stdout:
+        return EXIT["ok"]  # the plan file is the output
     if as_json:
         _dump(plan.overview(), out)
     else:
@@ -573,7 +588,7 @@ def rollback_verb(
     preview = rollback(path, dry_run=True, **clients)
     if dry_run or not preview.remaining:
         if as_json:
-            _dump(preview.to_dict(), out)
+            _dump(preview.to_dict(), out, ok=preview.ok)
         else:
             out.write(_rollback_listing(preview) + text.rollback_preview_text(preview))
         return EXIT["ok"]
@@ -606,7 +621,8 @@ def report_verb(
     """Write a plan's change-approval report, as one self-contained HTML or Markdown file."""
     if not html and not markdown:
         raise InputError("give --html FILE and/or --markdown FILE")
-    if "-" in (html, markdown) and (as_json or html == markdown):
+    outputs = [p for p in (html, markdown) if p and is_stdout(p)]
+    if (outputs and as_json) or len(outputs) > 1:
         raise InputError("only one of --html -, --markdown - and --json can write to stdout")
     if html and markdown and os.path.realpath(html) == os.path.realpath(markdown):
         raise InputError("--html and --markdown name the same file")

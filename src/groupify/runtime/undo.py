@@ -81,9 +81,11 @@ def undo_steps(
     identify: Callable[[Step], Mapping[str, str] | None] | None = None,
     *,
     window: dt.timedelta = dt.timedelta(minutes=15),
-) -> tuple[list[tuple[Step, Step]], list[tuple[str, str]]]:
-    """(step, its reverse) for every step this journal's runs made that is still in place,
-    and (step id, why) for the steps in place that are someone else's.
+) -> tuple[list[tuple[Step, Step]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """(step, its reverse) for every step this journal's runs made that is still in place;
+    (reverse id, why) for groupify's steps that are no longer in place (changed by
+    someone since: nothing to undo, but the operator should look); and (step id, why)
+    for the steps in place that are someone else's.
 
     Ownership is the journal's record, checked against the live entities: a
     group or policy groupify created is deleted only if it is the very entity
@@ -104,9 +106,15 @@ def undo_steps(
             foreign[step.id] = why
             theirs[_created_key(step, plan)] = _created_label(step, plan)
     out: list[tuple[Step, Step]] = []
+    changed: list[Step] = []  # groupify's, but no longer in place: nothing to undo
     previous: list[str] = []
     for step in reversed(plan.steps):
-        if step.id in foreign or not is_done(step, model):
+        if step.id in foreign:
+            continue
+        if not is_done(step, model):
+            state = history.get(step.id)
+            if state is not None and state.state == "applied" and not state.undoing:
+                changed.append(step)
             continue
         on = next((theirs[k] for k in step.params.items() if k in theirs), None)
         state = history.get(step.id)
@@ -121,10 +129,24 @@ def undo_steps(
         out.append((step, undo))
         previous = [undo.id]
     order = {s.id: i for i, s in enumerate(plan.steps)}
-    return out, [
-        (sid, f"{step.op}({', '.join(x for x in step.parts() if x)}): {foreign[sid]}")
-        for sid, step in sorted(((sid, by_id[sid]) for sid in foreign), key=lambda kv: order[kv[0]])
+    gone = [
+        (
+            reverse(step, plan).id,
+            f"{step.op}({', '.join(x for x in step.parts() if x)}) is no longer as groupify "
+            "left it (someone changed or removed it since): nothing to undo; check it by hand",
+        )
+        for step in changed
     ]
+    return (
+        out,
+        gone,
+        [
+            (sid, f"{step.op}({', '.join(x for x in step.parts() if x)}): {foreign[sid]}")
+            for sid, step in sorted(
+                ((sid, by_id[sid]) for sid in foreign), key=lambda kv: order[kv[0]]
+            )
+        ],
+    )
 
 
 def _undone_already(plan: Plan, journal: Journal, model: AccountModel) -> list[str]:
@@ -245,9 +267,12 @@ def rollback(
         executor = Executor(
             plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
         )
-        ours, foreign = undo_steps(plan, log, model, executor.identify, window=executor.window)
+        ours, changed, foreign = undo_steps(
+            plan, log, model, executor.identify, window=executor.window
+        )
         baseline = {u.name: plan.inventory.access(u) for u in plan.inventory.users}
         pairs, kept = _safe_undos(plan, ours, live, baseline)
+        kept = [*kept, *changed]
         gone = _undone_already(plan, log, model)
         undos = [u for _, u in pairs]
         if dry_run:
