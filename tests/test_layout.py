@@ -30,6 +30,7 @@ LAYERS = (
     ("plan",),
     ("runtime",),
     ("report",),
+    ("export",),
     ("org",),
     ("__init__",),
     ("cli", "__main__"),

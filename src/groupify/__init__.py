@@ -30,6 +30,7 @@ from groupify.errors import (
     QuotaError,
     StalePlanError,
 )
+from groupify.export import export_cloudformation, export_terraform
 from groupify.inventory.account import scan
 from groupify.inventory.gaad import load_gaad, parse_gaad
 from groupify.inventory.model import (
@@ -102,6 +103,8 @@ __all__ = [
     "apply",
     "build_plan",
     "compare_proposals",
+    "export_cloudformation",
+    "export_terraform",
     "load_gaad",
     "load_plan",
     "minimal_groups",

@@ -9,6 +9,7 @@ import pytest
 
 import groupify
 import groupify.cli
+import groupify.export
 import groupify.plan.reconcile
 import groupify.plan.replay
 import groupify.plan.views
@@ -31,6 +32,8 @@ EXPECTED_BACKENDS = {
     "reverse": PLAN_OPS,
     "text": ALL,
     "report": PLAN_OPS,
+    "terraform": PLAN_OPS,
+    "cloudformation": PLAN_OPS,
 }
 
 BIG = [doc(f"svc{i}:" + "A" * 60) for i in range(3)]

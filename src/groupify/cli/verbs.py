@@ -26,6 +26,7 @@ from attrs import frozen
 from groupify._files import is_stdout, read_json, write_atomic
 from groupify.aws import make_clients, session
 from groupify.cli import fleet, text
+from groupify.cli.export import export_verb
 from groupify.errors import GroupifyError, InputError
 from groupify.inventory.account import scan
 from groupify.inventory.gaad import load_gaad
@@ -857,6 +858,32 @@ VERBS: tuple[Verb, ...] = (
         ),
         report_verb,
         "groupify report plan.json --html change.html --markdown change.md",
+    ),
+    Verb(
+        "export",
+        "write a plan as Terraform or CloudFormation, in two stages (stage 2 after stage 1)",
+        (
+            Arg.of("plan", help="plan file from 'groupify plan'"),
+            Arg.of(
+                "--terraform",
+                metavar="DIR",
+                help="write the Terraform export in DIR (README.md, stage1/, stage2/)",
+            ),
+            Arg.of(
+                "--tf-json",
+                action="store_true",
+                help="with --terraform: Terraform's JSON syntax (.tf.json) instead of HCL (.tf)",
+            ),
+            Arg.of(
+                "--cloudformation",
+                metavar="DIR",
+                help="write the CloudFormation export in DIR (a stage-1 template, stage 2's calls)",
+            ),
+            JSON,
+        ),
+        export_verb,
+        "groupify export plan.json --terraform groups-tf/\n"
+        "  groupify export plan.json --cloudformation groups-cfn/",
     ),
     Verb(
         "rollback",
