@@ -194,7 +194,7 @@ def test_suppress_exceptions_through_a_stubbed_batch_update() -> None:
                 "FindingIdentifiers": [{"Id": "f1", "ProductArn": "arn:p"}],
                 "Workflow": {"Status": "SUPPRESSED"},
                 "Note": {
-                    "Text": "groupify: documented exception to IAM.2 for root-bg: tagged "
+                    "Text": "groupify: documented exception to IAM.2: tagged "
                     "groupify:exempt=break-glass",
                     "UpdatedBy": "groupify",
                 },
@@ -347,3 +347,52 @@ def test_the_caller_account_needs_no_role(org: dict[str, Any]) -> None:
     assert target.clients(MANAGEMENT)["sts"].get_caller_identity()["Account"] == MANAGEMENT
     with pytest.raises(groupify.InputError, match="give --role-name"):
         target.clients(org["members"][0])
+
+
+# -- found by adversarial review ---------------------------------------------------------
+
+
+def test_refusals_come_before_any_plan_is_written(
+    org: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --role-name, or an exclusion that matches nobody anywhere: one line, exit 2, and
+    no plan file left behind to apply by mistake."""
+    out_dir = tmp_path / "plans"
+    base = ["plan", "--organization", "--endpoint-url", org["url"], "--out-dir", str(out_dir)]
+    assert main(base) == 2
+    assert "give --role-name" in capsys.readouterr().err
+    assert main([*base, "--role-name", ROLE, "--exclude-user", "evee"]) == 2
+    assert "'evee' matches no user in any account" in capsys.readouterr().err
+    assert not out_dir.exists() or not list(out_dir.glob("*.json"))
+    assert main([*base, "--role-name", ROLE, "--account-workers", "0"]) == 2
+
+
+def test_planning_again_over_a_begun_run_is_refused(
+    org: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "plans"
+    common = ["--endpoint-url", org["url"], "--role-name", ROLE]
+    one = ["--accounts", org["members"][0]]
+    assert main(["plan", *one, *common, "--out-dir", str(out_dir)]) == 0
+    assert main(["apply", str(out_dir), *common, "--yes", "--settle", "0"]) == 0
+    capsys.readouterr()
+    assert main(["plan", *one, *common, "--out-dir", str(out_dir)]) == 2
+    assert "has a journal" in capsys.readouterr().err
+
+
+def test_a_run_that_stopped_is_a_failed_account_in_the_summary() -> None:
+    from groupify.cli.fleet import summary_text
+    from groupify.org.fleet import AccountResult
+    from groupify.runtime.result import ApplyResult
+
+    stopped = ApplyResult(
+        mode="apply",
+        applied=["s1"],
+        already=(),
+        failed=[("s2", "s2 detach_user_policy failed: AccessDenied: no")],
+        remaining=["s3"],
+    )
+    text_ = summary_text(
+        "apply", [AccountResult("111111111111", value=stopped)], ["applied", "complete"]
+    )
+    assert "0 ok, 1 failed" in text_ and "FAILED" in text_ and "AccessDenied" in text_

@@ -929,3 +929,15 @@ def test_a_wait_that_is_not_a_finite_number_is_refused(
     with pytest.raises(InputError, match="settle must be a finite number"):
         rollback(tmp_path / "j", iam=iam, sts=sts, settle=settle)
     assert awsmoto.state_now() == before
+
+
+def test_verify_refuses_another_account(url: str, tmp_path: Path) -> None:
+    """Credentials that reach another account (a misdirected role) are refused by verify,
+    as by apply and rollback, rather than reported as every user's access changed."""
+    import attrs
+
+    plan = make_plan(url)
+    other = attrs.evolve(plan, inventory=attrs.evolve(plan.inventory, account_id="210987654321"))
+    iam, sts = awsmoto.clients(url)
+    with pytest.raises(StalePlanError, match="but these credentials reach 123456789012"):
+        verify(other, iam=iam, sts=sts)

@@ -58,13 +58,33 @@ def summary_text(title: str, results: Sequence[AccountResult], columns: Sequence
     for r in results:
         if r.ok:
             value = r.value if isinstance(r.value, dict) else _figures(r.value)
-            rows.append([r.account, "ok", *(value.get(c, "") for c in columns), ""])
+            status = "ok" if _done(r) else "FAILED"
+            rows.append([r.account, status, *(value.get(c, "") for c in columns), _why(r)])
         else:
             rows.append([r.account, "FAILED", *("" for _ in columns), f"{r.kind}: {r.error}"])
-    failed = sum(1 for r in results if not r.ok)
+    failed = sum(1 for r in results if not _done(r))
     head = f"{title}: {len(results)} account(s), {len(results) - failed} ok, {failed} failed\n"
     table = text.table(["account", "status", *columns, "error"], rows)
     return head + table + "\n"
+
+
+def _done(r: AccountResult) -> bool:
+    """The account's work finished and its checks passed (a run that stopped is a failure)."""
+    return r.ok and bool(getattr(r.value, "ok", True))
+
+
+def _why(r: AccountResult) -> str:
+    """Why an account's run did not finish: its first failed step, kept call, or check."""
+    value = r.value
+    for step, message in getattr(value, "failed", ()) or ():
+        return f"{step}: {message}"
+    for step, message in getattr(value, "kept", ()) or ():
+        return f"kept {step}: {message}"
+    failures = getattr(value, "failures", ()) or ()
+    if failures:
+        first = failures[0]
+        return f"{first.user}: {first.note}"
+    return ""
 
 
 def _figures(value: Any) -> dict[str, Any]:
@@ -98,7 +118,7 @@ def _status(results: Sequence[AccountResult], ok: Any = None) -> int:
 def _json(results: Sequence[AccountResult], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "accounts": [r.to_dict() for r in results],
-        "failed": [r.account for r in results if not r.ok],
+        "failed": [r.account for r in results if not _done(r)],
         **(extra or {}),
     }
 
@@ -120,7 +140,8 @@ def plan_many(
     **options: Any,
 ) -> int:
     """Plan every chosen account into *out_dir*; print the summary."""
-    base = target.base()
+    if account_workers < 1:
+        raise InputError("--account-workers must be at least 1")
     if organization:
         orgs = service_client(
             target.session, "organizations", region=target.region, endpoint_url=target.endpoint_url
@@ -130,6 +151,7 @@ def plan_many(
         chosen = check_account_ids(accounts)
     if not chosen:
         raise InputError("no active account to plan")
+    _need_role(target, chosen)
     findings = None
     if from_securityhub:
         hub = service_client(
@@ -139,7 +161,6 @@ def plan_many(
             endpoint_url=target.endpoint_url,
         )
         findings = iam2_findings(hub, accounts=chosen, retry=target.retry)
-    del base
     results = plan_accounts(
         target,
         chosen,
@@ -169,6 +190,20 @@ def plan_many(
     return _status(results)
 
 
+def _need_role(target: Target, accounts: Sequence[str]) -> None:
+    """Refuse before any account runs when some account is not the caller's and no role
+    was given (one line, instead of one failure per account)."""
+    if target.role_name:
+        return
+    mine = target.caller()["Account"]
+    others = [a for a in accounts if a != mine]
+    if others:
+        raise InputError(
+            f"account {others[0]} is not the caller's ({mine}); give --role-name (the role to "
+            "assume in each member account)"
+        )
+
+
 def apply_many(
     *,
     target: Target,
@@ -184,7 +219,10 @@ def apply_many(
     **options: Any,
 ) -> int:
     """Dry-run every plan, ask once, then apply them all (each in its own account)."""
+    if account_workers < 1:
+        raise InputError("--account-workers must be at least 1")
     paths = plan_paths(plans)
+    _need_role(target, [_account_of(p) for p in paths])
     preview = apply_plans(
         target, paths, dry_run=True, key=key, account_workers=account_workers, **options
     )

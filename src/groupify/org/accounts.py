@@ -10,7 +10,7 @@ from typing import Any
 from attrs import field, frozen
 
 from groupify.aws import RetryPolicy, assumed_session, call, make_clients, session, token_pages
-from groupify.errors import InputError
+from groupify.errors import AWSError, InputError
 
 __all__ = ["Account", "Target", "organization_accounts"]
 
@@ -70,9 +70,14 @@ def organization_accounts(
         pending = list(ous)
         while pending:
             parent = pending.pop()
-            for page in token_pages(fetch("list_accounts_for_parent"), ParentId=parent):
-                for raw in page.get("Accounts", []):
-                    found[raw["Id"]] = raw
+            try:
+                for page in token_pages(fetch("list_accounts_for_parent"), ParentId=parent):
+                    for raw in page.get("Accounts", []):
+                        found[raw["Id"]] = raw
+            except AWSError as exc:
+                if exc.code == "ParentNotFoundException":
+                    raise InputError(f"--ou {parent}: no such OU in this Organization") from None
+                raise
             for page in token_pages(fetch("list_organizational_units_for_parent"), ParentId=parent):
                 pending.extend(ou["Id"] for ou in page.get("OrganizationalUnits", []))
         listed = list(found.values())

@@ -76,10 +76,11 @@ def _scoped(
     account: str, inventory: Any, findings: Sequence[IAM2Finding]
 ) -> tuple[dict[str, str], list[dict[str, str]]]:
     """Users to leave out (no finding), and the findings' users groupify cannot plan, why."""
-    failing = {f.user_name for f in findings if f.account_id == account}
+    # IAM user names are unique ignoring case: so is the match of a finding to a user.
+    failing = {f.user_name.lower() for f in findings if f.account_id == account}
     by_lower = {u.name.lower(): u for u in inventory.users}
     out_of_scope = {
-        u.name: OUT_OF_SCOPE for u in inventory.users if u.direct and u.name not in failing
+        u.name: OUT_OF_SCOPE for u in inventory.users if u.direct and u.name.lower() not in failing
     }
     unplanned = []
     for f in sorted({f for f in findings if f.account_id == account}, key=lambda f: f.user_name):
@@ -120,9 +121,18 @@ def plan_accounts(
     Exclusion rules may match nobody in a given account (they are checked over
     the whole Organization by the caller), so unmatched rules are allowed here.
     """
-    os.makedirs(out_dir, exist_ok=True)
+    directory = os.fspath(out_dir)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise InputError(f"--out-dir {directory}: exists and is not a directory")
+    for account in accounts:
+        path = os.path.join(directory, f"{account}.json")
+        if os.path.exists(path + ".journal"):
+            raise InputError(
+                f"{path} has a journal ({path}.journal): a run of that plan began; finish or "
+                "roll it back, and move both away, before planning this account again"
+            )
 
-    def one(account: str) -> dict[str, Any]:
+    def one(account: str) -> tuple[Plan, dict[str, Any]]:
         inventory = scan(**target.clients(account), retry=target.retry)
         if inventory.account_id != account:
             raise InputError(f"the role reached account {inventory.account_id}, not {account}")
@@ -137,11 +147,9 @@ def plan_accounts(
             out_of_scope=out_of_scope if findings is not None else None,
         )
         plan = build_plan(proposal, accept=_accepted_for(account, accept))
-        path = os.path.join(os.fspath(out_dir), f"{account}.json")
-        plan.save(path, key=key)
         summary = plan.summary()
-        return {
-            "plan": path,
+        return plan, {
+            "plan": os.path.join(directory, f"{account}.json"),
             "users_in_scope": summary["users_migrated"],
             "exceptions": summary["exceptions"],
             "groups_created": summary["groups_created"],
@@ -155,20 +163,27 @@ def plan_accounts(
 
     results = for_each(accounts, one, workers=workers)
     if not allow_unmatched and (exclude_users or exclude_tags):
-        _check_rules_somewhere(results, exclude_users, exclude_tags)
+        # Before anything is written: a typo must not leave plans that migrate its user.
+        _check_rules_somewhere([r.value[1] for r in results if r.ok], exclude_users, exclude_tags)
+    os.makedirs(directory, exist_ok=True)
+    out = []
     for r in results:
-        if r.ok:
-            r.value.pop("users"), r.value.pop("tags")
-    return results
+        if not r.ok:
+            out.append(r)
+            continue
+        plan, summary = r.value
+        plan.save(summary["plan"], key=key)
+        summary.pop("users"), summary.pop("tags")
+        out.append(AccountResult(r.account, value=summary, seconds=r.seconds))
+    return out
 
 
 def _check_rules_somewhere(
-    results: Sequence[AccountResult], users: Sequence[str], tags: Sequence[str]
+    planned: Sequence[dict[str, Any]], users: Sequence[str], tags: Sequence[str]
 ) -> None:
     """An exclusion rule that matches no user in any planned account is a typo: refuse."""
     import fnmatch
 
-    planned = [r.value for r in results if r.ok]
     if not planned:
         return
     names = [n.lower() for v in planned for n in v["users"]]
@@ -280,8 +295,11 @@ def exception_reasons(results: Iterable[AccountResult]) -> dict[tuple[str, str],
     for r in results:
         if not r.ok or not r.value.ok:
             continue
+        still = set(getattr(r.value, "exempt_now", ()))
         for user, reason in r.value.exceptions:
             if reason in (OUT_OF_SCOPE, "runs groupify"):
                 continue  # not a documented exception: nothing to suppress
+            if user not in still:
+                continue  # its exemption no longer holds in the account (a tag removed)
             out[(r.account, user)] = reason
     return out

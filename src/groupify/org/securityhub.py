@@ -149,10 +149,11 @@ def suppress_exceptions(
     chosen = [f for f in findings if (f.account_id, f.user_name) in reasons]
     by_note: dict[str, list[IAM2Finding]] = {}
     for f in chosen:
-        note = (
-            f"groupify: documented exception to IAM.2 for {f.user_name}: "
-            f"{reasons[(f.account_id, f.user_name)]}"
-        )[:_NOTE_LIMIT]
+        # One note per reason (not per user), so that findings share calls: the API's
+        # request rate is low.
+        note = (f"groupify: documented exception to IAM.2: {reasons[(f.account_id, f.user_name)]}")[
+            :_NOTE_LIMIT
+        ]
         by_note.setdefault(note, []).append(f)
     done: list[str] = []
     failed: list[tuple[str, str]] = []

@@ -8,6 +8,7 @@ from typing import Any
 from attrs import frozen
 
 from groupify.aws import RetryPolicy, counted_clients
+from groupify.errors import StalePlanError
 from groupify.inventory.account import scan
 from groupify.inventory.model import Inventory
 from groupify.plan.model import Plan, load_plan
@@ -37,6 +38,9 @@ class VerifyReport:
     account_id: str
     users: tuple[UserCheck, ...]
     exceptions: tuple[tuple[str, str], ...]
+    #: Exempt users whose exemption still holds in the live account (one by tag needs
+    #: the tag still there): only their IAM.2 findings may be suppressed.
+    exempt_now: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -72,7 +76,15 @@ class VerifyReport:
 
 def verify_inventory(plan: Plan, live: Inventory) -> VerifyReport:
     """Compare a live inventory with the plan: IAM.2 for every non-exempt user, and
-    unchanged effective access for every user the plan's inventory recorded."""
+    unchanged effective access for every user the plan's inventory recorded.
+
+    Raises :class:`~groupify.errors.StalePlanError` when *live* is another account.
+    """
+    if live.account_id != plan.account_id:
+        raise StalePlanError(
+            f"the plan is for account {plan.account_id}, but these credentials reach "
+            f"{live.account_id}"
+        )
     exempt = {e.user: e.reason for e in plan.exceptions}
     caller = live.caller_user
     if caller and caller in live.user_by_name and caller not in exempt:
@@ -111,10 +123,19 @@ def verify_inventory(plan: Plan, live: Inventory) -> VerifyReport:
         checks.append(UserCheck(user.name, iam2, access, "; ".join(note)))
     for name in sorted(set(plan.inventory.user_by_name) - set(live.user_by_name) - set(exempt)):
         checks.append(UserCheck(name, True, False, "user no longer exists"))
+    still = []
+    for name, reason in sorted(exempt.items()):
+        live_user = live.user_by_name.get(name)
+        if live_user is None:
+            continue
+        by_tag = reason.startswith(("excluded by tag", "tagged "))
+        if not by_tag or plan.exemptions.reason(live_user) is not None:
+            still.append(name)
     return VerifyReport(
         account_id=live.account_id,
         users=tuple(sorted(checks, key=lambda c: c.user)),
         exceptions=tuple(sorted(exempt.items())),
+        exempt_now=tuple(still),
     )
 
 
