@@ -531,3 +531,47 @@ def test_stage2_script_against_an_embedded_iam(moto_url: str, tmp_path: Path) ->
     again = run()
     assert again.returncode == 0 and "already gone" in again.stdout
     assert groupify.verify(plan, iam=iam, sts=sts).ok
+
+
+# -- found by adversarial review ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["hcl", "tf-json", "cloudformation"])
+def test_a_document_with_line_separator_characters_round_trips(target: str, tmp_path: Path) -> None:
+    """U+0085 and U+2028 inside a policy string are not line breaks for the heredoc."""
+    odd = grant("s3:GetObject", resource="arn:aws:s3:::b/a\u0085b\u2028c/*")
+    inventory = make_inventory({"ann": {"inline": {"odd": odd}}, "bob": {"inline": {"odd2": odd}}})
+    check_round_trip(groupify.build_plan(groupify.propose(inventory)), target, tmp_path)
+
+
+def test_a_name_that_looks_like_another_names_suffixed_form_gets_its_own_identifier() -> None:
+    names = ["a.b", "a-b", "a_b", "a@b"]
+    first = identifiers(names, terraform_identifier, suffix=lambda d: "_" + d)
+    tricky = first["a-b"]  # a suffixed form; now a group is named exactly that
+    ids = identifiers([*names, tricky], terraform_identifier, suffix=lambda d: "_" + d)
+    assert len(set(ids.values())) == len(ids)
+
+
+def test_nested_export_directories_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_path = tmp_path / "p.json"
+    example_plan().save(plan_path)
+    with pytest.raises(InputError, match="one directory is inside the other"):
+        export_verb(
+            plan=str(plan_path),
+            terraform=str(tmp_path / "x" / "stage2"),
+            cloudformation=str(tmp_path / "x"),
+            tf_json=False,
+            as_json=False,
+            out=io.StringIO(),
+        )
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_new_syntax_replaces_the_old_one(tmp_path: Path) -> None:
+    from groupify.export import export_terraform
+
+    export_terraform(example_plan(), tmp_path, tf_json=True)
+    export_terraform(example_plan(), tmp_path)
+    assert sorted(p.name for p in (tmp_path / "stage1").iterdir()) == ["groups.tf", "versions.tf"]

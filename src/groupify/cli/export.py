@@ -7,7 +7,7 @@ import os
 from typing import TextIO
 
 from groupify.errors import InputError
-from groupify.export import export_cloudformation, export_terraform
+from groupify.export import cloudformation_files, terraform_files, write_files
 from groupify.plan.model import load_plan
 
 __all__ = ["export_verb"]
@@ -28,23 +28,26 @@ def export_verb(
         raise InputError("give --terraform DIR and/or --cloudformation DIR")
     if tf_json and not terraform:
         raise InputError("--tf-json goes with --terraform DIR")
-    if (
-        terraform
-        and cloudformation
-        and os.path.realpath(terraform) == os.path.realpath(cloudformation)
-    ):
-        raise InputError("--terraform and --cloudformation name the same directory")
+    if terraform and cloudformation:
+        a, b = os.path.realpath(terraform), os.path.realpath(cloudformation)
+        if a == b:
+            raise InputError("--terraform and --cloudformation name the same directory")
+        if os.path.commonpath([a, b]) in (a, b):
+            raise InputError("--terraform and --cloudformation: one directory is inside the other")
     for name in (terraform, cloudformation):
         if name and os.path.exists(name) and not os.path.isdir(name):
             raise InputError(f"{name}: not a directory")
     loaded = load_plan(plan)  # checks format, checksum and fingerprint, and replays it
-    written: dict[str, list[str]] = {}
+    # Build every file first: a refusal (CloudFormation's limits, say) writes nothing.
+    files: dict[str, tuple[str, dict[str, str]]] = {}
     if terraform:
-        written["terraform"] = [
-            str(p) for p in export_terraform(loaded, terraform, tf_json=tf_json)
-        ]
+        files["terraform"] = (terraform, terraform_files(loaded, tf_json=tf_json))
     if cloudformation:
-        written["cloudformation"] = [str(p) for p in export_cloudformation(loaded, cloudformation)]
+        files["cloudformation"] = (cloudformation, cloudformation_files(loaded))
+    written: dict[str, list[str]] = {
+        target: [str(p) for p in write_files(where, made)]
+        for target, (where, made) in files.items()
+    }
     if as_json:
         from groupify.cli.verbs import envelope  # verbs imports this module
 

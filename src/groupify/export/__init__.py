@@ -34,11 +34,23 @@ __all__ = [
     "export_cloudformation",
     "export_terraform",
     "terraform_files",
+    "write_files",
 ]
 
 
-def _write(directory: str | os.PathLike[str], files: dict[str, str]) -> list[Path]:
+def write_files(directory: str | os.PathLike[str], files: dict[str, str]) -> list[Path]:
+    """Write an export's files (path relative to *directory* → text); return their paths.
+
+    Terraform files of the other syntax left by an earlier export (``groups.tf.json``
+    beside a new ``groups.tf``) are removed: Terraform would read both.
+    """
     root = Path(directory)
+    for relative in files:
+        for old, new in ((".tf.json", ".tf"), (".tf", ".tf.json")):
+            if relative.endswith(new) and not relative.endswith(old):
+                stale = root / (relative[: -len(new)] + old)
+                if stale.is_file():
+                    stale.unlink()
     written = []
     for relative, text in files.items():
         path = root / relative
@@ -60,7 +72,7 @@ def export_terraform(
     that does not verify (:class:`~groupify.PlanVerificationError`,
     :class:`~groupify.EscalationError`).
     """
-    return _write(directory, terraform_files(plan, tf_json=tf_json))
+    return write_files(directory, terraform_files(plan, tf_json=tf_json))
 
 
 def export_cloudformation(plan: Plan, directory: str | os.PathLike[str]) -> list[Path]:
@@ -70,4 +82,4 @@ def export_cloudformation(plan: Plan, directory: str | os.PathLike[str]) -> list
     :class:`~groupify.InputError` for one past CloudFormation's limits (500 resources,
     a 1 MB template).
     """
-    return _write(directory, cloudformation_files(plan))
+    return write_files(directory, cloudformation_files(plan))

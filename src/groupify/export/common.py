@@ -103,8 +103,22 @@ def identifiers(
     for shape, group in by_form.items():
         for name in group:
             out[name] = shape if len(group) == 1 else shape + suffix(digest(name, 8))
-    if len(set(out.values())) != len(out):  # a name that looks like another's suffixed form
-        raise ValueError("two names give the same identifier")
+    # A name can look like another's suffixed form (``a_b_d44362d6`` beside ``a-b``): the
+    # suffixed ones then take longer digests until every identifier is unique.
+    length = 8
+    while len(set(out.values())) != len(out):
+        length += 4
+        seen: dict[str, int] = {}
+        for ident in out.values():
+            seen[ident] = seen.get(ident, 0) + 1
+        for name, ident in out.items():
+            if seen[ident] > 1 and ident != form(name):
+                out[name] = form(name) + suffix(digest(name, length))
+        if length > 64:  # every digest differs by then; a bare form collides with a bare one
+            for name, ident in sorted(out.items()):
+                if list(out.values()).count(ident) > 1:
+                    out[name] = form(name) + suffix(digest(name, 64))
+            break
     return out
 
 

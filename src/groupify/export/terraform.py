@@ -279,7 +279,9 @@ def _hcl_lines(value: Value, indent: str) -> list[str]:
     if isinstance(value, Document):
         pretty = json.dumps(json.loads(value.canonical), indent=2, ensure_ascii=False)
         inner = indent + "  "
-        body = [inner + line for line in _template_escape(pretty).splitlines()]
+        # split("\n"), not splitlines(): a document may hold U+0085 or U+2028 inside a
+        # string, which splitlines() would break the JSON at.
+        body = [inner + line for line in _template_escape(pretty).split("\n")]
         return ["<<-EOT", *body, indent + "EOT"]
     items = [_hcl_lines(v, indent + "  ")[0] for v in value]
     return ["[", *(f"{indent}  {item}," for item in items), indent + "]"]
