@@ -38,6 +38,7 @@ __all__ = [
     "Progress",
     "check_waits",
     "claims",
+    "created_entity",
     "run_steps",
 ]
 
@@ -195,9 +196,9 @@ class Executor:
             entity = self.identify(step)
             if claims(entity, prior, began if lost else None, window=self.window):
                 return Outcome("seen", lost, entity)
-            kind, name = _created_name(step, self.plan)
+            label = created_entity(step, self.plan)[2]
             raise ConflictError(
-                f"{kind} {name} already exists and groupify did not create it (created "
+                f"{label} already exists and groupify did not create it (created "
                 f"{entity['created'] if entity else 'at an unknown time'}); it is left alone: "
                 "rename the planned one or remove it, and make a new plan",
                 operation=api_name(step.op),
@@ -212,13 +213,12 @@ class Executor:
 
         IAM may have just made it, so ``NoSuchEntity`` is retried a while.
         """
-        p = step.params
+        key, value, _ = created_entity(step, self.plan)
         try:
-            if step.op == "create_group":
-                body = self.read("get_group", eventual=True, GroupName=p["GroupName"])
+            if key == "GroupName":
+                body = self.read("get_group", eventual=True, GroupName=value)
             else:
-                arn = self.plan.inventory.policy_arn(p["PolicyName"], p.get("Path", "/"))
-                body = self.read("get_policy", eventual=True, PolicyArn=arn)
+                body = self.read("get_policy", eventual=True, PolicyArn=value)
         except AWSError as exc:
             if exc.code == "NoSuchEntity":
                 return None
@@ -489,11 +489,14 @@ def _created_entity(op: str, body: Any) -> dict[str, str] | None:
     return {"id": str(item[key]), "created": str(created or "")}
 
 
-def _created_name(step: Step, plan: Plan) -> tuple[str, str]:
+def created_entity(step: Step, plan: Plan) -> tuple[str, str, str]:
+    """What a create step names: the parameter later steps name it by, its value, and a
+    label (``("GroupName", "ops", "group 'ops'")``, ``("PolicyArn", arn, "policy arn")``)."""
     p = step.params
     if step.op == "create_group":
-        return "group", repr(p["GroupName"])
-    return "policy", plan.inventory.policy_arn(p["PolicyName"], p.get("Path", "/"))
+        return "GroupName", p["GroupName"], f"group {p['GroupName']!r}"
+    arn = plan.inventory.policy_arn(p["PolicyName"], p.get("Path", "/"))
+    return "PolicyArn", arn, f"policy {arn}"
 
 
 def claims(

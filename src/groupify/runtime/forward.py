@@ -36,6 +36,7 @@ from groupify.runtime.executor import (
     Progress,
     check_waits,
     claims,
+    created_entity,
     run_steps,
 )
 from groupify.runtime.journal import Journal, StepState
@@ -180,12 +181,8 @@ def _refuse_changing_theirs(plan: Plan, state: Reconciliation, foreign: list[str
     by_id = {s.id: s for s in plan.steps}
     theirs: dict[tuple[str, str], str] = {}
     for sid in foreign:
-        step = by_id[sid]
-        if step.op == "create_group":
-            theirs[("GroupName", step.params["GroupName"])] = f"group {step.params['GroupName']!r}"
-        else:
-            arn = plan.inventory.policy_arn(step.params["PolicyName"], step.params.get("Path", "/"))
-            theirs[("PolicyArn", arn)] = f"policy {arn}"
+        key, value, label = created_entity(by_id[sid], plan)
+        theirs[(key, value)] = label
     changes = sorted(
         {
             f"{theirs[key]} exists but groupify did not create it; the plan would change it "

@@ -23,7 +23,14 @@ from groupify.plan.ops import PLAN_OPS, Backend
 from groupify.plan.reconcile import is_done, live_model, reconcile
 from groupify.plan.replay import AccountModel
 from groupify.plan.steps import Step
-from groupify.runtime.executor import Executor, Progress, check_waits, claims, run_steps
+from groupify.runtime.executor import (
+    Executor,
+    Progress,
+    check_waits,
+    claims,
+    created_entity,
+    run_steps,
+)
 from groupify.runtime.journal import Journal, StepState
 from groupify.runtime.result import ApplyResult
 
@@ -104,7 +111,8 @@ def undo_steps(
         why = _not_ours(step, history.get(step.id), identify, window)
         if why is not None:
             foreign[step.id] = why
-            theirs[_created_key(step, plan)] = _created_label(step, plan)
+            key, value, label = created_entity(step, plan)
+            theirs[(key, value)] = label
     out: list[tuple[Step, Step]] = []
     changed: list[Step] = []  # groupify's, but no longer in place: nothing to undo
     previous: list[str] = []
@@ -200,18 +208,6 @@ def _why_theirs(state: StepState | None) -> str:
             return "groupify's call was refused; someone else did it"
         case _:
             return "no run of this journal did it"
-
-
-def _created_key(step: Step, plan: Plan) -> tuple[str, str]:
-    if step.op == "create_group":
-        return ("GroupName", step.params["GroupName"])
-    p = step.params
-    return ("PolicyArn", plan.inventory.policy_arn(p["PolicyName"], p.get("Path", "/")))
-
-
-def _created_label(step: Step, plan: Plan) -> str:
-    key, value = _created_key(step, plan)
-    return f"group {value!r}" if key == "GroupName" else f"policy {value}"
 
 
 def rollback(
