@@ -34,7 +34,7 @@ from moto.server import ThreadedMotoServer  # noqa: E402
 from groupify.aws import RetryPolicy  # noqa: E402
 from groupify.cli.text import table  # noqa: E402
 from groupify.org.accounts import Target  # noqa: E402
-from groupify.org.runs import apply_plans, plan_accounts  # noqa: E402
+from groupify.org.runs import apply_plans, load_plans, plan_accounts  # noqa: E402
 from groupify.testing import populate, synthetic_gaad  # noqa: E402
 
 ROLE = "GroupifyMember"
@@ -120,7 +120,7 @@ def main() -> None:
                     raise SystemExit(f"plan failed: {failed[0].account}: {failed[0].error}")
                 dry = apply_plans(
                     target,
-                    sorted(str(p) for p in out_dir.glob("*.json")),
+                    load_plans(sorted(str(p) for p in out_dir.glob("*.json"))),
                     dry_run=True,
                     account_workers=workers,
                 )

@@ -21,6 +21,7 @@ from groupify.org.fleet import AccountResult
 from groupify.org.runs import (
     apply_plans,
     exception_reasons,
+    load_plans,
     plan_accounts,
     plan_paths,
     rollback_journals,
@@ -221,11 +222,9 @@ def apply_many(
     """Dry-run every plan, ask once, then apply them all (each in its own account)."""
     if account_workers < 1:
         raise InputError("--account-workers must be at least 1")
-    paths = plan_paths(plans)
-    _need_role(target, [_account_of(p) for p in paths])
-    preview = apply_plans(
-        target, paths, dry_run=True, key=key, account_workers=account_workers, **options
-    )
+    loaded = load_plans(plan_paths(plans), key)  # read and verified once, for both passes
+    _need_role(target, list(loaded))
+    preview = apply_plans(target, loaded, dry_run=True, account_workers=account_workers, **options)
     pending = sum(len(r.value.remaining) for r in preview if r.ok)
     if dry_run or not pending:
         if as_json:
@@ -235,11 +234,9 @@ def apply_many(
         return _status(preview)
     ready = [r.account for r in preview if r.ok]
     confirm(f"Apply {pending} step(s) in {len(ready)} account(s) ({', '.join(ready)})?", yes=yes)
-    chosen = [p for p in paths if _account_of(p) in ready]
     results = apply_plans(
         target,
-        chosen,
-        key=key,
+        {account: loaded[account] for account in ready},
         account_workers=account_workers,
         progress=lambda account: text.Progress(sys.stderr, f"apply {account}"),
         **options,
@@ -252,12 +249,6 @@ def apply_many(
         out.write(summary_text("apply", results, cols))
         out.write("Run the same command again to resume the accounts that did not finish.\n")
     return _status(results, ok=lambda v: v.ok)
-
-
-def _account_of(path: str) -> str:
-    from groupify.plan.model import load_plan
-
-    return load_plan(path).account_id
 
 
 def verify_many(
@@ -343,7 +334,7 @@ def rollback_many(
     **options: Any,
 ) -> int:
     """Roll back every journal in its account (ask once)."""
-    paths = _journal_paths(journals)
+    paths = plan_paths(journals, pattern="*.journal", what="journals")
     preview = rollback_journals(target, paths, dry_run=True, account_workers=account_workers)
     pending = sum(len(r.value.remaining) for r in preview if r.ok)
     if dry_run or not pending:
@@ -359,22 +350,6 @@ def rollback_many(
     else:
         out.write(summary_text("rollback", results, ["applied", "kept", "complete"]))
     return _status(results, ok=lambda v: v.ok)
-
-
-def _journal_paths(items: Sequence[str]) -> list[str]:
-    from pathlib import Path
-
-    out: list[str] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(str(p) for p in path.glob("*.journal") if p.is_file())
-            if not found:
-                raise InputError(f"{item}: no journals (*.journal) in this directory")
-            out += found
-        else:
-            out.append(item)
-    return list(dict.fromkeys(out))
 
 
 def report_many(

@@ -10,7 +10,7 @@ call where nothing is left) and resumes only what is unfinished.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "OUT_OF_SCOPE",
     "apply_plans",
     "exception_reasons",
+    "load_plans",
     "plan_accounts",
     "plan_paths",
     "rollback_journals",
@@ -41,16 +42,19 @@ __all__ = [
 OUT_OF_SCOPE = "out of scope: no open FAILED IAM.2 finding in Security Hub"
 
 
-def plan_paths(items: Sequence[str]) -> list[str]:
+def plan_paths(
+    items: Sequence[str], *, pattern: str = "*.json", what: str = "plan files"
+) -> list[str]:
     """Plan files from the arguments: files as given, and every ``*.json`` in a directory
-    (sorted). A path that does not exist is an :class:`InputError`."""
+    (sorted); *pattern* and *what* choose other files (journals: ``*.journal``). A path
+    that does not exist is an :class:`InputError`."""
     out: list[str] = []
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found = sorted(str(p) for p in path.glob("*.json") if p.is_file())
+            found = sorted(str(p) for p in path.glob(pattern) if p.is_file())
             if not found:
-                raise InputError(f"{item}: no plan files (*.json) in this directory")
+                raise InputError(f"{item}: no {what} ({pattern}) in this directory")
             out += found
         elif path.exists() or item == "-":
             out.append(item)
@@ -202,8 +206,9 @@ def _check_rules_somewhere(
             )
 
 
-def _load_all(paths: Sequence[str], key: bytes | None) -> dict[str, tuple[str, Plan]]:
-    """Each plan by its account id; two plans for one account are refused."""
+def load_plans(paths: Sequence[str], key: bytes | None = None) -> dict[str, tuple[str, Plan]]:
+    """Each plan (read and verified once) with its path, by its account id; two plans for
+    one account are refused. *key* requires each to be signed with it."""
     out: dict[str, tuple[str, Plan]] = {}
     for path in paths:
         plan = load_plan(path, key=key)
@@ -218,17 +223,16 @@ def _load_all(paths: Sequence[str], key: bytes | None) -> dict[str, tuple[str, P
 
 def apply_plans(
     target: Target,
-    paths: Sequence[str],
+    plans: Mapping[str, tuple[str, Plan]],
     *,
     dry_run: bool = False,
-    key: bytes | None = None,
     workers: int = 4,
     account_workers: int = 4,
     progress: Callable[[str], Any] | None = None,
     **options: Any,
 ) -> list[AccountResult]:
-    """Apply (or dry-run) each plan in the account it records, each with ``PLAN.journal``."""
-    plans = _load_all(paths, key)
+    """Apply (or dry-run) each plan (from :func:`load_plans`) in the account it records,
+    each with ``PLAN.journal``."""
 
     def one(account: str) -> ApplyResult:
         path, plan = plans[account]
@@ -250,7 +254,7 @@ def verify_plans(
     target: Target, paths: Sequence[str], *, account_workers: int = 4
 ) -> list[AccountResult]:
     """Verify each plan in the account it records."""
-    plans = _load_all(paths, None)
+    plans = load_plans(paths)
 
     def one(account: str) -> VerifyReport:
         return verify(plans[account][1], retry=target.retry, **target.clients(account))
