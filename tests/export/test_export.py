@@ -113,6 +113,23 @@ def check_round_trip(plan: Plan, target: str, tmp: Path) -> None:
     assert done.comparable() == planned(plan)
     assert {u: done.access(u) for u in before} == before
     assert not any(done.user_managed[u] or done.user_inline[u] for u in plan.in_scope)
+    # stage2/grants.json lists exactly the grants the script removed.
+    removed = {
+        (u, "managed", a)
+        for u, had in first.user_managed.items()
+        for a in had - done.user_managed[u]
+    } | {
+        (u, "inline", n)
+        for u, had in first.user_inline.items()
+        for n in set(had) - set(done.user_inline[u])
+    }
+    grants = json.loads(out["stage2/grants.json"])
+    assert grants["fingerprint"] == plan.fingerprint
+    assert grants["account_id"] == plan.account_id
+    listed = [
+        (g["user"], g["kind"], g.get("policy_arn", g.get("policy_name"))) for g in grants["grants"]
+    ]
+    assert len(listed) == len(set(listed)) and set(listed) == removed
 
 
 # -- round trip -------------------------------------------------------------------------------
@@ -297,6 +314,7 @@ def test_export_verb_writes_both_and_refuses_bad_input(
         "stage1/groups.tf",
         "stage1/versions.tf",
         "stage2/README.md",
+        "stage2/grants.json",
         "stage2/remove-direct-grants.sh",
     ]
     script = tmp_path / "cfn" / "stage2" / "remove-direct-grants.sh"
@@ -319,7 +337,7 @@ def test_export_verb_writes_both_and_refuses_bad_input(
         as_json=False,
         out=text,
     )
-    assert text.getvalue().startswith(f"Terraform export written to {tmp_path / 'tfj'} (5 files)")
+    assert text.getvalue().startswith(f"Terraform export written to {tmp_path / 'tfj'} (6 files)")
     assert (tmp_path / "tfj" / "stage1" / "groups.tf.json").exists()
 
 

@@ -35,7 +35,7 @@ def test_example_export_matches_the_golden_files(
     capsys.readouterr()
     assert export_verb(plan="plan.json", as_json=False, out=io.StringIO(), **TARGETS[target]) == 0
     written = sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
-    assert len(written) == (4 if target == "cloudformation" else 5)
+    assert len(written) == (5 if target == "cloudformation" else 6)
     for path in written:
         relative = path.relative_to(tmp_path / "out").as_posix()
         check(f"export/{target}/{relative}", path.read_text(encoding="utf-8"))

@@ -12,6 +12,7 @@ Layout of an export directory::
     stage1/groups.tf              (or groups.tf.json, or groups.template.json)
     stage1/versions.tf            (Terraform) the AWS provider it is written for
     stage2/README.md              per user: the direct grants to remove, and where
+    stage2/grants.json            the same list, for tools
     stage2/remove-direct-grants.sh  the IAM calls for grants managed nowhere
 """
 

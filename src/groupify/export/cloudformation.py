@@ -30,7 +30,7 @@ from groupify.export.common import (
     logical_id,
     review_notes,
 )
-from groupify.export.stage2 import SCRIPT, stage2_readme, stage2_script
+from groupify.export.stage2 import GRANTS, SCRIPT, stage2_grants, stage2_readme, stage2_script
 from groupify.inventory.policy import canonical_document
 from groupify.plan.model import Plan
 from groupify.plan.ops import PLAN_OPS, Backend
@@ -249,5 +249,6 @@ def cloudformation_files(plan: Plan) -> dict[str, str]:
         "README.md": _readme(exported, size),
         f"stage1/{TEMPLATE}": body,
         "stage2/README.md": stage2_readme(exported, target="cloudformation"),
+        f"stage2/{GRANTS}": stage2_grants(exported),
         f"stage2/{SCRIPT}": stage2_script(exported),
     }

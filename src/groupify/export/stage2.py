@@ -13,16 +13,24 @@ failed check or call, before the next removal.
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Mapping
+from typing import Any
 
 from groupify.export.common import Exported, Route, routes
 from groupify.plan.steps import Step
 
-__all__ = ["SCRIPT", "stage2_readme", "stage2_script"]
+__all__ = ["GRANTS", "GRANTS_SCHEMA", "SCRIPT", "stage2_grants", "stage2_readme", "stage2_script"]
 
 #: The script's file name, in the export's ``stage2/`` directory.
 SCRIPT = "remove-direct-grants.sh"
+
+#: The machine-readable list of the grants stage 2 removes, beside the script.
+GRANTS = "grants.json"
+
+#: The ``schema`` of :data:`GRANTS`.
+GRANTS_SCHEMA = "groupify.export.grants/1"
 
 _PRELUDE = r"""set -euo pipefail
 set -o noglob # IAM names and ARNs are split into words below, never expanded
@@ -149,6 +157,33 @@ def stage2_script(exported: Exported) -> str:
     return "\n".join(lines)
 
 
+def stage2_grants(exported: Exported) -> str:
+    """The grants stage 2 removes, as JSON, for tools that find them in the user's own code.
+
+    One entry per removal step, in plan order: the step id, the user, ``managed`` with the
+    ``policy_arn`` or ``inline`` with the ``policy_name``, and the groups that replace it.
+    """
+    plan = exported.plan
+    found = routes(exported)
+    grants: list[dict[str, Any]] = []
+    for step in _removals(exported):
+        p = step.params
+        entry: dict[str, Any] = {"step": step.id, "user": p["UserName"]}
+        if step.op == "detach_user_policy":
+            entry |= {"kind": "managed", "policy_arn": p["PolicyArn"]}
+        else:
+            entry |= {"kind": "inline", "policy_name": p["PolicyName"]}
+        entry["replaced_by"] = sorted({r.group for r in found[step.id]})
+        grants.append(entry)
+    document = {
+        "schema": GRANTS_SCHEMA,
+        "account_id": plan.account_id,
+        "fingerprint": plan.fingerprint,
+        "grants": grants,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 #: Where a user's direct grant may live in its own code, per target.
 _IN_CODE: Mapping[str, str] = {
     "terraform": (
@@ -199,6 +234,10 @@ def stage2_readme(exported: Exported, *, target: str) -> str:
         "calls in plan order, and stops at the first failed check or call.",
         "",
         "Then `groupify verify PLAN` confirms that IAM.2 passes and no access changed.",
+        "",
+        f"The same list, for tools that find the grants in your code: `{GRANTS}` (each "
+        "removal's step, user, `managed` policy ARN or `inline` policy name, and the "
+        "groups that replace it).",
         "",
         "## Per user",
     ]

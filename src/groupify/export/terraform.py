@@ -30,7 +30,7 @@ from groupify.export.common import (
     terraform_identifier,
     wrap,
 )
-from groupify.export.stage2 import SCRIPT, stage2_readme, stage2_script
+from groupify.export.stage2 import GRANTS, SCRIPT, stage2_grants, stage2_readme, stage2_script
 from groupify.inventory.policy import canonical_document
 from groupify.plan.model import Plan
 from groupify.plan.ops import PLAN_OPS, Backend
@@ -418,5 +418,6 @@ def terraform_files(plan: Plan, *, tf_json: bool = False) -> dict[str, str]:
         f"stage1/groups{ext}": _tf_json(m) if tf_json else _hcl(m),
         f"stage1/versions{ext}": _VERSIONS_JSON if tf_json else _VERSIONS_HCL,
         "stage2/README.md": stage2_readme(exported, target="terraform"),
+        f"stage2/{GRANTS}": stage2_grants(exported),
         f"stage2/{SCRIPT}": stage2_script(exported),
     }
