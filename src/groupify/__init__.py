@@ -42,6 +42,7 @@ from groupify.inventory.model import (
     Quotas,
     User,
 )
+from groupify.mining.layers import Weights
 from groupify.mining.minimal import MinimalGroup, MinimalResult, minimal_groups
 from groupify.plan.build import build_plan
 from groupify.plan.model import Plan, load_plan
@@ -99,6 +100,7 @@ __all__ = [
     "User",
     "UserCheck",
     "VerifyReport",
+    "Weights",
     "__version__",
     "apply",
     "build_plan",

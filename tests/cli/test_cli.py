@@ -195,8 +195,17 @@ def test_propose_compare_strategies(tmp_path: Path, capsys: pytest.CaptureFixtur
     rows = {r["strategy"]: r for r in json.loads(capsys.readouterr().out)["result"]}
     assert set(rows) == {"exact", "minimal"}
     assert rows["minimal"]["groups"] <= rows["exact"]["groups"]
-    assert rows["exact"]["groups_per_user_max"] == 1
+    assert rows["exact"]["groups_per_user_max"] <= 10
     assert rows["minimal"]["users"] == rows["exact"]["users"]
+    for row in rows.values():  # layered: no more attachments than one bundle a user
+        assert row["memberships"] >= row["users"]
+    bundles = ["--no-layers", "--json"]
+    assert main([*argv, *bundles]) == 0
+    flat = {r["strategy"]: r for r in json.loads(capsys.readouterr().out)["result"]}
+    assert flat["exact"]["groups_per_user_max"] == 1
+    for strategy, row in rows.items():
+        assert row["groups"] <= flat[strategy]["groups"]
+        assert row["attachments"] < flat[strategy]["attachments"]
     assert main(argv) == 0
     assert "groups/user mean" in capsys.readouterr().out
 

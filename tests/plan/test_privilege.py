@@ -24,7 +24,8 @@ def grant(*actions: str, resource: str = "*", effect: str = "Allow", **extra: An
 
 
 def account(eve: dict[str, Any], **extra_users: dict[str, Any]) -> Inventory:
-    """eve and ann share S3 read (so they land in one new group); eve also holds *eve*."""
+    """eve and ann share S3 read; eve also holds *eve*. Proposed without layers, eve's
+    whole set is one new group (these tests are about that group's control paths)."""
     users: dict[str, dict[str, Any]] = {
         "ann": {"managed": [aws("AmazonS3ReadOnlyAccess")]},
         "eve": {
@@ -38,7 +39,7 @@ def account(eve: dict[str, Any], **extra_users: dict[str, Any]) -> Inventory:
 
 
 def findings(inventory: Inventory) -> list[tuple[str, str, str, Answer]]:
-    steps = _steps(groupify.propose(inventory))
+    steps = _steps(groupify.propose(inventory, layers=False))
     return [(f.user, f.group, f.action, f.answer) for f in control_findings(inventory, steps)]
 
 
@@ -51,7 +52,9 @@ def _steps(proposal: groupify.Proposal) -> tuple[groupify.Step, ...]:
 
 
 def only_group(inventory: Inventory) -> str:
-    (name,) = [g.name for g in groupify.propose(inventory).groups if "eve" in g.members]
+    (name,) = [
+        g.name for g in groupify.propose(inventory, layers=False).groups if "eve" in g.members
+    ]
     return name
 
 
@@ -103,7 +106,7 @@ def test_the_cloudsplaining_privesc_users_are_refused() -> None:
     }
     inventory = make_inventory(users)
     with pytest.raises(EscalationError) as info:
-        groupify.build_plan(groupify.propose(inventory))
+        groupify.build_plan(groupify.propose(inventory, layers=False))
     assert sorted((f.user, f.action) for f in info.value.findings) == [
         ("privesc11-PutGroupPolicy-user", "iam:PutGroupPolicy"),
         ("privesc8-AttachGroupPolicy-user", "iam:AttachGroupPolicy"),
@@ -233,7 +236,7 @@ def test_changing_a_customer_policy_on_the_group_is_a_finding() -> None:
             },
         }
     )
-    got = control_findings(inventory, _steps(groupify.propose(inventory)))
+    got = control_findings(inventory, _steps(groupify.propose(inventory, layers=False)))
     (group,) = {f.group for f in got}
     assert [(f.id, f.resource, f.answer) for f in got] == [
         (f"eve:CreatePolicyVersion:{group}:deploy", deploy, Answer.YES)
@@ -256,10 +259,10 @@ def test_joining_an_existing_group_it_may_change_is_a_finding() -> None:
             }
         },
     )
-    assert [g.existing for g in groupify.propose(inventory).groups] == [True]
+    assert [g.existing for g in groupify.propose(inventory, layers=False).groups] == [True]
     got = [
         (f.user, f.group, f.action)
-        for f in control_findings(inventory, _steps(groupify.propose(inventory)))
+        for f in control_findings(inventory, _steps(groupify.propose(inventory, layers=False)))
     ]
     assert ("eve", "readers", "iam:PutGroupPolicy") in got
 
@@ -267,7 +270,7 @@ def test_joining_an_existing_group_it_may_change_is_a_finding() -> None:
 def test_an_accepted_finding_is_recorded_and_checked_again_on_load(tmp_path: Path) -> None:
     """--accept ID lets the plan through; the plan file records it; load_plan re-checks."""
     inventory = account({"inline": {"iam": grant("iam:AttachGroupPolicy")}})
-    proposal = groupify.propose(inventory)
+    proposal = groupify.propose(inventory, layers=False)
     with pytest.raises(EscalationError) as info:
         groupify.build_plan(proposal)
     ids = [f.id for f in info.value.findings]
@@ -291,7 +294,7 @@ def test_an_accepted_finding_that_comes_back_worse_is_refused() -> None:
 
     mfa = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
     planned = account({"inline": {"iam": grant("iam:AttachGroupPolicy", Condition=mfa)}})
-    proposal = groupify.propose(planned)
+    proposal = groupify.propose(planned, layers=False)
     with pytest.raises(EscalationError) as info:
         groupify.build_plan(proposal)
     (finding,) = info.value.findings
@@ -312,12 +315,26 @@ def test_the_cli_refuses_with_one_line_per_finding_and_accepts_by_id(
     gaad = tmp_path / "gaad.json"
     gaad.write_text(json.dumps(to_gaad(inventory)))
     out = tmp_path / "plan.json"
-    assert main(["plan", "--from-gaad", str(gaad), "--out", str(out)]) == 2
+    assert main(["plan", "--no-layers", "--from-gaad", str(gaad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     finding = f"eve:AttachGroupPolicy:{only_group(inventory)}"
     assert f"  {finding}: user 'eve' joins group" in err
     assert "Traceback" not in err and not out.exists()
-    assert main(["plan", "--from-gaad", str(gaad), "--out", str(out), "--accept", finding]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--no-layers",
+                "--from-gaad",
+                str(gaad),
+                "--out",
+                str(out),
+                "--accept",
+                finding,
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert f"Control paths: 1 accepted finding(s): {finding}" in text
     assert groupify.load_plan(out).accepted == (f"{finding}=yes",)
@@ -329,7 +346,7 @@ def test_the_cli_refuses_with_one_line_per_finding_and_accepts_by_id(
 def refused_ids(inventory: Inventory) -> list[str]:
     """The ids build_plan refuses the plan with ([] when it builds)."""
     try:
-        groupify.build_plan(groupify.propose(inventory))
+        groupify.build_plan(groupify.propose(inventory, layers=False))
     except EscalationError as exc:
         return [f.id for f in exc.findings]
     return []
@@ -443,7 +460,7 @@ def test_whoever_may_join_a_new_group_is_checked_as_a_member() -> None:
             },
         }
     )
-    groups = [g.name for g in groupify.propose(inventory).groups]
+    groups = [g.name for g in groupify.propose(inventory, layers=False).groups]
     assert "s3-readonly" in groups
     assert "eve:AttachGroupPolicy:s3-readonly" in refused_ids(inventory)
 
@@ -500,7 +517,7 @@ def test_apply_checks_every_user_as_it_is_now() -> None:
     from groupify.plan.privilege import check_live
 
     planned = account({}, joe={"managed": [aws("AmazonEC2ReadOnlyAccess")]})
-    plan = groupify.build_plan(groupify.propose(planned))
+    plan = groupify.build_plan(groupify.propose(planned, layers=False))
     live = account(
         {},
         joe={
@@ -559,14 +576,17 @@ def test_roles_that_may_change_or_join_the_groups_are_listed_not_refused(tmp_pat
     assert [r.name for r in parsed.roles] == ["deployer", "reader"]
     assert groupify.Inventory.from_dict(parsed.to_dict()) == parsed
     assert parsed.fingerprint == inventory.fingerprint  # roles are not what a plan changes
-    plan = groupify.build_plan(groupify.propose(parsed))
+    plan = groupify.build_plan(groupify.propose(parsed, layers=False))
     groups = sorted({p.group for p in plan.role_paths})
     assert groups == sorted(g["name"] for g in plan.groups)
     assert {(p.role, p.action) for p in plan.role_paths} == {("deployer", "iam:AttachGroupPolicy")}
     assert plan.overview()["role_control_paths"][0]["role"] == "deployer"
     path = tmp_path / "gaad.json"
     path.write_text(json.dumps(gaad))
-    assert main(["plan", "--from-gaad", str(path), "--out", str(tmp_path / "p.json")]) == 0
+    assert (
+        main(["plan", "--no-layers", "--from-gaad", str(path), "--out", str(tmp_path / "p.json")])
+        == 0
+    )
 
 
 def test_a_deny_whose_condition_value_depends_on_the_resource_excuses_nothing() -> None:

@@ -198,6 +198,8 @@ COMPARE_HEADERS = (
     "new",
     "reused",
     "users",
+    "attachments",
+    "memberships",
     "groups/user mean",
     "groups/user max",
     "policies/group mean",

@@ -31,6 +31,7 @@ from groupify.errors import GroupifyError, InputError
 from groupify.inventory.account import scan
 from groupify.inventory.gaad import load_gaad
 from groupify.inventory.model import Inventory, Quotas
+from groupify.mining.layers import Weights
 from groupify.plan.build import build_plan
 from groupify.plan.model import load_plan
 from groupify.plan.signing import key_from
@@ -135,6 +136,16 @@ def seconds(text: str) -> float:
     return value
 
 
+def weights_arg(text: str) -> Weights:
+    """An argparse type: ``attachments=W,memberships=W`` (:meth:`Weights.parse`)."""
+    import argparse
+
+    try:
+        return Weights.parse(text)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix(f"--weights {text!r}: ")) from None
+
+
 JSON = Arg.of("--json", dest="as_json", action="store_true", help="print JSON for scripts")
 AWS_ARGS = (
     Arg.of("--profile", help="AWS profile (default: boto3's usual chain)"),
@@ -195,6 +206,20 @@ SCOPE = (
         type=seconds,
         metavar="SECONDS",
         help="bound the search of --strategy minimal (default: to the proven optimum)",
+    ),
+    Arg.of(
+        "--no-layers",
+        dest="layers",
+        action="store_false",
+        help="keep each user's set in one bundle (default: a policy several groups would "
+        "hold is attached once, where that keeps the number of groups)",
+    ),
+    Arg.of(
+        "--weights",
+        type=weights_arg,
+        metavar="attachments=W,memberships=W",
+        help="trade group-policy attachments against the memberships layering adds "
+        "(default: fewer attachments first, then fewer memberships)",
     ),
 )
 YES = Arg.of("--yes", action="store_true", help="do not ask (needed without a terminal)")
@@ -293,6 +318,8 @@ def _proposal(inventory: Inventory, strategy: str, **scope: Any) -> Proposal:
         exclude_tags=scope["exclude_tag"],
         time_limit=scope["time_limit"],
         allow_unmatched=scope["allow_unmatched"],
+        layers=scope["layers"],
+        weights=scope["weights"],
     )
 
 
@@ -389,6 +416,8 @@ def plan_verb(
             exclude_tags=scope["exclude_tag"],
             allow_unmatched=scope["allow_unmatched"],
             time_limit=scope["time_limit"],
+            layers=scope["layers"],
+            weights=scope["weights"],
             accept=accept,
         )
     if out_dir or role_name or external_id:

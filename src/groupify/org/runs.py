@@ -16,6 +16,7 @@ from typing import Any
 
 from groupify.errors import InputError
 from groupify.inventory.account import scan
+from groupify.mining.layers import Weights
 from groupify.org.accounts import Target
 from groupify.org.fleet import AccountResult, for_each
 from groupify.org.securityhub import IAM2Finding
@@ -111,6 +112,8 @@ def plan_accounts(
     exclude_tags: Sequence[str] = (),
     allow_unmatched: bool = False,
     time_limit: float | None = None,
+    layers: bool = True,
+    weights: Weights | None = None,
     accept: Sequence[str] = (),
     key: bytes | None = None,
     findings: Sequence[IAM2Finding] | None = None,
@@ -149,6 +152,8 @@ def plan_accounts(
             allow_unmatched=True,
             time_limit=time_limit,
             out_of_scope=out_of_scope if findings is not None else None,
+            layers=layers,
+            weights=weights,
         )
         plan = build_plan(proposal, accept=_accepted_for(account, accept))
         summary = plan.summary()

@@ -19,7 +19,7 @@
 #     PutGroupPolicy, SetDefaultPolicyVersion, UpdateGroup on billing-viewers, data-analyst,
 #     data-engineer, finance-analyst-without-billing-readonly, platform-automation,
 #     platform-developer, platform-sre, security-auditor, support-engineer,
-#     support-engineer-without-support-user, web-developer
+#     support-engineer-support-user, web-developer
 #
 # Risk review: groups to look at before approving (see each group below):
 #   data-analyst: 1 flag(s)
@@ -28,7 +28,7 @@
 #   platform-automation: 1 flag(s)
 #   platform-sre: 4 flag(s)
 #   support-engineer: 1 flag(s)
-#   support-engineer-without-support-user: 2 flag(s)
+#   support-engineer-support-user: 1 flag(s)
 #   web-developer: 3 flag(s)
 
 # billing-viewers: an existing group the plan reuses (read, never managed here)
@@ -278,7 +278,7 @@ resource "aws_iam_group_policy_attachment" "security_auditor__view_only_access" 
 }
 
 # support-engineer: a new group
-# why: 3 users hold exactly these 4 policies
+# why: 4 users hold these 3 policies (with others from their other groups)
 # risk: service-wildcard: support:*
 resource "aws_iam_group" "support_engineer" {
   name = "support-engineer"
@@ -292,11 +292,6 @@ resource "aws_iam_group_policy_attachment" "support_engineer__amazon_ec2_read_on
 resource "aws_iam_group_policy_attachment" "support_engineer__cloud_watch_read_only_access" {
   group      = aws_iam_group.support_engineer.name
   policy_arn = "arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"
-}
-
-resource "aws_iam_group_policy_attachment" "support_engineer__support_user" {
-  group      = aws_iam_group.support_engineer.name
-  policy_arn = "arn:aws:iam::aws:policy/job-function/SupportUser"
 }
 
 resource "aws_iam_group_policy" "support_engineer__case_and_ssm" {
@@ -331,54 +326,16 @@ resource "aws_iam_group_policy" "support_engineer__case_and_ssm" {
   EOT
 }
 
-# support-engineer-without-support-user: a new group
-# why: 1 user holds exactly these 3 policies
+# support-engineer-support-user: a new group
+# why: 3 users hold this policy (with others from their other groups)
 # risk: service-wildcard: support:*
-# risk: single-member: a group of one: grouping gave no reuse here
-resource "aws_iam_group" "support_engineer_without_support_user" {
-  name = "support-engineer-without-support-user"
+resource "aws_iam_group" "support_engineer_support_user" {
+  name = "support-engineer-support-user"
 }
 
-resource "aws_iam_group_policy_attachment" "support_engineer_without_support_user__amazon_ec2_read_only_access" {
-  group      = aws_iam_group.support_engineer_without_support_user.name
-  policy_arn = "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess"
-}
-
-resource "aws_iam_group_policy_attachment" "support_engineer_without_support_user__cloud_watch_read_only_access" {
-  group      = aws_iam_group.support_engineer_without_support_user.name
-  policy_arn = "arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"
-}
-
-resource "aws_iam_group_policy" "support_engineer_without_support_user__case_and_ssm" {
-  name   = "case-and-ssm"
-  group  = aws_iam_group.support_engineer_without_support_user.name
-  policy = <<-EOT
-    {
-      "Statement": [
-        {
-          "Action": [
-            "support:*"
-          ],
-          "Effect": "Allow",
-          "Resource": "*"
-        },
-        {
-          "Action": [
-            "ssm:StartSession",
-            "ssm:TerminateSession"
-          ],
-          "Condition": {
-            "StringEquals": {
-              "ssm:resourceTag/Environment": "production"
-            }
-          },
-          "Effect": "Allow",
-          "Resource": "arn:aws:ec2:us-east-1:123456789012:instance/*"
-        }
-      ],
-      "Version": "2012-10-17"
-    }
-  EOT
+resource "aws_iam_group_policy_attachment" "support_engineer_support_user__support_user" {
+  group      = aws_iam_group.support_engineer_support_user.name
+  policy_arn = "arn:aws:iam::aws:policy/job-function/SupportUser"
 }
 
 # web-developer: a new group
@@ -539,19 +496,21 @@ resource "aws_iam_user_group_membership" "fatima_larsen" {
   ]
 }
 
-# fatima.petrov joins support-engineer (its other groups stay)
+# fatima.petrov joins support-engineer, support-engineer-support-user (its other groups stay)
 resource "aws_iam_user_group_membership" "fatima_petrov" {
   user = "fatima.petrov"
   groups = [
     aws_iam_group.support_engineer.name,
+    aws_iam_group.support_engineer_support_user.name,
   ]
 }
 
-# felix.nguyen joins support-engineer (its other groups stay)
+# felix.nguyen joins support-engineer, support-engineer-support-user (its other groups stay)
 resource "aws_iam_user_group_membership" "felix_nguyen" {
   user = "felix.nguyen"
   groups = [
     aws_iam_group.support_engineer.name,
+    aws_iam_group.support_engineer_support_user.name,
   ]
 }
 
@@ -635,11 +594,12 @@ resource "aws_iam_user_group_membership" "james_weber" {
   ]
 }
 
-# karim.jensen joins support-engineer (its other groups stay)
+# karim.jensen joins support-engineer, support-engineer-support-user (its other groups stay)
 resource "aws_iam_user_group_membership" "karim_jensen" {
   user = "karim.jensen"
   groups = [
     aws_iam_group.support_engineer.name,
+    aws_iam_group.support_engineer_support_user.name,
   ]
 }
 
@@ -731,11 +691,11 @@ resource "aws_iam_user_group_membership" "priya_novak" {
   ]
 }
 
-# sara.lopez joins support-engineer-without-support-user (its other groups stay)
+# sara.lopez joins support-engineer (its other groups stay)
 resource "aws_iam_user_group_membership" "sara_lopez" {
   user = "sara.lopez"
   groups = [
-    aws_iam_group.support_engineer_without_support_user.name,
+    aws_iam_group.support_engineer.name,
   ]
 }
 

@@ -102,11 +102,8 @@ require_attached security-auditor arn:aws:iam::aws:policy/SecurityAudit
 require_attached security-auditor arn:aws:iam::aws:policy/job-function/ViewOnlyAccess
 require_attached support-engineer arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess
 require_attached support-engineer arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess
-require_attached support-engineer arn:aws:iam::aws:policy/job-function/SupportUser
 require_inline support-engineer case-and-ssm
-require_attached support-engineer-without-support-user arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess
-require_attached support-engineer-without-support-user arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess
-require_inline support-engineer-without-support-user case-and-ssm
+require_attached support-engineer-support-user arn:aws:iam::aws:policy/job-function/SupportUser
 require_attached web-developer arn:aws:iam::aws:policy/AWSLambda_FullAccess
 require_attached web-developer arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess
 require_attached web-developer arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess
@@ -211,15 +208,17 @@ remove aws iam detach-user-policy --policy-arn arn:aws:iam::123456789012:policy/
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/AmazonAthenaFullAccess --user-name fatima.larsen  # s134
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess --user-name fatima.larsen  # s135
 
-# fatima.petrov: replaced by group(s) support-engineer
+# fatima.petrov: replaced by group(s) support-engineer, support-engineer-support-user
 require_member fatima.petrov support-engineer
+require_member fatima.petrov support-engineer-support-user
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess --user-name fatima.petrov  # s136
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess --user-name fatima.petrov  # s137
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/job-function/SupportUser --user-name fatima.petrov  # s138
 remove aws iam delete-user-policy --policy-name case-and-ssm --user-name fatima.petrov  # s139
 
-# felix.nguyen: replaced by group(s) support-engineer
+# felix.nguyen: replaced by group(s) support-engineer, support-engineer-support-user
 require_member felix.nguyen support-engineer
+require_member felix.nguyen support-engineer-support-user
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess --user-name felix.nguyen  # s140
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess --user-name felix.nguyen  # s141
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/job-function/SupportUser --user-name felix.nguyen  # s142
@@ -288,8 +287,9 @@ remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/AWSSuppor
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/IAMReadOnlyAccess --user-name james.weber  # s175
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/PowerUserAccess --user-name james.weber  # s176
 
-# karim.jensen: replaced by group(s) support-engineer
+# karim.jensen: replaced by group(s) support-engineer, support-engineer-support-user
 require_member karim.jensen support-engineer
+require_member karim.jensen support-engineer-support-user
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess --user-name karim.jensen  # s177
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess --user-name karim.jensen  # s178
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/job-function/SupportUser --user-name karim.jensen  # s179
@@ -377,8 +377,8 @@ remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/AWSSuppor
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/IAMReadOnlyAccess --user-name priya.novak  # s227
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/PowerUserAccess --user-name priya.novak  # s228
 
-# sara.lopez: replaced by group(s) support-engineer-without-support-user
-require_member sara.lopez support-engineer-without-support-user
+# sara.lopez: replaced by group(s) support-engineer
+require_member sara.lopez support-engineer
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess --user-name sara.lopez  # s229
 remove aws iam detach-user-policy --policy-arn arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess --user-name sara.lopez  # s230
 remove aws iam delete-user-policy --policy-name SupportTools --user-name sara.lopez  # s231
