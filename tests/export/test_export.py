@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -491,7 +492,8 @@ def moto_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
         arn = iam.create_policy(PolicyName="s3-read", PolicyDocument=doc("s3:Get*"))["Policy"]
         iam.create_group(GroupName="readers")
         iam.attach_group_policy(GroupName="readers", PolicyArn=arn["Arn"])
-        for user in ("ana", "ben", "cai"):
+        # -dan: IAM allows a name that starts with "-", which the CLI must not read as a flag.
+        for user in ("ana", "ben", "cai", "-dan"):
             iam.create_user(UserName=user)
             iam.attach_user_policy(UserName=user, PolicyArn=arn["Arn"])
         for user in ("ana", "ben"):
@@ -536,7 +538,7 @@ def test_stage2_script_against_an_embedded_iam(moto_url: str, tmp_path: Path) ->
     start = direct()
     refused = run()
     assert refused.returncode == 1
-    assert "stage 2 stopped: cannot read the managed policies of group" in refused.stderr
+    assert "stage 2 stopped: cannot read the " in refused.stderr
     assert "is stage 1 applied?" in refused.stderr
     assert direct() == start
     # Stage 1, as Terraform would apply it: every step that adds.
@@ -593,3 +595,40 @@ def test_a_new_syntax_replaces_the_old_one(tmp_path: Path) -> None:
     export_terraform(example_plan(), tmp_path, tf_json=True)
     export_terraform(example_plan(), tmp_path)
     assert sorted(p.name for p in (tmp_path / "stage1").iterdir()) == ["groups.tf", "versions.tf"]
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [("3600.0", "3600.0"), ("1e2", "100.0"), ("12345678901234567890",) * 2, ("2e16", "2e+16")],
+)
+def test_a_number_terraform_would_re_encode_is_refused(
+    number: str, shown: str, tmp_path: Path
+) -> None:
+    """Terraform's AWS provider sends policies through a float64: 3600.0 becomes 3600 and
+    big integers lose digits. Such a plan is refused for Terraform, naming the number;
+    numbers that survive (3600, 0.5) export, and CloudFormation is not affected."""
+    from groupify.export import export_cloudformation, export_terraform
+    from groupify.inventory.policy import canonical_document
+
+    def plan_with(value: str) -> Plan:
+        document = canonical_document(
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject",'
+            '"Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":' + value + "}}}]}"
+        )
+        users = {u: {"inline": {"q": document}} for u in ("ann", "bob")}
+        return groupify.build_plan(groupify.propose(make_inventory(users)))
+
+    with pytest.raises(InputError, match=re.escape(f"holds the number {shown}, which Terraform")):
+        export_terraform(plan_with(number), tmp_path / "tf")
+    assert not (tmp_path / "tf").exists()
+    export_cloudformation(plan_with(number), tmp_path / "cfn")
+    for fine in ("3600", "0.5", "9007199254740992"):
+        export_terraform(plan_with(fine), tmp_path / f"tf-{fine}")
+
+
+def test_a_name_that_starts_with_a_dash_is_passed_as_flag_equals_value() -> None:
+    from groupify.plan.steps import Step
+
+    arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    step = Step.make("s1", "detach_user_policy", {"UserName": "-ana", "PolicyArn": arn})
+    assert step.cli() == f"aws iam detach-user-policy --policy-arn {arn} --user-name=-ana"

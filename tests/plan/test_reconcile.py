@@ -33,7 +33,7 @@ S3 = aws("AmazonS3ReadOnlyAccess")
 READ = aws("ReadOnlyAccess")
 ADMIN = aws("AdministratorAccess")
 BIG = [doc(f"svc{i}:" + "A" * 60) for i in range(3)]
-GROUP = "p0-p1-p2-and-1-more"
+GROUP = "p0-p1-p2-and-more"
 
 
 def make_plan() -> Plan:

@@ -424,7 +424,7 @@ def test_check_steps_returns_the_final_model(plan: Plan) -> None:
         assert model.access(user.name) == plan.inventory.access(user)
     assert {u: model.direct(u) for u in plan.in_scope} == dict.fromkeys(plan.in_scope, frozenset())
     assert model.user_groups["alice"] == {"data-analyst"}
-    assert model.created_groups == {"data-analyst", "ec2-readonly-s3-readonly"}
+    assert model.created_groups == {"data-analyst", "ec2-s3-readonly"}
     assert model.direct("root-bg") == {PolicyRef("managed", aws("AdministratorAccess"))}
 
 

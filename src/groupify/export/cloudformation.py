@@ -227,6 +227,12 @@ Account {plan.account_id}, plan `{plan.fingerprint}`. Two stages, applied in thi
 
 Then `groupify verify PLAN` confirms that IAM.2 passes and no one's access changed.
 
+**A later export never updates this stack.** Once it is deployed, its groups exist; a new
+plan of the account reuses them instead of declaring them, so updating this stack with the
+new template would delete them, and with them the access of users whose direct grants
+stage 2 removed. Deploy each new export as a new stack, and never execute a change set
+that removes a group.
+
 Deleting the stack later takes the groups, and with them the users' access, away.
 {big}"""
 

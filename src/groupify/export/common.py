@@ -215,7 +215,10 @@ def header_lines(notes: Mapping[str, Any], *, what: str) -> list[str]:
         f"Plan:      {notes['fingerprint']}",
         *([f"Made:      {notes['created']}"] if notes["created"] else []),
         f"Generator: {notes['generator']}",
-        "Do not edit: make a new plan and export it again.",
+        "Do not edit. For a later change, make a new plan and export it into a new directory,",
+        "applied with its own state: laid over this one after it is applied, a later export",
+        "reads the groups this one made (they exist by then) instead of declaring them, and",
+        "Terraform would destroy them.",
     ]
     if notes["exceptions"]:
         lines += ["", "Documented exceptions (not touched; IAM.2 still fails for them):"]

@@ -50,10 +50,11 @@ has() { # WORD LIST...: whether WORD is one of LIST
 }
 
 # The read calls print names separated by tabs and line breaks; IAM names hold neither.
+# Names go as --flag=NAME: IAM allows a name that starts with "-".
 # shellcheck disable=SC2086
 require_member() { # USER GROUP
   local out
-  out=$(aws iam list-groups-for-user --user-name "$1" --query 'Groups[].GroupName' \
+  out=$(aws iam list-groups-for-user --user-name="$1" --query 'Groups[].GroupName' \
     --output text) || fail "cannot read the groups of user $1: does it exist?"
   has "$2" $out || fail "user $1 is not in group $2: apply stage 1 first"
 }
@@ -61,7 +62,7 @@ require_member() { # USER GROUP
 # shellcheck disable=SC2086
 require_attached() { # GROUP POLICY_ARN
   local out
-  out=$(aws iam list-attached-group-policies --group-name "$1" \
+  out=$(aws iam list-attached-group-policies --group-name="$1" \
     --query 'AttachedPolicies[].PolicyArn' --output text) ||
     fail "cannot read the managed policies of group $1: is stage 1 applied?"
   has "$2" $out || fail "group $1 does not have $2 attached: apply stage 1 first"
@@ -70,7 +71,7 @@ require_attached() { # GROUP POLICY_ARN
 # shellcheck disable=SC2086
 require_inline() { # GROUP POLICY_NAME
   local out
-  out=$(aws iam list-group-policies --group-name "$1" --query 'PolicyNames' \
+  out=$(aws iam list-group-policies --group-name="$1" --query 'PolicyNames' \
     --output text) || fail "cannot read the inline policies of group $1: is stage 1 applied?"
   has "$2" $out || fail "group $1 has no inline policy $2: apply stage 1 first"
 }

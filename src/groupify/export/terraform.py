@@ -16,11 +16,13 @@ plan reuses is read with ``data "aws_iam_group"``, never declared.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from attrs import define, field, frozen
 
+from groupify.errors import InputError
 from groupify.export.common import (
     Exported,
     checked,
@@ -159,6 +161,53 @@ class _Module:
         return f"{self.group_id[group]}__{self.given[group, kind][name]}"
 
 
+def _go_float(value: float) -> str | None:
+    """How Go's encoding/json writes *value* (a float64), in its plain range; else None."""
+    import decimal
+
+    if value == 0:
+        return "-0" if math.copysign(1, value) < 0 else "0"
+    if not 1e-6 <= abs(value) < 1e21:
+        return None  # exponent form: refused rather than emulated
+    return format(decimal.Decimal(repr(value)).normalize(), "f")
+
+
+def _survives_terraform(document: str, policy: str) -> str:
+    """*document* canonical, if Terraform's AWS provider sends it to IAM unchanged.
+
+    The provider decodes a policy's JSON and encodes it again through Go's float64:
+    ``3600.0`` is sent as ``3600`` and an integer past 2**53 loses digits
+    (``12345678901234567890`` becomes ``12345678901234567000``), so IAM would hold
+    another document than the plan's (in the second case, another condition). Such a
+    document is refused, naming the number, rather than exported.
+    """
+    found: list[tuple[str, str]] = []
+
+    def number(text: str) -> float:
+        value = float(text)
+        sent = _go_float(value)
+        if sent != text:
+            found.append((text, sent or f"{value!r} in exponent form"))
+        return value
+
+    def integer(text: str) -> int:
+        if abs(int(text)) > 2**53:
+            found.append((text, _go_float(float(text)) or "another number"))
+        return int(text)
+
+    canonical = canonical_document(document)
+    json.loads(canonical, parse_float=number, parse_int=integer)
+    if found:
+        text, sent = found[0]
+        raise InputError(
+            f"policy {policy!r}: its document holds the number {text}, which Terraform's AWS "
+            f"provider would send to IAM as {sent} (it re-encodes policies through a float64), "
+            "so IAM would not hold the plan's document; write the number as a string in the "
+            "source policy, or apply this plan with groupify apply"
+        )
+    return canonical
+
+
 #: The Terraform backend: each plan op's code form.
 TERRAFORM: Backend[Callable[[_Module, Mapping[str, str]], None]] = Backend("terraform", PLAN_OPS)
 
@@ -170,7 +219,7 @@ def _create_policy(m: _Module, p: Mapping[str, str]) -> None:
     body: list[tuple[str, Value]] = [("name", p["PolicyName"]), ("path", path)]
     if "Description" in p:
         body.append(("description", p["Description"]))
-    body.append(("policy", Document(canonical_document(p["PolicyDocument"]))))
+    body.append(("policy", Document(_survives_terraform(p["PolicyDocument"], p["PolicyName"]))))
     comment = "a policy the plan creates from an inline document (its groups attach it)"
     m.policies.append(Block("resource", "aws_iam_policy", m.policy_id[arn], body, [comment]))
 
@@ -211,7 +260,7 @@ def _put_group_policy(m: _Module, p: Mapping[str, str]) -> None:
             [
                 ("name", p["PolicyName"]),
                 ("group", m.group_ref(group)),
-                ("policy", Document(canonical_document(p["PolicyDocument"]))),
+                ("policy", Document(_survives_terraform(p["PolicyDocument"], p["PolicyName"]))),
             ],
         )
     )
@@ -397,6 +446,13 @@ Account {plan.account_id}, plan `{plan.fingerprint}`. Two stages, applied in thi
    before each user's removals.
 
 Then `groupify verify PLAN` confirms that IAM.2 passes and no one's access changed.
+
+**A later export never replaces this one.** Once stage 1 is applied, the groups it made
+exist; a new plan of the account reads them (`data "aws_iam_group"`) instead of declaring
+them. Copied over this directory, or into the configuration these resources went into,
+its `terraform plan` would destroy them, and with them the access of users whose direct
+grants stage 2 removed. Export each new plan into a new directory with its own state, and
+never apply a `terraform plan` that destroys a group.
 
 The memberships are `aws_iam_user_group_membership` resources, which add a user to groups
 and leave its other memberships alone. If your code manages a group this export reuses

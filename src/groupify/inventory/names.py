@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from groupify.errors import InvalidNameError
 from groupify.inventory.model import Inventory, PolicyRef, User
 
-__all__ = ["GROUP_NAME_MAX", "POLICY_NAME_MAX", "slug", "suggest_name", "validate_name"]
+__all__ = [
+    "FILLER",
+    "GENERIC",
+    "GROUP_NAME_MAX",
+    "POLICY_NAME_MAX",
+    "policy_name",
+    "policy_slug",
+    "slug",
+    "suggest_name",
+    "validate_name",
+    "words",
+]
 
 GROUP_NAME_MAX = 128
 POLICY_NAME_MAX = 128
@@ -85,27 +97,109 @@ def slug(text: str) -> str:
     return out.strip("-_.")
 
 
-def _kebab(camel: str) -> str:
-    for word in _SERVICES:
-        camel = camel.replace(word, f"-{word.lower()}-")
-    for word, repl in _WORDS.items():
-        camel = camel.replace(word, f"-{repl}-")
-    # AmazonS3 -> S3, EC2Instance -> ec2-instance
-    camel = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", camel)
-    camel = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1-\2", camel)
-    return slug(camel)
+#: Service names with digits, kept whole (``Route53`` is ``route53``, not ``route-53``).
+_DIGIT_WORDS = frozenset({"ec2", "s3", "route53", "elbv2", "sesv2", "x509", "v1", "v2", "v3"})
+#: Words that say nothing in a name: dropped (``privesc-...-policy`` → ``privesc-...``).
+FILLER = frozenset(
+    {"policy", "policies", "access", "allow", "allows", "permission", "permissions", "perms"}
+)
+#: Words that never make a name alone (a group named just ``policy`` or ``default``).
+GENERIC = FILLER | frozenset(
+    {
+        "all", "base", "basic", "common", "custom", "default", "general", "group", "groups",
+        "inline", "managed", "misc", "my", "new", "role", "standard", "temp", "test", "tmp",
+        "user", "users",
+    }
+)  # fmt: skip
+_SERVICE_RE = re.compile("|".join(sorted(_SERVICES, key=len, reverse=True)), re.IGNORECASE)
+_WORDS_RE = re.compile("|".join(sorted(_WORDS, key=len, reverse=True)), re.IGNORECASE)
+
+
+def words(text: str) -> list[str]:
+    """The words of a policy or group label, lower case: CamelCase and digits split.
+
+    ``privesc-sageMakerCreatePresignedNotebookURL-policy`` →
+    ``[privesc, sagemaker, create, presigned, notebook, url, policy]``;
+    ``AmazonEC2FullAccess`` → ``[amazon, ec2, full, access]``; ``DataLake2024`` →
+    ``[data, lake, 2024]``; service names stay whole (``CloudWatch``, ``Route53``).
+    """
+    text = _SERVICE_RE.sub(lambda m: f" {m.group(0).lower()} ", text)
+    text = _WORDS_RE.sub(lambda m: f" {_WORDS[_canonical_word(m.group(0))]} ", text)
+    out: list[str] = []
+    for token in re.split(r"[^A-Za-z0-9]+", text):
+        if not token:
+            continue
+        token = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", token)
+        token = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", token)
+        for word in token.lower().split():
+            out.extend(_split_digits(word))
+    return out
+
+
+def _canonical_word(found: str) -> str:
+    return next(w for w in _WORDS if w.lower() == found.lower())
+
+
+def _split_digits(word: str) -> list[str]:
+    """``policy2`` → ``policy 2``; ``ec2``, ``s3``, ``v2`` and short codes stay whole."""
+    if word in _DIGIT_WORDS or word.isdigit() or word.isalpha():
+        return [word]
+    parts = re.findall(r"[a-z]+|[0-9]+", word)
+    # A short prefix with its number is a code (ec2, r53, gp3), not two words.
+    if len(parts) == 2 and parts[0].isalpha() and len(parts[0]) <= 3:
+        return [word]
+    return parts
+
+
+def _meaningful(items: list[str]) -> list[str]:
+    """*items* without filler and repeated words; as they were if nothing would be left."""
+    out: list[str] = []
+    for word in items:
+        if word not in FILLER and word not in out:
+            out.append(word)
+    return out or items
+
+
+def policy_services(ref: PolicyRef, inventory: Inventory) -> list[str]:
+    """The services a policy's Allow statements name (``s3``, ``ec2``), sorted; [] if unknown."""
+    import json
+
+    document = inventory.document(ref)
+    if document is None:
+        return []
+    try:
+        statements = json.loads(document).get("Statement", [])
+    except (ValueError, AttributeError):
+        return []
+    if isinstance(statements, dict):
+        statements = [statements]
+    found: set[str] = set()
+    for st in statements:
+        if not isinstance(st, dict) or st.get("Effect") != "Allow":
+            continue
+        actions = st.get("Action", [])
+        for action in [actions] if isinstance(actions, str) else actions:
+            if isinstance(action, str) and ":" in action:
+                found.add(slug(action.split(":", 1)[0]))
+    return sorted(found - {""})
 
 
 def policy_slug(ref: PolicyRef, inventory: Inventory) -> str:
-    """A short label for a policy, for names: ``AmazonS3ReadOnlyAccess`` → ``s3-readonly``."""
-    label = inventory.label(ref)
+    """A short label for a policy, for names: ``AmazonS3ReadOnlyAccess`` → ``s3-readonly``.
+
+    CamelCase and digits are split, filler words (``policy``, ``access``, ``allow``)
+    dropped; a label that would be only generic words (``policy``, ``default``) is
+    named by the services its document allows (``s3``), else kept with them.
+    """
+    label = inventory.label(ref).rsplit("/", 1)[-1]
     if ref.is_aws_managed:
         label = re.sub(r"^(Amazon|AWS)(?=[A-Z0-9])", "", label)
-        if label not in ("ReadOnlyAccess", "ViewOnlyAccess"):
-            label = re.sub(r"(?<=[a-z0-9])Access$", "", label)
-        label = label.removesuffix("Access") or label
-        return _kebab(label) or slug(inventory.label(ref))
-    return slug(label) if "-" in label or "_" in label else _kebab(label)
+    kept = _meaningful(words(label))
+    if all(w in GENERIC or w.isdigit() for w in kept):
+        services = policy_services(ref, inventory)
+        if services:
+            return "-".join(services[:3] + (["more"] if len(services) > 3 else []))
+    return slug("-".join(kept)) or slug(inventory.label(ref))
 
 
 def _norm_key(key: str) -> str:
@@ -113,18 +207,28 @@ def _norm_key(key: str) -> str:
 
 
 def tag_name(members: Iterable[User]) -> str | None:
-    """A name from team and job-function tags that every member shares, if any."""
+    """A name from the team and job-function tags that most members share, if any.
+
+    A value counts when at least half of the members have it and no other value
+    is as common, so that a user without the tags, or with another team's, added to
+    a group does not rename it.
+    """
     members = list(members)
     if not members:
         return None
     parts: list[str] = []
     for keys in TAG_KEYS:
         for key in keys:
-            values = set()
+            values: Counter[str | None] = Counter()
             for user in members:
                 found = [v for k, v in user.tags if _norm_key(k) == key]
-                values.add(found[0] if found else None)
-            if len(values) == 1 and (value := values.pop()) and slug(value):
+                values[found[0] if found else None] += 1
+            ranked = sorted(((n, v) for v, n in values.items() if v), reverse=True)
+            if not ranked:
+                continue
+            n, value = ranked[0]
+            alone = len(ranked) == 1 or ranked[1][0] < n
+            if alone and 2 * n >= len(members) and slug(value):
                 if slug(value) not in parts:
                     parts.append(slug(value))
                 break
@@ -132,13 +236,39 @@ def tag_name(members: Iterable[User]) -> str | None:
 
 
 def policy_name(policies: Collection[PolicyRef], inventory: Inventory, *, most: int = 3) -> str:
-    """A name from the policies: ``s3-readonly-ec2-readonly``, ``...-and-4-more``."""
+    """A name from the policies: ``s3-readonly``, ``datalake-read-write``, ``ec2-iam-full``.
+
+    One policy: its label. Several: a shared leading word is said once
+    (``datalake-read`` + ``datalake-write`` → ``datalake-read-write``) and so is a
+    shared last word (``ec2-full`` + ``iam-full`` → ``ec2-iam-full``); past *most*
+    labels, the services they name when those are few (``athena-glue-s3``), else
+    the first *most* and ``-and-more``.
+    """
     labels = sorted({policy_slug(p, inventory) for p in policies} - {""})
     if not labels:
         return "policies"
-    if len(labels) > most:
-        return "-".join(labels[:most]) + f"-and-{len(labels) - most}-more"
-    return "-".join(labels)
+    if len(labels) == 1:
+        return labels[0]
+    split = [label.split("-") for label in labels]
+    head: list[str] = []
+    while all(len(w) > len(head) + 1 for w in split) and len({w[len(head)] for w in split}) == 1:
+        head.append(split[0][len(head)])
+    tail: list[str] = []
+    rest = [w[len(head) :] for w in split]
+    if all(len(w) > 1 for w in rest) and len({w[-1] for w in rest}) == 1:
+        tail = [rest[0][-1]]
+        rest = [w[:-1] for w in rest]
+    parts = ["-".join(w) for w in rest]
+    if len(parts) > most:
+        # The service family: from the documents, else each label's first word.
+        services = sorted(
+            {s for p in policies for s in policy_services(p, inventory)} or {w[0] for w in rest}
+        )
+        if len(services) <= most:
+            parts = services
+        else:
+            parts, tail = [*parts[:most], "and-more"], []
+    return "-".join([*head, *parts, *tail])
 
 
 def _fit(base: str, suffix: str = "") -> str:

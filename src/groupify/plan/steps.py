@@ -79,7 +79,10 @@ class Step:
         words = ["aws", "iam", self.op.replace("_", "-")]
         for key, value in self.param_items:
             flag = "--" + "".join("-" + c.lower() if c.isupper() else c for c in key).lstrip("-")
-            words += [flag, _quote(value)]
+            if value.startswith("-"):  # IAM allows it; the CLI would read it as an option
+                words.append(f"{flag}={_quote(value)}")
+            else:
+                words += [flag, _quote(value)]
         return " ".join(words)
 
     def __repr__(self) -> str:

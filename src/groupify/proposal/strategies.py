@@ -190,10 +190,12 @@ def _realize(biclusters: Sequence[Bicluster], base: Proposal) -> list[ProposedGr
                 reuse[len(pieces)] = existing_by_policies[chunk]
             pieces.append((chunk, members, as_managed, i, len(chunks)))
 
-    # Name the biggest groups first so they get the plainest names.
+    # Reused groups first (their names are fixed, and an existing team group keeps the
+    # team's name), then the biggest groups, so they get the plainest names.
     order = sorted(
         range(len(pieces)),
         key=lambda i: (
+            i not in reuse,
             -len(pieces[i][1]),
             sorted(pieces[i][1]),
             sorted(pieces[i][0]),

@@ -6,7 +6,10 @@
 # Plan:      sha256:<masked>
 # Made:      <time>
 # Generator: groupify 0.1.0.dev0
-# Do not edit: make a new plan and export it again.
+# Do not edit. For a later change, make a new plan and export it into a new directory,
+# applied with its own state: laid over this one after it is applied, a later export
+# reads the groups this one made (they exist by then) instead of declaring them, and
+# Terraform would destroy them.
 #
 # Documented exceptions (not touched; IAM.2 still fails for them):
 #   breakglass-admin: excluded by tag BreakGlass=true; keeps AdministratorAccess
