@@ -244,6 +244,42 @@ def test_quotas_are_honoured_or_reported(
     assert result.lower_bound <= len(result.groups)
 
 
+def brute_force_capped_minimum(assignments: Assignments, cap: int) -> int:
+    """Fewest bicliques of at most *cap* policies covering the graph, by trying them all."""
+    rows = {frozenset(held) for held in assignments.values() if held}
+    policies = sorted(set().union(*rows)) if rows else []
+    candidates = {
+        frozenset(c)
+        for size in range(1, cap + 1)
+        for c in itertools.combinations(policies, size)
+        if any(set(c) <= row for row in rows)
+    }
+    edges = {(row, policy) for row in rows for policy in row}
+    rectangles = [{(row, p) for row in rows if c <= row for p in c} for c in candidates]
+    for size in range(len(edges) + 1):
+        for chosen in itertools.combinations(rectangles, size):
+            if set().union(*chosen) >= edges:
+                return size
+    raise AssertionError("unreachable: single policies cover")
+
+
+@settings(max_examples=80)
+@given(tiny, st.integers(1, 3))
+def test_the_bound_under_a_policy_quota_is_a_bound(assignments: Assignments, cap: int) -> None:
+    """``lower_bound`` with max_policies_per_group never exceeds the true capped optimum."""
+    result = minimal_groups(assignments, max_policies_per_group=cap)
+    assert result.lower_bound <= brute_force_capped_minimum(assignments, cap)
+    assert result.lower_bound <= len(result.groups)
+
+
+def test_the_bound_under_a_policy_quota_counts_policies_per_component() -> None:
+    """Two users sharing nothing, 7 and 5 policies, at most 3 a group: 3 + 2 groups."""
+    assignments = {"a": {f"a{i}" for i in range(7)}, "b": {f"b{i}" for i in range(5)}}
+    result = minimal_groups(assignments, max_policies_per_group=3)
+    assert result.lower_bound == 5 and result.lower_bound_by == "policies per group"
+    assert result.optimal and len(result.groups) == 5
+
+
 def test_group_quota_forces_a_fallback() -> None:
     """A user whose only exact cover by shared groups is too many gets its own group."""
     assignments: dict[str, set[str]] = {f"solo{i}": {f"p{i}"} for i in range(4)}

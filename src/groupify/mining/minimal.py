@@ -133,7 +133,8 @@ class MinimalResult(Generic[U, P]):
     """The groups found, and how far they are known to be from the fewest possible.
 
     ``lower_bound`` is a proven lower bound on the number of groups of any exact
-    cover (with or without quotas); ``optimal`` says ``len(groups)`` meets it.
+    cover (within ``max_policies_per_group`` where one is given; ``lower_bound_by`` says
+    which argument proves it); ``optimal`` says ``len(groups)`` meets it.
 
     With quotas, ``fallback_users`` got (some) groups made from their own policies
     because the shared groups would exceed ``max_groups_per_user``; and
@@ -148,6 +149,10 @@ class MinimalResult(Generic[U, P]):
     fallback_users: frozenset[U] = frozenset()
     over_quota_users: frozenset[U] = frozenset()
     stats: MinimalStats | None = attrs.field(default=None, eq=False)
+    #: What proves ``lower_bound``: ``"cover"`` (fooling sets and the relaxations of the
+    #: unconstrained cover) or ``"policies per group"`` (with that quota, per component:
+    #: its policies, or its largest user, in groups of at most that many).
+    lower_bound_by: str = "cover"
 
     def __repr__(self) -> str:
         proof = "optimal" if self.optimal else f"lower bound {self.lower_bound}"
@@ -1092,6 +1097,7 @@ def minimal_groups(
 
     kernel, log = _kernelize(rows)
     parts: list[_Part] = []
+    kernel_used: list[int] = []  # the columns of each part
     intents: list[int] = []
     sizes: list[int] = []
     for positions in _components(kernel):
@@ -1104,6 +1110,7 @@ def minimal_groups(
         place = {column: i for i, column in enumerate(local_columns)}
         part = _solve_component([_compress(row, place) for row in members], deadline, highs)
         parts.append(part)
+        kernel_used.append(used)
         intents.extend(_expand(intent, local_columns) for intent in part.intents)
     for step in reversed(log):
         intents = step.apply(intents)
@@ -1148,9 +1155,11 @@ def minimal_groups(
         for intent in ordered
     )
     lower = sum(part.lower_bound for part in parts)
+    bound_by = "cover"
     if max_policies_per_group is not None and rows:
-        # Within the size quota a user needs at least this many groups by itself.
-        lower = max(lower, -(-rows[-1].bit_count() // max_policies_per_group))
+        capped_lower = _capped_bound(rows, kernel_used, parts, max_policies_per_group)
+        if capped_lower > lower:
+            lower, bound_by = capped_lower, "policies per group"
     stats = MinimalStats(
         users=sum(len(found) for found in users_of.values()),
         policies=len(policies),
@@ -1170,6 +1179,42 @@ def minimal_groups(
         fallback_users=frozenset(u for p in fallback_slots for u in slot_users[p]),
         over_quota_users=frozenset(u for p in over_slots for u in slot_users[p]),
         stats=stats,
+        lower_bound_by=bound_by,
+    )
+
+
+def _capped_bound(
+    rows: Sequence[int], kernel_used: Sequence[int], parts: Sequence[_Part], max_policies: int
+) -> int:
+    """A lower bound on the groups of any exact cover within *max_policies* a group.
+
+    A group's members hold all its policies, so a group lies within one connected
+    component of the users ↔ policies graph, and the fewest groups of the whole is the
+    sum over components. In a component, any cover needs at least: what its kernel
+    parts prove without the quota (the kernel keeps each component's optimum, and the
+    quota only removes covers); every policy of the component in some group of at most
+    *max_policies*, so ``ceil(policies / max_policies)``; and each user's policies, so
+    ``ceil(largest row / max_policies)``. The bound is the sum of the largest of these.
+    """
+    components = _components(rows)
+    component_of: dict[int, int] = {}
+    columns: list[int] = []
+    largest: list[int] = []
+    for c, positions in enumerate(components):
+        used = 0
+        for position in positions:
+            used |= rows[position]
+            for bit in _bits(rows[position]):
+                component_of.setdefault(bit, c)
+        columns.append(used.bit_count())
+        largest.append(max(rows[p].bit_count() for p in positions))
+    proven = [0] * len(components)
+    for used, part in zip(kernel_used, parts, strict=True):
+        if used:
+            proven[component_of[_bits(used)[0]]] += part.lower_bound
+    return sum(
+        max(proven[c], -(-columns[c] // max_policies), -(-largest[c] // max_policies))
+        for c in range(len(components))
     )
 
 
