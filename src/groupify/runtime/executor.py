@@ -10,6 +10,7 @@ Shared by :func:`groupify.apply` and :func:`groupify.rollback`; not public API.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
 import math
 import threading
@@ -608,6 +609,20 @@ def run_steps(
     order = {s.id: i for i, s in enumerate(steps)}
     finished = set(done)
     waiting = {s.id: s for s in steps}
+    # In-degree and a heap of ready steps by plan order: each step is pushed and popped
+    # once, so scheduling costs O(steps log steps) rather than a scan of every waiting
+    # step after each call. A dependency outside the steps and not done never releases.
+    blocked: dict[str, int] = {}
+    dependents: dict[str, list[str]] = {}
+    ready: list[int] = []
+    for s in steps:
+        pending = {d for d in s.after if d not in finished}
+        blocked[s.id] = len(pending)
+        for d in pending:
+            dependents.setdefault(d, []).append(s.id)
+        if not pending:
+            ready.append(order[s.id])
+    heapq.heapify(ready)
     applied: list[str] = []
     already: list[str] = []
     failed: list[tuple[str, str]] = []
@@ -618,11 +633,8 @@ def run_steps(
         running: dict[Future[str], Step] = {}
         while True:
             if not failed and crash is None:
-                ready = sorted(
-                    (s for s in waiting.values() if all(d in finished for d in s.after)),
-                    key=lambda s: order[s.id],
-                )
-                for s in ready[: max(0, workers - len(running))]:
+                while ready and len(running) < max(1, workers):
+                    s = steps[heapq.heappop(ready)]
                     del waiting[s.id]
                     if progress:
                         progress("start", s, count, total)
@@ -643,6 +655,10 @@ def run_steps(
                     crash = crash or exc
                     continue
                 finished.add(s.id)
+                for d in dependents.get(s.id, ()):
+                    blocked[d] -= 1
+                    if blocked[d] == 0:
+                        heapq.heappush(ready, order[d])
                 count += 1
                 (applied if outcome in ("applied", "seen") else already).append(s.id)
                 if progress:
