@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,63 @@ def test_concurrent_records_stay_one_a_line(path: Path, plan: Plan) -> None:
     assert len(records) == 1 + 7 * 20
     assert len(journal.records) == len(records)
     assert Journal.read(path).started == {f"s{n}" for n in range(1, 8)}
+
+
+def test_group_commit_each_record_is_fsynced_before_record_returns(
+    path: Path, plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records queued while another thread's fsync runs share the next fsync, and every
+    call returns only once the file, as of an fsync, holds its record."""
+    import groupify.runtime.journal as journal_module
+
+    journal = Journal.open(path, plan)
+    synced = [b""]
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        time.sleep(0.002)  # a slow disk, so that records queue up behind it
+        synced[0] = path.read_bytes()
+
+    monkeypatch.setattr(journal_module.os, "fsync", fsync)
+    problems: list[str] = []
+
+    def worker(n: int) -> None:
+        for i in range(15):
+            journal.record("start", f"s{n}", mark=f"{n}-{i}")
+            if f'"mark": "{n}-{i}"'.encode() not in synced[0]:
+                problems.append(f"{n}-{i} returned before an fsync covered it")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(1, 8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert problems == []
+    assert len(lines(path)) == 1 + 7 * 15 == 1 + len(journal.records) - 1
+    assert journal.fsyncs < 7 * 15  # shared: fewer fsyncs than records
+    assert [r.get("mark") for r in journal.records[1:]] == [
+        r.get("mark") for r in Journal.read(path).records[1:]
+    ]
+
+
+def test_a_failed_write_fails_its_records_and_every_later_one(
+    path: Path, plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import groupify.runtime.journal as journal_module
+
+    journal = Journal.open(path, plan)
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal_module.os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        journal.record("start", "s1")
+    monkeypatch.undo()
+    with pytest.raises(OSError, match="could not be written"):
+        journal.record("start", "s2")
+    assert len(journal.records) == 1
 
 
 # -- crashes ------------------------------------------------------------------------------------
