@@ -101,3 +101,64 @@ def test_a_user_added_to_a_set_renames_no_group() -> None:
             more = gaad | {"UserDetailList": [*gaad["UserDetailList"], twin]}
             again = groupify.propose(groupify.parse_gaad([more]), exclude_tags=["BreakGlass"])
             assert {g.name: g.policies for g in again.groups} == names, (user["UserName"], tags)
+
+
+def test_generic_labels_are_named_by_what_their_documents_allow() -> None:
+    """Found by review: `default` (Action "*"), `policy` (NotAction), `PolicyV2`, and a
+    policy whose document is unknown were emitted bare."""
+    star = '{"Statement":[{"Action":"*","Effect":"Allow","Resource":"*"}]}'
+    nota = '{"Statement":[{"Effect":"Allow","NotAction":["iam:*"],"Resource":"*"}]}'
+    names = {"default": star, "policy": nota, "PolicyV2": doc("s3:GetObject"), "FullAccess": None}
+    inv = make_inventory(
+        {"ann": {"managed": [customer(n) for n in names]}},
+        aws_documents={customer(n): d for n, d in names.items()},
+    )
+    slugs = {inv.label(p): policy_slug(p, inv) for p in inv.users[0].direct}
+    assert slugs["default"] == "all-services"
+    assert slugs["policy"] == "all-except-iam"
+    assert slugs["PolicyV2"] == "s3"
+    assert slugs["FullAccess"].startswith("full-") and len(slugs["FullAccess"]) == 11
+    # AWS's own names are never "generic".
+    aws_inv = make_inventory({"ann": {"managed": [aws("ReadOnlyAccess")]}})
+    (readonly,) = aws_inv.users[0].direct
+    assert policy_slug(readonly, aws_inv) == "readonly"
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("AWSIoTFullAccess", ["aws", "iot", "full"]),
+        ("AWSCloud9User", ["aws", "cloud9", "user"]),
+        ("CloudWatchers", ["cloud", "watchers"]),
+        ("CodeDeployerRole", ["code", "deployer", "role"]),
+        ("PowerUsersGroup", ["power", "users", "group"]),
+        ("data-readonlyaccess", ["data", "readonly", "access"]),
+    ],
+)
+def test_service_names_match_whole_words_only(label: str, expected: list[str]) -> None:
+    assert words(label) == expected
+
+
+def test_a_layer_several_teams_share_is_named_by_its_policies() -> None:
+    """Found by review: 3 web developers, 2 data engineers and 1 ops user sharing a logs
+    policy got a layer named `web-developer`."""
+    logs, lam, glue = customer("LogsRead"), customer("LambdaDeploy"), customer("GlueJobs")
+    users: dict[str, dict[str, object]] = {}
+    for i in range(3):
+        users[f"web{i}"] = {"managed": [logs, lam], "tags": {"Team": "web", "Job": "developer"}}
+    for i in range(2):
+        users[f"data{i}"] = {"managed": [logs, glue], "tags": {"Team": "Data", "Job": "Engineer"}}
+    users["ops0"] = {"managed": [logs], "tags": {"Team": "ops"}}
+    proposal = groupify.propose(make_inventory(users))  # type: ignore[arg-type]
+    names = {g.name: g.members for g in proposal.groups}
+    assert names["web-developer"] == {"web0", "web1", "web2"}
+    assert names["data-engineer"] == {"data0", "data1"}  # tag values compared ignoring case
+    assert len(names["logs-read"]) == 6
+
+
+def test_weights_do_not_go_with_no_layers() -> None:
+    inv = make_inventory({"ann": {"managed": [aws("A")]}})
+    with pytest.raises(groupify.InputError, match="does not go with --no-layers"):
+        groupify.propose(inv, layers=False, weights=groupify.Weights())
+    with pytest.raises(groupify.InputError, match="not a number"):
+        groupify.Weights.parse("attachments=1_0")

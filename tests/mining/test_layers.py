@@ -85,3 +85,28 @@ def test_layering_keeps_an_exact_cover_with_no_more_groups(
     for user in needed:
         if room is not None:
             assert after[user] <= max(room, before[user])
+
+
+def test_layering_counts_the_parts_a_group_will_be_split_into() -> None:
+    """u1 holds 15 policies and is in 8 groups (room 2): layering must not move it onto
+    an 11-policy group that becomes two parts (found by review: a quota error where the
+    bundles fit)."""
+    import groupify
+    from tests.support import make_inventory
+
+    def cust(name: str) -> str:
+        return f"arn:aws:iam::123456789012:policy/{name}"
+
+    pols = [cust(f"Pol{i:02d}") for i in range(1, 16)]
+    groups = {f"g{i}": {"managed": [cust(f"Other{i}")]} for i in range(8)}
+    users = {
+        "u1": {"managed": pols, "groups": list(groups)},
+        "u2": {"managed": pols[:11]},
+        "u3": {"managed": pols[11:]},
+    }
+    inventory = make_inventory(users, groups)
+    proposal = groupify.propose(inventory)  # raised QuotaError before
+    assert sum(1 for g in proposal.groups if "u1" in g.members) <= 2
+    flat = {u: frozenset(p) for u, p in {"u1": pols, "u2": pols[:11], "u3": pols[11:]}.items()}
+    out, _ = layer(cluster.exact(flat), flat, room={"u1": 2}, max_policies_per_group=10)
+    assert sum(-(-len(p) // 10) for p, m in out if "u1" in m) <= 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from groupify.errors import InvalidNameError
 from groupify.inventory.model import Inventory, PolicyRef, User
@@ -43,6 +43,7 @@ _WORDS = {
 }
 #: Service names kept as one word (``CloudWatch`` is ``cloudwatch``, not ``cloud-watch``).
 _SERVICES = [
+    "Cloud9",
     "CloudFormation",
     "CloudFront",
     "CloudHSM",
@@ -62,6 +63,7 @@ _SERVICES = [
     "ElasticBeanstalk",
     "EventBridge",
     "GuardDuty",
+    "IoT",
     "LakeFormation",
     "OpenSearch",
     "QuickSight",
@@ -98,7 +100,7 @@ def slug(text: str) -> str:
 
 
 #: Service names with digits, kept whole (``Route53`` is ``route53``, not ``route-53``).
-_DIGIT_WORDS = frozenset({"ec2", "s3", "route53", "elbv2", "sesv2", "x509", "v1", "v2", "v3"})
+_DIGIT_WORDS = frozenset({"ec2", "s3", "route53", "elbv2", "sesv2", "cloud9", "x509"})
 #: Words that say nothing in a name: dropped (``privesc-...-policy`` → ``privesc-...``).
 FILLER = frozenset(
     {"policy", "policies", "access", "allow", "allows", "permission", "permissions", "perms"}
@@ -108,11 +110,27 @@ GENERIC = FILLER | frozenset(
     {
         "all", "base", "basic", "common", "custom", "default", "general", "group", "groups",
         "inline", "managed", "misc", "my", "new", "role", "standard", "temp", "test", "tmp",
-        "user", "users",
+        "user", "users", "full", "read", "write", "rw", "ro", "v",
     }
 )  # fmt: skip
+# A service name, not followed by a lower-case letter (``CloudWatchLogs``, not
+# ``CloudWatchers``; ``CodeDeploy``, not ``CodeDeployer``).
 _SERVICE_RE = re.compile("|".join(sorted(_SERVICES, key=len, reverse=True)), re.IGNORECASE)
 _WORDS_RE = re.compile("|".join(sorted(_WORDS, key=len, reverse=True)), re.IGNORECASE)
+
+
+def _whole(replace: Callable[[str], str]) -> Callable[[re.Match[str]], str]:
+    """A substitution that keeps a CamelCase match followed by a lower-case letter as it
+    was (``CloudWatchers``, ``CodeDeployer``: not the service); lower-case text, which
+    has no word boundaries to go by, is split as found (``readonlyaccess``)."""
+
+    def sub(m: re.Match[str]) -> str:
+        found, after = m.group(0), m.string[m.end() : m.end() + 1]
+        if not found.islower() and after.islower():
+            return found
+        return f" {replace(found)} "
+
+    return sub
 
 
 def words(text: str) -> list[str]:
@@ -123,8 +141,8 @@ def words(text: str) -> list[str]:
     ``AmazonEC2FullAccess`` → ``[amazon, ec2, full, access]``; ``DataLake2024`` →
     ``[data, lake, 2024]``; service names stay whole (``CloudWatch``, ``Route53``).
     """
-    text = _SERVICE_RE.sub(lambda m: f" {m.group(0).lower()} ", text)
-    text = _WORDS_RE.sub(lambda m: f" {_WORDS[_canonical_word(m.group(0))]} ", text)
+    text = _SERVICE_RE.sub(_whole(str.lower), text)
+    text = _WORDS_RE.sub(_whole(lambda w: _WORDS[_canonical_word(w)]), text)
     out: list[str] = []
     for token in re.split(r"[^A-Za-z0-9]+", text):
         if not token:
@@ -161,7 +179,11 @@ def _meaningful(items: list[str]) -> list[str]:
 
 
 def policy_services(ref: PolicyRef, inventory: Inventory) -> list[str]:
-    """The services a policy's Allow statements name (``s3``, ``ec2``), sorted; [] if unknown."""
+    """The services a policy's Allow statements name (``s3``, ``ec2``), sorted; [] if unknown.
+
+    ``Action: "*"`` is ``all-services``; a ``NotAction`` statement is ``all-except-`` and
+    the services it leaves out (``all-except-iam-organizations``).
+    """
     import json
 
     document = inventory.document(ref)
@@ -177,11 +199,22 @@ def policy_services(ref: PolicyRef, inventory: Inventory) -> list[str]:
     for st in statements:
         if not isinstance(st, dict) or st.get("Effect") != "Allow":
             continue
-        actions = st.get("Action", [])
-        for action in [actions] if isinstance(actions, str) else actions:
-            if isinstance(action, str) and ":" in action:
-                found.add(slug(action.split(":", 1)[0]))
-    return sorted(found - {""})
+        for key in ("Action", "NotAction"):
+            actions = st.get(key, [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if not isinstance(actions, list):
+                continue
+            services = sorted(
+                {slug(a.split(":", 1)[0]) for a in actions if isinstance(a, str) and ":" in a}
+                - {""}
+            )
+            if key == "Action":
+                if any(a == "*" for a in actions):
+                    found.add("all-services")
+                found.update(services)
+            elif actions:
+                found.add("-".join(["all-except", *services[:2]]) if services else "all-except")
+    return sorted(found)
 
 
 def policy_slug(ref: PolicyRef, inventory: Inventory) -> str:
@@ -195,11 +228,25 @@ def policy_slug(ref: PolicyRef, inventory: Inventory) -> str:
     if ref.is_aws_managed:
         label = re.sub(r"^(Amazon|AWS)(?=[A-Z0-9])", "", label)
     kept = _meaningful(words(label))
-    if all(w in GENERIC or w.isdigit() for w in kept):
+    # AWS's own names always mean something (ReadOnlyAccess, AdministratorAccess).
+    if not ref.is_aws_managed and all(_generic(w) for w in kept):
         services = policy_services(ref, inventory)
         if services:
             return "-".join(services[:3] + (["more"] if len(services) > 3 else []))
+        # Nothing to name it by: its words with a digest of the policy, never bare.
+        return "-".join([*kept, _digest(ref.key)])
     return slug("-".join(kept)) or slug(inventory.label(ref))
+
+
+def _generic(word: str) -> bool:
+    """A word that names nothing alone: generic, a number, a version (``v2``)."""
+    return word in GENERIC or word.isdigit() or re.fullmatch(r"v\d+", word) is not None
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:6]
 
 
 def _norm_key(key: str) -> str:
@@ -209,9 +256,10 @@ def _norm_key(key: str) -> str:
 def tag_name(members: Iterable[User]) -> str | None:
     """A name from the team and job-function tags that most members share, if any.
 
-    A value counts when at least half of the members have it and no other value
-    is as common, so that a user without the tags, or with another team's, added to
-    a group does not rename it.
+    Members without the tag abstain. A value counts when at least half of the members
+    have the tag and at least two thirds of those have that value (compared ignoring
+    case): one user without the tags joining a group does not rename it, and a layer
+    that several teams share is not named after one of them.
     """
     members = list(members)
     if not members:
@@ -219,18 +267,18 @@ def tag_name(members: Iterable[User]) -> str | None:
     parts: list[str] = []
     for keys in TAG_KEYS:
         for key in keys:
-            values: Counter[str | None] = Counter()
+            values: Counter[str] = Counter()
             for user in members:
                 found = [v for k, v in user.tags if _norm_key(k) == key]
-                values[found[0] if found else None] += 1
-            ranked = sorted(((n, v) for v, n in values.items() if v), reverse=True)
-            if not ranked:
+                if found and slug(found[0]):
+                    values[slug(found[0])] += 1
+            tagged = sum(values.values())
+            if not tagged:
                 continue
-            n, value = ranked[0]
-            alone = len(ranked) == 1 or ranked[1][0] < n
-            if alone and 2 * n >= len(members) and slug(value):
-                if slug(value) not in parts:
-                    parts.append(slug(value))
+            value, n = max(values.items(), key=lambda kv: (kv[1], kv[0]))
+            if 2 * tagged >= len(members) and 3 * n >= 2 * tagged:
+                if value not in parts:
+                    parts.append(value)
                 break
     return "-".join(parts) or None
 
@@ -268,7 +316,11 @@ def policy_name(policies: Collection[PolicyRef], inventory: Inventory, *, most: 
             parts = services
         else:
             parts, tail = [*parts[:most], "and-more"], []
-    return "-".join([*head, *parts, *tail])
+    seen: list[str] = []
+    for word in "-".join([*head, *parts, *tail]).split("-"):
+        if word not in seen or word in ("and", "more"):
+            seen.append(word)
+    return "-".join(seen)
 
 
 def _fit(base: str, suffix: str = "") -> str:
@@ -290,8 +342,10 @@ def suggest_name(
     Tags shared by every member come first (``data-analyst``). Where another
     group already has that name, the policies that tell the two apart are
     added (``support-engineer-ssm``, ``web-without-dynamodb-full``); without
-    shared tags the policies name the group. A number comes last. *part*
-    (``-part2``) stays at the end for the pieces of a split set.
+    shared tags the policies name the group. Where all of those are taken, a short
+    digest of the policies tells it apart (stable: it does not depend on the members
+    or the order groups are named in). *part* (``-part2``) stays at the end for the
+    pieces of a split set.
     """
     by_tags = tag_name(members)
     candidates = []
@@ -309,9 +363,11 @@ def suggest_name(
         name = _fit(candidate, part)
         if name.lower() not in taken:
             return validate_name(name)
+    # A digest of the policies, not a count: adding a user to a set renames nothing.
+    key = _digest("\n".join(sorted(p.key for p in policies)))
+    name = _fit(candidates[-1], f"-{key}{part}")
     n = 2
-    while True:
-        name = _fit(candidates[0], f"{part}-{n}")
-        if name.lower() not in taken:
-            return validate_name(name)
+    while name.lower() in taken:
+        name = _fit(candidates[-1], f"-{key}-{n}{part}")
         n += 1
+    return validate_name(name)

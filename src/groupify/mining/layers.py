@@ -73,6 +73,8 @@ class Weights:
                     f"--weights {text!r}: give attachments=W,memberships=W (numbers >= 0)"
                 )
             try:
+                if "_" in value:
+                    raise ValueError(value)
                 values[key] = float(value)
             except ValueError:
                 raise InputError(f"--weights {text!r}: {value.strip()!r} is not a number") from None
@@ -131,6 +133,7 @@ def layer(
     room: Mapping[U, int] | None = None,
     weights: Weights | None = None,
     keep: Collection[frozenset[P]] = (),
+    max_policies_per_group: int | None = None,
 ) -> tuple[Cover[P, U], LayerStats]:
     """*cover* with shared policies attached once where the group count allows it.
 
@@ -138,7 +141,9 @@ def layer(
     member holds every policy of its groups; each user's groups' union is its set).
     *room* caps each user's groups (a user over it already is not given more).
     Groups whose policies are in *keep* (those of existing groups, which a proposal
-    reuses rather than create a group) are never changed.
+    reuses rather than create a group) are never changed. With
+    *max_policies_per_group*, a group of more policies counts, against *room*, as the
+    ``ceil(policies / max)`` groups it will be split into.
     Returns the new cover, in the input's order, and the counts before and after.
     """
     weights = weights or Weights()
@@ -152,6 +157,13 @@ def layer(
         return out
 
     masks = [mask(s) for s, _ in cover]
+
+    def weight(groups: Sequence[int], current: Sequence[int]) -> int:
+        """The memberships *groups* take once split to the policies-per-group quota."""
+        if max_policies_per_group is None:
+            return len(groups)
+        return sum(-(-current[i].bit_count() // max_policies_per_group) for i in groups)
+
     pinned = {i for i, (s, _) in enumerate(cover) if s in set(keep)}
     # Users with the same set, room and groups are one row.
     row_of: dict[tuple[int, int | None, tuple[int, ...]], list[U]] = {}
@@ -164,7 +176,7 @@ def layer(
     count = [len(row_of[r]) for r in rows]
     covers = [list(r[2]) for r in rows]
     limit = [
-        None if r[1] is None else max(r[1], len(r[2]))  # never more than it had, if over
+        None if r[1] is None else max(r[1], weight(r[2], masks))  # never more than it had
         for r in rows
     ]
     admissible = [{i for i, m in enumerate(masks) if m and not m & ~w} for w in want]
@@ -200,7 +212,7 @@ def layer(
                         continue  # it has the policy from another of its groups
                     new = _greedy(want[r], sorted(admissible[r]), trial)
                     cap = limit[r]
-                    if new is None or (cap is not None and len(new) > cap):
+                    if new is None or (cap is not None and weight(new, trial) > cap):
                         ok = False
                         break
                     redo[r] = new
@@ -220,7 +232,7 @@ def layer(
     # Each row takes the fewest groups that cover it (newly admissible layers may help).
     for r, w in enumerate(want):
         best = _greedy(w, sorted(admissible[r]), masks)
-        if best is not None and len(best) < len(covers[r]):
+        if best is not None and weight(best, masks) < weight(covers[r], masks):
             covers[r] = best
     members: list[set[U]] = [set() for _ in cover]
     for r, cov in enumerate(covers):

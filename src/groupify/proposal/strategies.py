@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from groupify.errors import InputError
+from groupify.errors import InputError, QuotaError
 from groupify.inventory.model import Inventory, PolicyRef, Quotas
 from groupify.inventory.names import suggest_name, tag_name
 from groupify.mining import exact as cluster
@@ -68,6 +68,8 @@ def propose(
     {one} (:func:`groupify.mining.layers.layer`); *weights* trade attachments
     against the memberships that adds (:class:`~groupify.mining.layers.Weights`).
     """
+    if weights is not None and not layers:
+        raise InputError("--weights weighs what layering trades: it does not go with --no-layers")
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if quotas is not None:
@@ -97,9 +99,18 @@ def propose(
         biclusters = _minimal(needed, base, time_limit=time_limit)
     if layers:
         existing = [g.policies for g in inventory.groups if g.policies]
-        biclusters, _ = layer(
-            biclusters, needed, room=_room(needed, base), weights=weights, keep=existing
+        layered, _ = layer(
+            biclusters,
+            needed,
+            room=_room(needed, base),
+            weights=weights,
+            keep=existing,
+            max_policies_per_group=inventory.quotas.managed_policies_per_group,
         )
+        try:
+            return attrs.evolve(base, groups=_realize(layered, base)).validate()
+        except QuotaError:
+            pass  # layering never turns a proposal that fits into one that does not
     groups = _realize(biclusters, base)
     return attrs.evolve(base, groups=groups).validate()
 
