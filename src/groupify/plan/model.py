@@ -79,6 +79,26 @@ class Quota:
         return 0.0 if self.reached is None or not self.limit else self.reached / self.limit
 
 
+def _layout(value: Any, depth: int = 0) -> str:
+    """JSON laid out for a reader and written by the C encoder: the top two levels of
+    objects one key a line, and every list item (a step, a user) on a line of its own.
+
+    ``json.dumps(indent=2)`` gives a similar file but runs the pure-Python encoder, about
+    five times slower on a large plan; this calls the C encoder once per item.
+    """
+    pad, inner = "  " * depth, "  " * (depth + 1)
+    if isinstance(value, dict) and value and depth < 2:
+        items = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}: {_layout(v, depth + 1)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list) and value and depth < 3:
+        items = [inner + json.dumps(v, ensure_ascii=False) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
 @frozen
 class Plan:
     """Ordered, verified IAM calls for one inventory, with what a reviewer needs."""
@@ -323,7 +343,7 @@ class Plan:
         body = self.to_dict()
         if key is not None:
             body["signature"] = sign(body["checksum"], key)
-        return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+        return _layout(body) + "\n"
 
     def save(self, path: str | os.PathLike[str], *, key: bytes | None = None) -> None:
         """Write the plan file atomically (a partial file never replaces a good one).

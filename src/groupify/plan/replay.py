@@ -343,6 +343,7 @@ def check_steps(
     if baseline is None:
         baseline = {u.name: inventory.access(u) for u in inventory.users}
     ids: dict[str, int] = {}
+    group_cache: dict[str, frozenset[PolicyRef]] = {}
     for index, step in enumerate(steps):
         if step.id in ids:
             raise PlanVerificationError(f"step id {step.id!r} appears twice", step=step.id)
@@ -375,8 +376,19 @@ def check_steps(
             raise PlanVerificationError(
                 f"step {step.id} ({step.op}) would fail: {exc}", step=step.id
             ) from None
+        # A group's policies are read again only after a step that may change them.
+        group = params.get("GroupName")
+        if group is not None:
+            group_cache.pop(group, None)
+        elif user is None:
+            group_cache.clear()  # a policy created or deleted: any group may read otherwise
         for name in affected:
-            now = model.access(name)
+            now = model.direct(name)
+            for g in model.user_groups[name]:
+                held = group_cache.get(g)
+                if held is None:
+                    held = group_cache[g] = model.group_policies(g)
+                now |= held
             if now != baseline[name]:
                 lost, gained = baseline[name] - now, now - baseline[name]
                 what = (
@@ -414,28 +426,30 @@ def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
             memo[step_id] = frozenset(out)
         return memo[step_id]
 
+    # What each step grants a group, worked out once (documents canonicalized once).
+    grants: dict[str, tuple[str, PolicyRef | None]] = {
+        s.id: (s.params["GroupName"], policy_of(s, inventory, created_policy))
+        for s in steps
+        if s.spec.grants == "group"
+    }
     for step in steps:
         if not step.is_destructive:
             continue
         user = step.params["UserName"]
         need = policy_of(step, inventory, created_policy)
-        before = [by_id[a] for a in sorted(ancestors(step.id))]
-        groups = set(inventory.user_by_name[user].groups) | {
-            s.params["GroupName"]
-            for s in before
-            if s.op == "add_user_to_group" and s.params["UserName"] == user
-        }
+        groups = set(inventory.user_by_name[user].groups)
+        granted: set[str] = set()
+        for a in ancestors(step.id):
+            s = by_id[a]
+            if s.op == "add_user_to_group" and s.params["UserName"] == user:
+                groups.add(s.params["GroupName"])
+            elif a in grants and grants[a][1] == need:
+                granted.add(grants[a][0])
         for g in groups:
             existing = inventory.group_by_name.get(g)
             if existing is not None and need in existing.policies:
                 break
-            granted = any(
-                s.params.get("GroupName") == g
-                and s.spec.grants == "group"
-                and policy_of(s, inventory, created_policy) == need
-                for s in before
-            )
-            if granted:
+            if g in granted:
                 break
         else:
             raise PlanVerificationError(
