@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "groupify"
 #: (``groupify/__init__.py``, the public API) sits above every stage, and the CLI
 #: above it; ``testing`` (synthetic accounts) is for tests, benchmarks and the demo.
 LAYERS = (
-    ("errors", "_files", "_html", "_views", "_version"),
+    ("errors", "_files", "_gc", "_html", "_views", "_version"),
     ("aws",),
     ("mining",),
     ("inventory",),

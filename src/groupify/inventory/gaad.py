@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from groupify._files import read_json
+from groupify._gc import without_gc
 from groupify.errors import GaadFormatError, InputError
 from groupify.inventory.iam import (
     arn_account,
@@ -161,6 +162,7 @@ def _attached(items: list[Any], where: str, source: str) -> list[str]:
     return arns
 
 
+@without_gc
 def parse_gaad(
     pages: Iterable[Mapping[str, Any]],
     *,

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from groupify._gc import without_gc
 from groupify.errors import InputError
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.inventory.names import POLICY_NAME_MAX, slug, validate_name
@@ -48,6 +49,7 @@ def _inline_names(refs: Sequence[PolicyRef], inventory: Inventory) -> dict[Polic
     return out
 
 
+@without_gc
 def build_plan(proposal: Proposal, *, accept: Iterable[str] = ()) -> Plan:
     """Turn a validated proposal into a verified plan.
 

@@ -18,6 +18,7 @@ from typing import Any
 from attrs import field, frozen
 
 from groupify._files import read_json, write_atomic
+from groupify._gc import without_gc
 from groupify._version import version
 from groupify.errors import (
     EscalationError,
@@ -302,6 +303,7 @@ class Plan:
 
     # -- file form ------------------------------------------------------------
 
+    @without_gc
     def to_dict(self) -> dict[str, Any]:
         body = {
             "format": FORMAT,
@@ -353,6 +355,7 @@ class Plan:
         write_atomic(path, self.to_json(key=key))
 
     @classmethod
+    @without_gc
     def from_dict(cls, data: Any, *, source: str = "plan", key: bytes | None = None) -> Plan:
         """Read and check a plan: format, checksum, signature, fingerprint, then a full replay.
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from groupify._gc import without_gc
 from groupify.errors import InputError, QuotaError
 from groupify.inventory.model import Inventory, PolicyRef, Quotas
 from groupify.inventory.names import suggest_name, tag_name
@@ -36,6 +37,7 @@ __all__ = ["compare_proposals", "propose"]
 Bicluster = tuple[frozenset[PolicyRef], frozenset[str]]
 
 
+@without_gc
 def propose(
     inventory: Inventory,
     *,
