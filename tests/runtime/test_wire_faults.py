@@ -156,3 +156,24 @@ def test_any_schedule_of_faults_round_trips(
     assert all(state.state in ("undone", "already") for state in facts.values()), {
         k: v.state for k, v in facts.items() if v.state not in ("undone", "already")
     }
+
+
+def test_a_removal_whose_answer_was_lost_then_throttled_is_settled_by_a_read(
+    server: str, tmp_path: Path
+) -> None:
+    """Found by review: rollback's remove_user_from_group is done but its answer lost; the
+    retries get NoSuchEntity (retried as IAM catching up, the group being ours), and the
+    last is throttled. The step is settled by reading (the user is out of the group), not
+    failed with the rollback stopped part-way."""
+    before, plan = _fresh(server)
+    iam, sts = awsmoto.clients(server)
+    journal = tmp_path / "j"
+    assert apply(plan, iam=iam, sts=sts, journal=journal, retry=FAST, settle=0).ok
+    faults = ["throttle", "lose", None, None, None, None, None, "throttle"]
+    with FaultProxy(server, Schedule.sequence(faults, ["remove_user_from_group"])) as proxy:
+        piam, psts = awsmoto.clients(proxy.url)
+        back = rollback(journal, iam=piam, sts=psts, retry=RetryPolicy.no_wait(8), settle=0)
+    assert back.ok, back.failed
+    assert awsmoto.state_now() == before
+    records = [r for r in Journal.read(journal).records if r["type"] == "undo-done"]
+    assert any(r.get("outcome") == "seen" and r.get("lost") for r in records)

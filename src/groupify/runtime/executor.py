@@ -21,7 +21,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from groupify.aws import RetryPolicy, answer_lost, api_name, call, collect
+from groupify.aws import RetryPolicy, answer_lost, api_name, call, collect, error_code
 from groupify.errors import AWSError, ConflictError, GroupifyError, InputError, PropagationError
 from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import canonical_document
@@ -167,10 +167,18 @@ class Executor:
             )
         except AWSError as exc:
             lost = sum(1 for e in (*retried, exc.__cause__) if e is not None and answer_lost(e))
+            # The last attempt's error first, then those retried before it: an attempt
+            # answered "NoSuchEntity" (after a lost answer, the removal was done) and
+            # then throttled is still settled by a read, not failed.
+            codes = [exc.code, *(error_code(e) for e in reversed(retried))]
             try:
-                verdict = LIVE[step.op](self, step, exc.code) if exc.code else None
+                verdict = None
+                for code in dict.fromkeys(c for c in codes if c):
+                    verdict = LIVE[step.op](self, step, code)
+                    if verdict is not None:
+                        break
                 if verdict is None:
-                    raise
+                    raise exc
                 return self._settle_already(step, prior, lost, began)
             except ConflictError:
                 raise  # the entity in place is not ours: that is known
