@@ -29,6 +29,7 @@ from typing import TypeVar
 import attrs
 
 from groupify.errors import InputError
+from groupify.mining.minimal import _bits, _mask
 
 __all__ = ["LayerStats", "Weights", "layer"]
 
@@ -96,15 +97,6 @@ class LayerStats:
     memberships: tuple[int, int]
 
 
-def _bits(mask: int) -> list[int]:
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out
-
-
 def _greedy(row: int, admissible: Sequence[int], masks: Sequence[int]) -> list[int] | None:
     """A small cover of *row* by admissible groups (most new policies first), pruned."""
     left = row
@@ -116,6 +108,8 @@ def _greedy(row: int, admissible: Sequence[int], masks: Sequence[int]) -> list[i
             return None
         chosen.append(best)
         left &= ~masks[best]
+    # Drop a group the others chosen already cover. (minimal._prune does the same by
+    # counting per bit, which is slower on rows of thousands of policies.)
     for i in list(chosen):
         rest = 0
         for j in chosen:
@@ -151,10 +145,7 @@ def layer(
     bit = {p: i for i, p in enumerate(policies)}
 
     def mask(items: frozenset[P]) -> int:
-        out = 0
-        for p in items:
-            out |= 1 << bit[p]
-        return out
+        return _mask(bit[p] for p in items)
 
     masks = [mask(s) for s, _ in cover]
 
@@ -164,7 +155,8 @@ def layer(
             return len(groups)
         return sum(-(-current[i].bit_count() // max_policies_per_group) for i in groups)
 
-    pinned = {i for i, (s, _) in enumerate(cover) if s in set(keep)}
+    kept = set(keep)
+    pinned = {i for i, (s, _) in enumerate(cover) if s in kept}
     # Users with the same set, room and groups are one row.
     row_of: dict[tuple[int, int | None, tuple[int, ...]], list[U]] = {}
     for user in sorted({u for _, m in cover for u in m}, key=repr):
@@ -180,11 +172,10 @@ def layer(
         for r in rows
     ]
     admissible = [{i for i, m in enumerate(masks) if m and not m & ~w} for w in want]
-    before = LayerStats(
-        groups=(len(cover), 0),
-        attachments=(sum(len(s) for s, _ in cover), 0),
-        memberships=(sum(len(m) for _, m in cover), 0),
-    )
+    rows_in: list[set[int]] = [set() for _ in masks]  # the rows each group covers now
+    for r, cov in enumerate(covers):
+        for i in cov:
+            rows_in[i].add(r)
 
     changed = True
     while changed:
@@ -196,33 +187,33 @@ def layer(
                     continue
                 if sum(1 for j in holders_of[b] if masks[j] >> b & 1) < 2:
                     break
-                shrunk = masks[i] & ~(1 << b)
-                trial = list(masks)
-                trial[i] = shrunk
+                # Try the group without the policy (put back if the removal is refused).
+                whole, shrunk = masks[i], masks[i] & ~(1 << b)
+                masks[i] = shrunk
                 redo: dict[int, list[int]] = {}
                 ok = True
-                for r, cov in enumerate(covers):
-                    if i not in cov or not want[r] >> b & 1:
-                        continue
+                for r in sorted(rows_in[i]):  # its members hold every policy it has, b too
                     rest = 0
-                    for j in cov:
+                    for j in covers[r]:
                         if j != i:
                             rest |= masks[j]
                     if rest >> b & 1:
                         continue  # it has the policy from another of its groups
-                    new = _greedy(want[r], sorted(admissible[r]), trial)
+                    new = _greedy(want[r], sorted(admissible[r]), masks)
                     cap = limit[r]
-                    if new is None or (cap is not None and weight(new, trial) > cap):
+                    if new is None or (cap is not None and weight(new, masks) > cap):
                         ok = False
                         break
                     redo[r] = new
-                if not ok:
-                    continue
                 added = sum(count[r] * (len(new) - len(covers[r])) for r, new in redo.items())
-                if not weights.takes(added):
+                if not ok or not weights.takes(added):
+                    masks[i] = whole
                     continue
-                masks[i] = shrunk
                 for r, new in redo.items():
+                    for j in covers[r]:
+                        rows_in[j].discard(r)
+                    for j in new:
+                        rows_in[j].add(r)
                     covers[r] = new
                 for r, w in enumerate(want):
                     if not shrunk & ~w:
@@ -252,8 +243,8 @@ def layer(
         for m, (_, us) in sorted(out.items(), key=lambda kv: kv[1][0])
     ]
     stats = LayerStats(
-        groups=(before.groups[0], len(result)),
-        attachments=(before.attachments[0], sum(len(s) for s, _ in result)),
-        memberships=(before.memberships[0], sum(len(m) for _, m in result)),
+        groups=(len(cover), len(result)),
+        attachments=(sum(len(s) for s, _ in cover), sum(len(s) for s, _ in result)),
+        memberships=(sum(len(m) for _, m in cover), sum(len(m) for _, m in result)),
     )
     return result, stats
