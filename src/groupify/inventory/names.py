@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from groupify.errors import InvalidNameError
 from groupify.inventory.model import Inventory, PolicyRef, User
+from groupify.inventory.policy import digest
 
 __all__ = [
     "FILLER",
@@ -113,8 +114,7 @@ GENERIC = FILLER | frozenset(
         "user", "users", "full", "read", "write", "rw", "ro", "v",
     }
 )  # fmt: skip
-# A service name, not followed by a lower-case letter (``CloudWatchLogs``, not
-# ``CloudWatchers``; ``CodeDeploy``, not ``CodeDeployer``).
+# Matches are kept or split by _whole (not inside a longer CamelCase word).
 _SERVICE_RE = re.compile("|".join(sorted(_SERVICES, key=len, reverse=True)), re.IGNORECASE)
 _WORDS_RE = re.compile("|".join(sorted(_WORDS, key=len, reverse=True)), re.IGNORECASE)
 
@@ -138,7 +138,7 @@ def words(text: str) -> list[str]:
 
     ``privesc-sageMakerCreatePresignedNotebookURL-policy`` →
     ``[privesc, sagemaker, create, presigned, notebook, url, policy]``;
-    ``AmazonEC2FullAccess`` → ``[amazon, ec2, full, access]``; ``DataLake2024`` →
+    ``AmazonEC2FullAccess`` → ``[amazon, ec2, full]``; ``DataLake2024`` →
     ``[data, lake, 2024]``; service names stay whole (``CloudWatch``, ``Route53``).
     """
     text = _SERVICE_RE.sub(_whole(str.lower), text)
@@ -221,8 +221,9 @@ def policy_slug(ref: PolicyRef, inventory: Inventory) -> str:
     """A short label for a policy, for names: ``AmazonS3ReadOnlyAccess`` → ``s3-readonly``.
 
     CamelCase and digits are split, filler words (``policy``, ``access``, ``allow``)
-    dropped; a label that would be only generic words (``policy``, ``default``) is
-    named by the services its document allows (``s3``), else kept with them.
+    dropped; a customer or inline label that would be only generic words, numbers or
+    versions (``policy``, ``default``, ``v2``) is named by what its document allows
+    (``s3``, ``all-services``), else by its words and a digest of the policy.
     """
     label = inventory.label(ref).rsplit("/", 1)[-1]
     if ref.is_aws_managed:
@@ -234,19 +235,13 @@ def policy_slug(ref: PolicyRef, inventory: Inventory) -> str:
         if services:
             return "-".join(services[:3] + (["more"] if len(services) > 3 else []))
         # Nothing to name it by: its words with a digest of the policy, never bare.
-        return "-".join([*kept, _digest(ref.key)])
+        return "-".join([*kept, digest(ref.key, 6)])
     return slug("-".join(kept)) or slug(inventory.label(ref))
 
 
 def _generic(word: str) -> bool:
     """A word that names nothing alone: generic, a number, a version (``v2``)."""
     return word in GENERIC or word.isdigit() or re.fullmatch(r"v\d+", word) is not None
-
-
-def _digest(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:6]
 
 
 def _norm_key(key: str) -> str:
@@ -339,7 +334,7 @@ def suggest_name(
     """A valid name, not in *taken* (compared ignoring case), for a group of *members*.
 
     *taken* maps names already used, lower-cased, to their groups' policies.
-    Tags shared by every member come first (``data-analyst``). Where another
+    The members' tags come first (``data-analyst``, see :func:`tag_name`). Where another
     group already has that name, the policies that tell the two apart are
     added (``support-engineer-ssm``, ``web-without-dynamodb-full``); without
     shared tags the policies name the group. Where all of those are taken, a short
@@ -364,7 +359,7 @@ def suggest_name(
         if name.lower() not in taken:
             return validate_name(name)
     # A digest of the policies, not a count: adding a user to a set renames nothing.
-    key = _digest("\n".join(sorted(p.key for p in policies)))
+    key = digest("\n".join(sorted(p.key for p in policies)), 6)
     name = _fit(candidates[-1], f"-{key}{part}")
     n = 2
     while name.lower() in taken:
