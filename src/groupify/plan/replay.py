@@ -81,10 +81,19 @@ class AccountModel:
             PolicyRef("inline", d) for d in self.user_inline[user].values()
         )
 
-    def access(self, user: str) -> frozenset[PolicyRef]:
+    def access(
+        self, user: str, cache: dict[str, frozenset[PolicyRef]] | None = None
+    ) -> frozenset[PolicyRef]:
+        """*user*'s direct and group policies. *cache* keeps groups' policies between
+        calls; its owner drops a group from it when a step may change that group."""
         out = self.direct(user)
         for g in self.user_groups[user]:
-            out |= self.group_policies(g)
+            held = None if cache is None else cache.get(g)
+            if held is None:
+                held = self.group_policies(g)
+                if cache is not None:
+                    cache[g] = held
+            out |= held
         return out
 
     # -- applying steps --------------------------------------------------------
@@ -383,12 +392,7 @@ def check_steps(
         elif user is None:
             group_cache.clear()  # a policy created or deleted: any group may read otherwise
         for name in affected:
-            now = model.direct(name)
-            for g in model.user_groups[name]:
-                held = group_cache.get(g)
-                if held is None:
-                    held = group_cache[g] = model.group_policies(g)
-                now |= held
+            now = model.access(name, group_cache)
             if now != baseline[name]:
                 lost, gained = baseline[name] - now, now - baseline[name]
                 what = (

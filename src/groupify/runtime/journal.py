@@ -84,8 +84,7 @@ class Journal:
         self.path = path
         self.plan = plan
         self.records = records
-        self._lock = threading.Lock()
-        self._turn = threading.Condition(self._lock)
+        self._turn = threading.Condition()  # held to queue a record or take the writer's turn
         self._partial = 0
         # Group commit: records queued while another thread's fsync runs go out together.
         self._queue: list[tuple[bytes, dict[str, Any]]] = []
@@ -194,8 +193,6 @@ class Journal:
         body["at"] = _now()
         data = (json.dumps(body, ensure_ascii=False) + "\n").encode()
         with self._turn:
-            if self._broken is not None:
-                raise OSError(f"{self.path}: the journal could not be written: {self._broken}")
             self._queue.append((data, body))
             self._queued += 1
             mine = self._queued
