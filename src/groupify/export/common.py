@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
 from typing import Any
 
 from attrs import frozen
@@ -30,6 +31,11 @@ class Exported:
 
     plan: Plan
     final: AccountModel
+
+    @cached_property
+    def removal_routes(self) -> dict[str, tuple[Route, ...]]:
+        """:func:`routes`, computed on first use."""
+        return _routes(self)
 
     @property
     def group_order(self) -> tuple[str, ...]:
@@ -65,7 +71,14 @@ class Route:
 
 
 def routes(exported: Exported) -> dict[str, tuple[Route, ...]]:
-    """For each step that removes a direct grant (by id): the routes that replace it."""
+    """For each step that removes a direct grant (by id): the routes that replace it.
+
+    Worked out once per export (the script, its README and ``grants.json`` all read it).
+    """
+    return exported.removal_routes
+
+
+def _routes(exported: Exported) -> dict[str, tuple[Route, ...]]:
     plan, final = exported.plan, exported.final
     out: dict[str, tuple[Route, ...]] = {}
     for s in plan.steps:
