@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -474,32 +473,24 @@ def test_checkov_passes_ckv_aws_40(written: Path, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def moto_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+def moto_url(cli_server: str) -> str:
     from tests import awsmoto
 
-    for name in list(os.environ):
-        if name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", awsmoto.REGION)
-    for url in awsmoto.serve():
-        iam, _ = awsmoto.clients(url)
-        # Small, as each AWS CLI call the script makes starts a Python: two users move to a
-        # new group (a managed and an inline grant), one keeps a route it already has.
-        arn = iam.create_policy(PolicyName="s3-read", PolicyDocument=doc("s3:Get*"))["Policy"]
-        iam.create_group(GroupName="readers")
-        iam.attach_group_policy(GroupName="readers", PolicyArn=arn["Arn"])
-        # -dan: IAM allows a name that starts with "-", which the CLI must not read as a flag.
-        for user in ("ana", "ben", "cai", "-dan"):
-            iam.create_user(UserName=user)
-            iam.attach_user_policy(UserName=user, PolicyArn=arn["Arn"])
-        for user in ("ana", "ben"):
-            iam.put_user_policy(UserName=user, PolicyName="q", PolicyDocument=doc("athena:*"))
-        iam.add_user_to_group(GroupName="readers", UserName="cai")
-        yield url
+    url = cli_server
+    iam, _ = awsmoto.clients(url)
+    # Small, as each AWS CLI call the script makes starts a Python: two users move to a
+    # new group (a managed and an inline grant), one keeps a route it already has.
+    arn = iam.create_policy(PolicyName="s3-read", PolicyDocument=doc("s3:Get*"))["Policy"]
+    iam.create_group(GroupName="readers")
+    iam.attach_group_policy(GroupName="readers", PolicyArn=arn["Arn"])
+    # -dan: IAM allows a name that starts with "-", which the CLI must not read as a flag.
+    for user in ("ana", "ben", "cai", "-dan"):
+        iam.create_user(UserName=user)
+        iam.attach_user_policy(UserName=user, PolicyArn=arn["Arn"])
+    for user in ("ana", "ben"):
+        iam.put_user_policy(UserName=user, PolicyName="q", PolicyDocument=doc("athena:*"))
+    iam.add_user_to_group(GroupName="readers", UserName="cai")
+    return url
 
 
 def test_stage2_script_against_an_embedded_iam(moto_url: str, tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +47,20 @@ def _tools() -> str:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
-    for name in list(os.environ):
-        if name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE", "TF_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", awsmoto.REGION)
-    for url in awsmoto.serve():
-        awsmoto.reset(url)
-        yield url
+def server(cli_server: str) -> str:
+    return cli_server
+
+
+def _run(argv: list[str], server: str) -> subprocess.CompletedProcess[str]:
+    """A command (the stage-2 script, the AWS CLI) against the moto server."""
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AWS_ENDPOINT_URL": server},
+        timeout=600,
+        check=False,
+    )
 
 
 def _provider(url: str) -> str:
@@ -224,14 +225,7 @@ def test_terraform_user_applies_both_stages_and_passes_iam2(server: str, tmp_pat
     out = terraform.apply(account)
     assert f"0 added, 0 changed, {len(in_code)} destroyed" in out
     assert awsmoto.access_now() == before, "the user's stage 2 apply changed someone's access"
-    script = subprocess.run(
-        [str(export / "stage2" / "remove-direct-grants.sh")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "AWS_ENDPOINT_URL": server},
-        timeout=600,
-        check=False,
-    )
+    script = _run([str(export / "stage2" / "remove-direct-grants.sh")], server)
     assert script.returncode == 0, script.stderr
     said = [line.split(":")[0] for line in script.stdout.splitlines()]
     assert said.count("already gone") == len(in_code)
@@ -285,14 +279,7 @@ def test_cloudformation_user_deploys_stage_1_and_passes_iam2(server: str, tmp_pa
     assert types == {"AWS::IAM::Group", "AWS::IAM::ManagedPolicy", "AWS::IAM::UserToGroupAddition"}
 
     def aws(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["aws", *argv],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "AWS_ENDPOINT_URL": server},
-            timeout=600,
-            check=False,
-        )
+        return _run(["aws", *argv], server)
 
     deploy = aws(
         "cloudformation", "deploy", "--template-file", str(template),
@@ -308,14 +295,7 @@ def test_cloudformation_user_deploys_stage_1_and_passes_iam2(server: str, tmp_pa
     assert all(_direct(iam, u) for u in plan.in_scope)
     assert not groupify.verify(plan, iam=iam, sts=sts).ok
 
-    script = subprocess.run(
-        [str(export / "stage2" / "remove-direct-grants.sh")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "AWS_ENDPOINT_URL": server},
-        timeout=600,
-        check=False,
-    )
+    script = _run([str(export / "stage2" / "remove-direct-grants.sh")], server)
     assert script.returncode == 0, script.stderr
     assert groupify.verify(plan, iam=iam, sts=sts).ok, "IAM.2 still fails after stage 2"
     assert awsmoto.access_now() == before, "stage 2 changed someone's access"
