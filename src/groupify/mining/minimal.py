@@ -1142,6 +1142,24 @@ def minimal_groups(
     assignment, fallback_slots, over_slots = _assign(
         slot_rows, slot_limits, choices, max_policies_per_group, deadline
     )
+    bounds = _component_bounds(rows, kernel_used, parts, max_policies_per_group)
+    lower = sum(bound for _, bound, _ in bounds)
+    bound_by = "policies per group" if any(by != "cover" for *_, by in bounds) else "cover"
+    capped = max_policies_per_group is not None or any(n is not None for n in slot_limits)
+    if capped and highs is not None:
+        lower, by_lp, fallback_slots = _capped_search(
+            highs,
+            slot_rows,
+            slot_limits,
+            assignment,
+            fallback_slots,
+            over_slots,
+            bounds,
+            max_policies_per_group,
+            deadline,
+        )
+        if by_lp:
+            bound_by = "linear programming"
     members_of: dict[int, list[U]] = {}
     for users, picked in zip(slot_users, assignment, strict=True):
         for intent in picked:
@@ -1154,12 +1172,6 @@ def minimal_groups(
         )
         for intent in ordered
     )
-    lower = sum(part.lower_bound for part in parts)
-    bound_by = "cover"
-    if max_policies_per_group is not None and rows:
-        capped_lower = _capped_bound(rows, kernel_used, parts, max_policies_per_group)
-        if capped_lower > lower:
-            lower, bound_by = capped_lower, "policies per group"
     stats = MinimalStats(
         users=sum(len(found) for found in users_of.values()),
         policies=len(policies),
@@ -1183,18 +1195,21 @@ def minimal_groups(
     )
 
 
-def _capped_bound(
-    rows: Sequence[int], kernel_used: Sequence[int], parts: Sequence[_Part], max_policies: int
-) -> int:
-    """A lower bound on the groups of any exact cover within *max_policies* a group.
+def _component_bounds(
+    rows: Sequence[int],
+    kernel_used: Sequence[int],
+    parts: Sequence[_Part],
+    max_policies: int | None,
+) -> list[tuple[int, int, str]]:
+    """Per connected component: (its policies as a mask, a lower bound, what proved it).
 
     A group's members hold all its policies, so a group lies within one connected
     component of the users ↔ policies graph, and the fewest groups of the whole is the
-    sum over components. In a component, any cover needs at least: what its kernel
-    parts prove without the quota (the kernel keeps each component's optimum, and the
-    quota only removes covers); every policy of the component in some group of at most
-    *max_policies*, so ``ceil(policies / max_policies)``; and each user's policies, so
-    ``ceil(largest row / max_policies)``. The bound is the sum of the largest of these.
+    sum over components. In a component, any cover needs at least what its kernel parts
+    prove without quotas (the kernel keeps each component's optimum, and quotas only
+    remove covers); with at most *max_policies* a group, also ``ceil(policies /
+    max_policies)`` (every policy in some group) and ``ceil(largest row /
+    max_policies)`` (each user's policies). The bound is the largest of these.
     """
     components = _components(rows)
     component_of: dict[int, int] = {}
@@ -1206,16 +1221,79 @@ def _capped_bound(
             used |= rows[position]
             for bit in _bits(rows[position]):
                 component_of.setdefault(bit, c)
-        columns.append(used.bit_count())
+        columns.append(used)
         largest.append(max(rows[p].bit_count() for p in positions))
     proven = [0] * len(components)
     for used, part in zip(kernel_used, parts, strict=True):
         if used:
             proven[component_of[_bits(used)[0]]] += part.lower_bound
-    return sum(
-        max(proven[c], -(-columns[c] // max_policies), -(-largest[c] // max_policies))
-        for c in range(len(components))
-    )
+    bounds: list[tuple[int, int, str]] = []
+    for c in range(len(components)):
+        capped = 0
+        if max_policies is not None:
+            capped = max(-(-columns[c].bit_count() // max_policies), -(-largest[c] // max_policies))
+        if capped > proven[c]:
+            bounds.append((columns[c], capped, "policies per group"))
+        else:
+            bounds.append((columns[c], proven[c], "cover"))
+    return bounds
+
+
+def _capped_search(
+    highs: Any,
+    slot_rows: Sequence[int],
+    slot_limits: Sequence[int | None],
+    assignment: list[list[int]],
+    fallback_slots: list[int],
+    over_slots: Sequence[int],
+    bounds: Sequence[tuple[int, int, str]],
+    max_policies: int | None,
+    deadline: float | None,
+) -> tuple[int, bool, list[int]]:
+    """HiGHS on each component the heuristic cover does not prove optimal (capped.py).
+
+    Raises the bound by the LP relaxation and replaces the component's groups in
+    *assignment* by the MIP's when they are fewer. Components with a user no assignment
+    can fit are left as they are. Returns (the lower bound, whether the LP raised it,
+    the fallback slots left).
+    """
+    from groupify.mining import capped
+
+    if deadline is None:
+        deadline = time.monotonic() + capped.SEARCH_SECONDS
+    bound_of = {mask: bound for mask, bound, _ in bounds}
+    impossible = set(over_slots)
+    fallback = set(fallback_slots)
+    lower = 0
+    by_lp = False
+    for positions in capped.components(slot_rows):
+        used = 0
+        for position in positions:
+            used |= slot_rows[position]
+        bound = bound_of[used]
+        groups = {g for position in positions for g in assignment[position]}
+        if len(groups) <= bound or impossible.intersection(positions):
+            lower += bound
+            continue
+        rows = [slot_rows[p] for p in positions]
+        limits = [slot_limits[p] for p in positions]
+        cap = max_policies if max_policies is not None else max(r.bit_count() for r in rows)
+        counts: list[Any] = []
+        if len(rows) <= capped._LP_ROWS:
+            stop = time.monotonic() + capped.LP_SECONDS
+            proven, counts = capped.lp_bound(highs, rows, limits, cap, min(stop, deadline))
+            if proven > bound:
+                bound, by_lp = proven, True
+        if len(groups) > bound and len(rows) <= capped.MIP_ROWS:
+            better = capped.improve(
+                highs, rows, limits, cap, [assignment[p] for p in positions], counts, deadline
+            )
+            if better is not None:
+                for position, picked in zip(positions, better, strict=True):
+                    assignment[position] = picked
+                fallback.difference_update(positions)
+        lower += bound
+    return lower, by_lp, sorted(fallback)
 
 
 def _size_capped(
