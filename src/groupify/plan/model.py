@@ -35,11 +35,12 @@ from groupify.plan.privilege import (
     Risk,
     RolePath,
     control_findings,
+    final_model,
     risk_review,
     role_paths,
     unaccepted,
 )
-from groupify.plan.replay import check_steps, created_policies
+from groupify.plan.replay import AccountModel, check_steps, created_policies
 from groupify.plan.signing import matches, sign
 from groupify.plan.steps import Step
 from groupify.proposal.model import Exemption, Exemptions, _exemptions
@@ -159,27 +160,37 @@ class Plan:
                 f"user {touched[0]!r} is exempt ({protected[touched[0]]}) but in scope",
                 user=touched[0],
             )
-        check_steps(self.inventory, self.steps, in_scope=self.in_scope, protected=protected)
+        final = check_steps(self.inventory, self.steps, in_scope=self.in_scope, protected=protected)
+        # The checked replay ends where final_model would: kept for the reviews below.
+        object.__setattr__(self, "_final", final)
         refused = unaccepted(self.findings, self.accepted)
         if refused:
             raise EscalationError(refused)
         return self
 
     @cached_property
+    def _final(self) -> AccountModel:
+        """The account at the end of the plan, as the replay models it (read it, never
+        change it: the reviews below share it)."""
+        return final_model(self.inventory, self.steps)
+
+    @cached_property
     def risks(self) -> tuple[Risk, ...]:
         """Groups the plan creates or fills, and exempt users, that a reviewer must look at."""
-        return risk_review(self.inventory, self.steps, (e.user for e in self.exceptions))
+        return risk_review(
+            self.inventory, self.steps, (e.user for e in self.exceptions), end=self._final
+        )
 
     @cached_property
     def role_paths(self) -> tuple[RolePath, ...]:
         """Roles that may change or join the groups the plan creates or fills (listed, not
         refused: a role is never a member)."""
-        return role_paths(self.inventory, self.steps)
+        return role_paths(self.inventory, self.steps, end=self._final)
 
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
         """Every way the plan would let a user raise its own access (accepted ones included)."""
-        return control_findings(self.inventory, self.steps)
+        return control_findings(self.inventory, self.steps, end=self._final)
 
     @cached_property
     def created_policies(self) -> dict[str, str]:

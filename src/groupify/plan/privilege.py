@@ -44,6 +44,7 @@ __all__ = [
     "RolePath",
     "check_live",
     "control_findings",
+    "final_model",
     "risk_review",
     "role_paths",
     "summary",
@@ -166,12 +167,22 @@ class _Evaluators:
         return answer
 
 
-def _end(inventory: Inventory, steps: Sequence[Step]) -> tuple[AccountModel, set[str], list[str]]:
-    """The account at the end of *steps* (memberships only grow: the worst moment of every
-    order), the groups they create, and every group they create or add members to."""
+def final_model(inventory: Inventory, steps: Iterable[Step]) -> AccountModel:
+    """The account after *steps*, replayed on *inventory* without the checks (memberships
+    only grow: the worst moment of every order); :func:`~groupify.plan.replay.check_steps`
+    returns the same model from its checked replay."""
     final = AccountModel(inventory)
     for step in steps:
         final.apply(step.op, step.params)
+    return final
+
+
+def _end(
+    inventory: Inventory, steps: Sequence[Step], end: AccountModel | None
+) -> tuple[AccountModel, set[str], list[str]]:
+    """The account at the end of *steps* (*end*, when the caller has it), the groups they
+    create, and every group they create or add members to."""
+    final = end if end is not None else final_model(inventory, steps)
     created = {s.params["GroupName"] for s in steps if s.spec.creates == "group"}
     touched = created | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
     return final, created, sorted(touched)
@@ -204,6 +215,7 @@ def control_findings(
     documents: Inventory | None = None,
     principals: Iterable[tuple[User, frozenset[PolicyRef]]] | None = None,
     live_groups: Mapping[str, Iterable[str]] | None = None,
+    end: AccountModel | None = None,
 ) -> tuple[Finding, ...]:
     """Every way the plan's *steps* would let a user raise its own access.
 
@@ -212,9 +224,10 @@ def control_findings(
     their access (default: *inventory*'s users; at apply, the live account's,
     including users created since planning). Group memberships before the plan
     are *inventory*'s, less any a user has left since (*live_groups*: each live
-    user's groups, at apply).
+    user's groups, at apply). *end* is the account after *steps* (:func:`final_model`),
+    when the caller has it already.
     """
-    final, created, groups = _end(inventory, steps)
+    final, created, groups = _end(inventory, steps, end)
     source = documents or inventory
     evaluators = _Evaluators(source)
     before = {u.name: set(u.groups) for u in inventory.users}
@@ -350,11 +363,16 @@ class RolePath:
 
 
 def role_paths(
-    inventory: Inventory, steps: Sequence[Step], *, documents: Inventory | None = None
+    inventory: Inventory,
+    steps: Sequence[Step],
+    *,
+    documents: Inventory | None = None,
+    end: AccountModel | None = None,
 ) -> tuple[RolePath, ...]:
-    """Every role of *inventory* that may change or join a group *steps* create or fill."""
+    """Every role of *inventory* that may change or join a group *steps* create or fill
+    (*end*: the account after *steps*, when the caller has it)."""
     source = documents or inventory
-    final, _, touched = _end(inventory, steps)
+    final, _, touched = _end(inventory, steps, end)
     arns = {g: _group_arn(inventory, g, steps) for g in touched}
     out = []
     for role in inventory.roles:
@@ -394,12 +412,17 @@ class Risk:
 
 
 def risk_review(
-    inventory: Inventory, steps: Sequence[Step], exempt: Iterable[str] = ()
+    inventory: Inventory,
+    steps: Sequence[Step],
+    exempt: Iterable[str] = (),
+    *,
+    end: AccountModel | None = None,
 ) -> tuple[Risk, ...]:
     """Every group *steps* create or add members to, and every *exempt* user, that
     :func:`~groupify.privilege.risk.assess` flags; a new group of one member is flagged
-    too (grouping gave no reuse there)."""
-    final, created, touched = _end(inventory, steps)
+    too (grouping gave no reuse there). *end*: the account after *steps*, when the caller
+    has it."""
+    final, created, touched = _end(inventory, steps, end)
     out = []
     for group in touched:
         members = tuple(sorted(final.group_members[group]))
@@ -430,6 +453,7 @@ def check_live(plan: Plan, live: Inventory) -> None:
         documents=documents,
         principals=[(u, live.access(u)) for u in live.users],
         live_groups={u.name: u.groups for u in live.users},
+        end=plan._final,  # the plan's own replay: the steps are the same
     )
     refused = unaccepted(findings, plan.accepted)
     if refused:
