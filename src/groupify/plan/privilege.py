@@ -242,18 +242,44 @@ def control_findings(
         arns = [existing[g] for g in groups_before if g in existing]
         return [*own, *((a, arn) for arn in arns for a in CHANGE_GROUP)]
 
+    def new(ev: Evaluator, action: str, resource: str) -> bool:
+        # Nothing new if, whenever it may do this, it may already do one of those.
+        return not any(ev.whenever(a, r, (action, resource)) for a, r in already)
+
     def possible(ev: Evaluator, action: str, resource: str) -> Answer | None:
         answer = evaluators.may(ev, action, resource)
-        if not answer.possible:
-            return None
-        # Nothing new if, whenever it may do this, it may already do one of those.
-        if any(ev.whenever(a, r, (action, resource)) for a, r in already):
-            return None
-        return answer
+        return answer if answer.possible and new(ev, action, resource) else None
 
     arns = {g: _group_arn(inventory, g, steps) for g in groups}
     grants = {g: final.group_policies(g) for g in groups}
     denies = {g: _carries_deny(source, grants[g]) for g in groups}
+    members = {g: final.group_members.get(g, set()) for g in groups}
+    # Worked out once for each evaluator (users with the same policies share one): the new
+    # groups it may join, and what a member may do to change each group (answers that
+    # are possible, before what the user may do already is ruled out).
+    joinable: dict[int, set[str]] = {}
+    member_calls: dict[tuple[int, str], list[tuple[str, str, Answer]]] = {}
+
+    def may_join(ev: Evaluator) -> set[str]:
+        found = joinable.get(id(ev))
+        if found is None:
+            found = joinable[id(ev)] = {
+                g for g in created if evaluators.may(ev, JOIN, arns[g]).possible
+            }
+        return found
+
+    def changes(ev: Evaluator, group: str) -> list[tuple[str, str, Answer]]:
+        found = member_calls.get((id(ev), group))
+        if found is None:
+            arn = arns[group]
+            calls = [(a, arn) for a in (*CHANGE_GROUP, MOVE_GROUP)]
+            calls += [(a, arn) for a in (LIFT_DENY if denies[group] else ())]
+            calls += [(a, p) for p in _customer_policies(final, group) for a in CHANGE_POLICY]
+            found = member_calls[(id(ev), group)] = [
+                (a, r, answer) for a, r in calls if (answer := evaluators.may(ev, a, r)).possible
+            ]
+        return found
+
     if principals is None:
         principals = [(u, inventory.access(u)) for u in inventory.users]
     for user, held in principals:
@@ -265,23 +291,20 @@ def control_findings(
         if not ev.policies:
             continue
         already = unbounded(user, ev, groups_before)
-        for group in groups:
+        name, join_new = user.name, may_join(ev)
+        # Only the groups it is in at the end, or may join, can give a finding.
+        for group in [g for g in groups if name in members[g] or g in join_new]:
             arn = arns[group]
-            member = user.name in final.group_members.get(group, ())
+            member = name in members[group]
             if member and group in groups_before:
                 continue  # a member before the plan, of a group the plan does not change
             if member:
-                changes = [*CHANGE_GROUP, MOVE_GROUP, *(LIFT_DENY if denies[group] else ())]
-                for action in changes:
-                    if answer := possible(ev, action, arn):
-                        out.append(Finding(user.name, group, action, arn, answer))
-                for policy in _customer_policies(final, group):
-                    for action in CHANGE_POLICY:
-                        if answer := possible(ev, action, policy):
-                            out.append(Finding(user.name, group, action, policy, answer))
+                for action, resource, allowed in changes(ev, group):
+                    if new(ev, action, resource):
+                        out.append(Finding(user.name, group, action, resource, allowed))
                 continue
-            if group not in created:
-                continue  # an existing group it could already join: unchanged by the plan
+            # An existing group it could already join is unchanged by the plan, and
+            # may_join holds only groups the plan creates.
             join = possible(ev, JOIN, arn)
             if join is None:
                 continue
