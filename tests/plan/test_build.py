@@ -19,7 +19,8 @@ def small_plan(small: groupify.Inventory) -> Plan:
 
 @st.composite
 def dags(draw: st.DrawFn) -> tuple[list[tuple[int, str]], list[list[int]]]:
-    """Random DAGs: a hidden order, edges only forward in it; keys that often tie."""
+    """Random DAGs: a hidden order, edges only forward in it; keys that often tie, or
+    (as build_plan's) that grow along every edge."""
     n = draw(st.integers(0, 40))
     hidden = draw(st.permutations(range(n)))
     rank = {node: i for i, node in enumerate(hidden)}
@@ -28,7 +29,10 @@ def dags(draw: st.DrawFn) -> tuple[list[tuple[int, str]], list[list[int]]]:
         for b in range(n):
             if rank[a] < rank[b] and draw(st.integers(0, 9)) < 2:
                 after[b].append(a)
-    keys = [(draw(st.integers(0, 3)), draw(st.sampled_from("abc"))) for _ in range(n)]
+    if draw(st.booleans()):  # as in build_plan: the sorted order is the answer
+        keys = [(rank[node], draw(st.sampled_from("abc"))) for node in range(n)]
+    else:
+        keys = [(draw(st.integers(0, 3)), draw(st.sampled_from("abc"))) for _ in range(n)]
     return keys, after
 
 

@@ -39,9 +39,17 @@ def lexicographic_order(keys: Sequence[K], after: Sequence[Iterable[int]]) -> li
     (then least index) first; *after* lists each node's prerequisites.
 
     The order ``networkx.lexicographical_topological_sort`` gives for nodes added in
-    index order, from a list of counts and a heap (each node pushed and popped once).
-    Raises :class:`ValueError` if the prerequisites form a cycle.
+    index order. Where every prerequisite has a lesser key than the node after it (as
+    in :func:`build_plan`), that order is the nodes sorted by key: the least node left
+    is always ready. Otherwise it comes from a list of counts and a heap (each node
+    pushed and popped once). Raises :class:`ValueError` if the prerequisites form a cycle.
     """
+    by_key = sorted(range(len(keys)), key=keys.__getitem__)  # stable: ties by index
+    position = [0] * len(keys)
+    for i, node in enumerate(by_key):
+        position[node] = i
+    if all(position[dep] < position[node] for node, deps in enumerate(after) for dep in deps):
+        return by_key
     waiting = [0] * len(keys)
     children: list[list[int]] = [[] for _ in keys]
     for node, deps in enumerate(after):

@@ -81,6 +81,10 @@ class Quota:
         return 0.0 if self.reached is None or not self.limit else self.reached / self.limit
 
 
+#: ``json.dumps(value, ensure_ascii=False)``, without making an encoder for each value.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _layout(value: Any, depth: int = 0) -> str:
     """JSON laid out for a reader and written by the C encoder: the top two levels of
     objects one key a line, and every list item (a step, a user) on a line of its own.
@@ -90,15 +94,12 @@ def _layout(value: Any, depth: int = 0) -> str:
     """
     pad, inner = "  " * depth, "  " * (depth + 1)
     if isinstance(value, dict) and value and depth < 2:
-        items = [
-            f"{inner}{json.dumps(k, ensure_ascii=False)}: {_layout(v, depth + 1)}"
-            for k, v in value.items()
-        ]
+        items = [f"{inner}{_encode(k)}: {_layout(v, depth + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(value, list) and value and depth < 3:
-        items = [inner + json.dumps(v, ensure_ascii=False) for v in value]
+        items = [inner + _encode(v) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + pad + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return _encode(value)
 
 
 @frozen
