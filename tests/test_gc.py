@@ -46,3 +46,20 @@ def test_the_decorated_entry_points_leave_it_on(small: object) -> None:
     plan = groupify.build_plan(groupify.propose(small, exclude_tags=["BreakGlass"]))  # type: ignore[arg-type]
     groupify.Plan.from_dict(plan.to_dict())
     assert seen == [False] and gc.isenabled()
+
+
+def test_what_a_paused_computation_kept_is_moved_to_the_oldest_generation() -> None:
+    """Objects made while paused are not left for the next young collection to scan,
+    and nothing stays frozen: a cycle made while paused is still collected."""
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    with paused():
+        kept = [[i] for i in range(1000)]
+        Node()  # a cycle, garbage at once
+    assert gc.get_freeze_count() == 0
+    assert gc.get_count()[0] < 100  # the 1,000 lists are not young any more
+    assert gc.collect() >= 1  # the cycle was found by a full collection
+    assert len(kept) == 1000

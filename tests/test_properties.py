@@ -9,11 +9,12 @@ from typing import Any
 
 import networkx as nx
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 import groupify
 from groupify import Inventory, Plan, PlanVerificationError, QuotaError, Quotas, Step
+from groupify.plan.replay import check_steps, created_policies, policy_of
 from tests.support import aws, cust, doc, make_inventory
 
 MANAGED = [
@@ -234,3 +235,58 @@ def test_verifier_rejects_a_detach_moved_before_its_add(
     )
     with pytest.raises(PlanVerificationError):
         bad.verify()
+
+
+def _route_kept(inv: Inventory, steps: Sequence[Step]) -> str | None:
+    """The first removal that does not run after a group route to its policy (networkx's
+    ancestors, step by step): the reference the replay's ancestry check must agree with."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(s.id for s in steps)
+    graph.add_edges_from((d, s.id) for s in steps for d in s.after)
+    by_id = {s.id: s for s in steps}
+    made = created_policies(inv, steps)
+    for step in steps:
+        if not step.is_destructive:
+            continue
+        user, need = step.params["UserName"], policy_of(step, inv, made)
+        groups = set(inv.user_by_name[user].groups) | {
+            by_id[a].params["GroupName"]
+            for a in nx.ancestors(graph, step.id)
+            if by_id[a].op == "add_user_to_group" and by_id[a].params["UserName"] == user
+        }
+        granted = {
+            (by_id[a].params["GroupName"], policy_of(by_id[a], inv, made))
+            for a in nx.ancestors(graph, step.id)
+            if by_id[a].spec.grants == "group"
+        }
+        held = {g: inv.group_by_name[g].policies for g in groups if g in inv.group_by_name}
+        if not any(need in held.get(g, ()) or (g, need) in granted for g in groups):
+            return step.id
+    return None
+
+
+@given(accounts(), st.data())
+def test_ancestry_check_agrees_with_networkx_ancestors(
+    case: tuple[Inventory, list[str]], data: st.DataObject
+) -> None:
+    """With random ``after`` entries dropped, the replay refuses a plan exactly when the
+    networkx reference finds a removal without its route among its ancestors (same step)."""
+    inv, exempt = case
+    try:
+        plan = groupify.build_plan(groupify.propose(inv, exclude_users=exempt))
+    except QuotaError:
+        assume(False)
+        raise
+    steps = [
+        Step(s.id, s.op, s.param_items, [a for a in s.after if data.draw(st.integers(0, 5))])
+        for s in plan.steps
+    ]
+    expected = _route_kept(inv, steps)
+    event("refused" if expected else "kept")
+    protected = {e.user: e.reason for e in plan.exceptions}
+    if expected is None:
+        check_steps(inv, steps, in_scope=plan.in_scope, protected=protected)
+    else:
+        with pytest.raises(PlanVerificationError, match="parallel run could open a gap") as info:
+            check_steps(inv, steps, in_scope=plan.in_scope, protected=protected)
+        assert info.value.step == expected

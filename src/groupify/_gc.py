@@ -7,6 +7,13 @@ collection that spills into a full one scans all of it: at 5,000 users that is
 at once; what is paused is only the search for reference cycles, which groupify's
 data does not form, until the computation ends. The collector's state is restored
 afterwards (a caller that disabled it keeps it disabled).
+
+Before it is switched back on, every object is moved to the oldest generation
+(``gc.freeze()`` then ``gc.unfreeze()``, which splice lists): what the computation
+allocated and kept is its long-lived result (the inventory, the plan), and left in the
+youngest generation it would all be scanned by the first collection after, 0.08 s at
+5,000 users for each paused stage. In the oldest generation it is scanned only by a
+full collection, as any long-lived object is; nothing is exempt from collection.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ def paused() -> Iterator[None]:
         yield
     finally:
         if was:
+            gc.freeze()  # everything tracked, to the permanent generation...
+            gc.unfreeze()  # ... and back, to the oldest: collected by full collections
             gc.enable()
 
 

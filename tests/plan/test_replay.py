@@ -558,3 +558,20 @@ def test_check_steps_from_a_model_and_baseline(plan: Plan) -> None:
     with pytest.raises(PlanVerificationError, match="user 'carol' would gain") as info:
         check(plan, list(plan.steps), baseline=baseline)
     assert info.value.step == "s9"
+
+
+def test_ancestry_check_of_a_long_chain_of_steps() -> None:
+    """A removal at the end of a chain of 3,000 steps is checked without recursing."""
+    inv = make_inventory({"alice": {"managed": [READ]}}, {})
+    calls = [("create_group", {"GroupName": f"g{i}"}) for i in range(3000)]
+    calls += [
+        ("attach_group_policy", {"GroupName": "g0", "PolicyArn": READ}),
+        ("add_user_to_group", {"GroupName": "g0", "UserName": "alice"}),
+        ("detach_user_policy", {"UserName": "alice", "PolicyArn": READ}),
+    ]
+    steps = [
+        Step.make(f"s{i + 1}", op, params, [f"s{i}"] if i else [])
+        for i, (op, params) in enumerate(calls)
+    ]
+    model = check_steps(inv, steps, in_scope=["alice"], protected={})
+    assert model.user_groups["alice"] == {"g0"}

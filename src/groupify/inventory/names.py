@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -248,6 +249,16 @@ def _norm_key(key: str) -> str:
     return re.sub(r"[^a-z]", "", key.lower())
 
 
+@functools.lru_cache(maxsize=4096)
+def _tag_slugs(tags: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Each tag key, normalized (:func:`_norm_key`), to the slug of the first value under
+    it; worked out once for each set of tags (users of a team share one)."""
+    out: dict[str, str] = {}
+    for key, value in tags:
+        out.setdefault(_norm_key(key), slug(value))
+    return out
+
+
 def tag_name(members: Iterable[User]) -> str | None:
     """A name from the team and job-function tags that most members share, if any.
 
@@ -264,9 +275,9 @@ def tag_name(members: Iterable[User]) -> str | None:
         for key in keys:
             values: Counter[str] = Counter()
             for user in members:
-                found = [v for k, v in user.tags if _norm_key(k) == key]
-                if found and slug(found[0]):
-                    values[slug(found[0])] += 1
+                found = _tag_slugs(user.tags).get(key)
+                if found:
+                    values[found] += 1
             tagged = sum(values.values())
             if not tagged:
                 continue

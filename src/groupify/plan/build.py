@@ -1,16 +1,17 @@
 """Build a plan: a proposal's groups as an ordered, verified DAG of IAM calls.
 
-:func:`build_plan` turns a :class:`~groupify.Proposal` into a networkx DAG of
-steps (attach and add before detach or delete, per user), orders it
-deterministically and replays it on a model of the account; a plan that would
-open a gap or widen access raises instead of being returned.
+:func:`build_plan` turns a :class:`~groupify.Proposal` into a DAG of steps
+(attach and add before detach or delete, per user), orders it deterministically
+(:func:`lexicographic_order`) and replays it on a model of the account; a plan
+that would open a gap or widen access raises instead of being returned.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from groupify._gc import without_gc
 from groupify.errors import InputError
@@ -23,7 +24,51 @@ from groupify.plan.privilege import control_findings
 from groupify.plan.steps import Step
 from groupify.proposal.model import Proposal
 
-__all__ = ["build_plan"]
+__all__ = ["build_plan", "lexicographic_order"]
+
+
+class _Ordered(Protocol):
+    def __lt__(self, other: Any, /) -> bool: ...
+
+
+K = TypeVar("K", bound=_Ordered)
+
+
+def lexicographic_order(keys: Sequence[K], after: Sequence[Iterable[int]]) -> list[int]:
+    """Nodes ``0 .. len(keys) - 1`` in topological order, the ready node of least key
+    (then least index) first; *after* lists each node's prerequisites.
+
+    The order ``networkx.lexicographical_topological_sort`` gives for nodes added in
+    index order. Where every prerequisite has a lesser key than the node after it (as
+    in :func:`build_plan`), that order is the nodes sorted by key: the least node left
+    is always ready. Otherwise it comes from a list of counts and a heap (each node
+    pushed and popped once). Raises :class:`ValueError` if the prerequisites form a cycle.
+    """
+    by_key = sorted(range(len(keys)), key=keys.__getitem__)  # stable: ties by index
+    position = [0] * len(keys)
+    for i, node in enumerate(by_key):
+        position[node] = i
+    if all(position[dep] < position[node] for node, deps in enumerate(after) for dep in deps):
+        return by_key
+    waiting = [0] * len(keys)
+    children: list[list[int]] = [[] for _ in keys]
+    for node, deps in enumerate(after):
+        for dep in set(deps):
+            children[dep].append(node)
+            waiting[node] += 1
+    ready = [(keys[n], n) for n, count in enumerate(waiting) if not count]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        node = heapq.heappop(ready)[1]
+        order.append(node)
+        for child in children[node]:
+            waiting[child] -= 1
+            if not waiting[child]:
+                heapq.heappush(ready, (keys[child], child))
+    if len(order) != len(keys):
+        raise ValueError("the steps' prerequisites form a cycle")
+    return order
 
 
 def _created_policy_name(ref: PolicyRef, inventory: Inventory) -> str:
@@ -61,20 +106,20 @@ def build_plan(proposal: Proposal, *, accept: Iterable[str] = ()) -> Plan:
     ones are recorded in the plan with their answer; an id that names no finding
     is refused (:class:`~groupify.errors.InputError`).
     """
-    import networkx as nx  # imported when used: it is most of ``import groupify``'s time
-
     proposal = proposal.validate()
     inv = proposal.inventory
-    graph = nx.DiGraph()
-    keys: dict[int, tuple[Any, ...]] = {}
-    calls: dict[int, tuple[str, dict[str, str]]] = {}
+    # Node n: its call, its sort key, and the nodes it runs after.
+    calls: list[tuple[str, dict[str, str]]] = []
+    keys: list[tuple[Any, ...]] = []
+    after: list[list[int]] = []
 
-    def node(op: str, params: dict[str, str], key: tuple[Any, ...]) -> int:
-        n = len(calls)
-        calls[n] = (op, params)
-        keys[n] = key
-        graph.add_node(n)
-        return n
+    def node(
+        op: str, params: dict[str, str], key: tuple[Any, ...], deps: Iterable[int] = ()
+    ) -> int:
+        calls.append((op, params))
+        keys.append(key)
+        after.append(list(deps))
+        return len(calls) - 1
 
     # Inline documents that become customer-managed policies: one policy each.
     created: dict[PolicyRef, tuple[int, str]] = {}
@@ -114,15 +159,15 @@ def build_plan(proposal: Proposal, *, accept: Iterable[str] = ()) -> Plan:
                         "attach_group_policy",
                         {"GroupName": gname, "PolicyArn": arn},
                         (1, gi, 1, arn),
+                        deps,
                     )
                 else:
-                    deps = [create]
                     n = node(
                         "put_group_policy",
                         {"GroupName": gname, "PolicyName": names[ref], "PolicyDocument": ref.key},
                         (1, gi, 2, names[ref]),
+                        [create],
                     )
-                graph.add_edges_from((d, n) for d in deps)
                 grants.append(n)
             if not grants:
                 grants.append(create)
@@ -132,33 +177,37 @@ def build_plan(proposal: Proposal, *, accept: Iterable[str] = ()) -> Plan:
                 "add_user_to_group",
                 {"GroupName": gname, "UserName": member},
                 (1, gi, 3, member),
+                grants,
             )
-            graph.add_edges_from((g, n) for g in grants)
             adds_of_user.setdefault(member, []).append(n)
 
     for ui, user in enumerate(proposal.in_scope):
         adds = adds_of_user.get(user.name, [])
         for arn in user.managed:
-            n = node(
-                "detach_user_policy", {"UserName": user.name, "PolicyArn": arn}, (2, ui, 0, arn)
+            node(
+                "detach_user_policy",
+                {"UserName": user.name, "PolicyArn": arn},
+                (2, ui, 0, arn),
+                adds,
             )
-            graph.add_edges_from((a, n) for a in adds)
         for policy in user.inline:
-            n = node(
+            node(
                 "delete_user_policy",
                 {"UserName": user.name, "PolicyName": policy.name},
                 (2, ui, 1, policy.name),
+                adds,
             )
-            graph.add_edges_from((a, n) for a in adds)
 
-    order = list(nx.lexicographical_topological_sort(graph, key=lambda n: keys[n]))
-    ids = {n: f"s{i + 1}" for i, n in enumerate(order)}
+    order = lexicographic_order(keys, after)
+    position = [0] * len(order)
+    for i, n in enumerate(order):
+        position[n] = i
     steps = [
         Step.make(
-            ids[n],
+            f"s{position[n] + 1}",
             calls[n][0],
             calls[n][1],
-            sorted((ids[d] for d in graph.predecessors(n)), key=lambda s: int(s[1:])),
+            [f"s{p + 1}" for p in sorted({position[d] for d in after[n]})],
         )
         for n in order
     ]

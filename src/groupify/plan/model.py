@@ -35,11 +35,12 @@ from groupify.plan.privilege import (
     Risk,
     RolePath,
     control_findings,
+    final_model,
     risk_review,
     role_paths,
     unaccepted,
 )
-from groupify.plan.replay import check_steps, created_policies
+from groupify.plan.replay import AccountModel, check_steps, created_policies
 from groupify.plan.signing import matches, sign
 from groupify.plan.steps import Step
 from groupify.proposal.model import Exemption, Exemptions, _exemptions
@@ -80,6 +81,10 @@ class Quota:
         return 0.0 if self.reached is None or not self.limit else self.reached / self.limit
 
 
+#: ``json.dumps(value, ensure_ascii=False)``, without making an encoder for each value.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _layout(value: Any, depth: int = 0) -> str:
     """JSON laid out for a reader and written by the C encoder: the top two levels of
     objects one key a line, and every list item (a step, a user) on a line of its own.
@@ -89,15 +94,12 @@ def _layout(value: Any, depth: int = 0) -> str:
     """
     pad, inner = "  " * depth, "  " * (depth + 1)
     if isinstance(value, dict) and value and depth < 2:
-        items = [
-            f"{inner}{json.dumps(k, ensure_ascii=False)}: {_layout(v, depth + 1)}"
-            for k, v in value.items()
-        ]
+        items = [f"{inner}{_encode(k)}: {_layout(v, depth + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(value, list) and value and depth < 3:
-        items = [inner + json.dumps(v, ensure_ascii=False) for v in value]
+        items = [inner + _encode(v) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + pad + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return _encode(value)
 
 
 @frozen
@@ -144,11 +146,11 @@ class Plan:
         return g
 
     def verify(self) -> Plan:
-        """Replay the steps on the inventory; raise :class:`PlanVerificationError` if unsafe."""
-        import networkx as nx
+        """Replay the steps on the inventory; raise :class:`PlanVerificationError` if unsafe.
 
-        if not nx.is_directed_acyclic_graph(self.graph):
-            raise PlanVerificationError("the plan's steps have a cycle")
+        The steps form no cycle: the replay refuses a step that runs after one that is not
+        before it in the plan, so the plan's order is a topological order of its DAG.
+        """
         protected = {e.user: e.reason for e in self.exceptions}
         caller = self.inventory.caller_user
         if caller:
@@ -159,27 +161,37 @@ class Plan:
                 f"user {touched[0]!r} is exempt ({protected[touched[0]]}) but in scope",
                 user=touched[0],
             )
-        check_steps(self.inventory, self.steps, in_scope=self.in_scope, protected=protected)
+        final = check_steps(self.inventory, self.steps, in_scope=self.in_scope, protected=protected)
+        # The checked replay ends where final_model would: kept for the reviews below.
+        object.__setattr__(self, "_final", final)
         refused = unaccepted(self.findings, self.accepted)
         if refused:
             raise EscalationError(refused)
         return self
 
     @cached_property
+    def _final(self) -> AccountModel:
+        """The account at the end of the plan, as the replay models it (read it, never
+        change it: the reviews below share it)."""
+        return final_model(self.inventory, self.steps)
+
+    @cached_property
     def risks(self) -> tuple[Risk, ...]:
         """Groups the plan creates or fills, and exempt users, that a reviewer must look at."""
-        return risk_review(self.inventory, self.steps, (e.user for e in self.exceptions))
+        return risk_review(
+            self.inventory, self.steps, (e.user for e in self.exceptions), end=self._final
+        )
 
     @cached_property
     def role_paths(self) -> tuple[RolePath, ...]:
         """Roles that may change or join the groups the plan creates or fills (listed, not
         refused: a role is never a member)."""
-        return role_paths(self.inventory, self.steps)
+        return role_paths(self.inventory, self.steps, end=self._final)
 
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
         """Every way the plan would let a user raise its own access (accepted ones included)."""
-        return control_findings(self.inventory, self.steps)
+        return control_findings(self.inventory, self.steps, end=self._final)
 
     @cached_property
     def created_policies(self) -> dict[str, str]:

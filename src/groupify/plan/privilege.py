@@ -44,6 +44,7 @@ __all__ = [
     "RolePath",
     "check_live",
     "control_findings",
+    "final_model",
     "risk_review",
     "role_paths",
     "summary",
@@ -166,12 +167,22 @@ class _Evaluators:
         return answer
 
 
-def _end(inventory: Inventory, steps: Sequence[Step]) -> tuple[AccountModel, set[str], list[str]]:
-    """The account at the end of *steps* (memberships only grow: the worst moment of every
-    order), the groups they create, and every group they create or add members to."""
+def final_model(inventory: Inventory, steps: Iterable[Step]) -> AccountModel:
+    """The account after *steps*, replayed on *inventory* without the checks (memberships
+    only grow: the worst moment of every order); :func:`~groupify.plan.replay.check_steps`
+    returns the same model from its checked replay."""
     final = AccountModel(inventory)
     for step in steps:
         final.apply(step.op, step.params)
+    return final
+
+
+def _end(
+    inventory: Inventory, steps: Sequence[Step], end: AccountModel | None
+) -> tuple[AccountModel, set[str], list[str]]:
+    """The account at the end of *steps* (*end*, when the caller has it), the groups they
+    create, and every group they create or add members to."""
+    final = end if end is not None else final_model(inventory, steps)
     created = {s.params["GroupName"] for s in steps if s.spec.creates == "group"}
     touched = created | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
     return final, created, sorted(touched)
@@ -204,6 +215,7 @@ def control_findings(
     documents: Inventory | None = None,
     principals: Iterable[tuple[User, frozenset[PolicyRef]]] | None = None,
     live_groups: Mapping[str, Iterable[str]] | None = None,
+    end: AccountModel | None = None,
 ) -> tuple[Finding, ...]:
     """Every way the plan's *steps* would let a user raise its own access.
 
@@ -212,9 +224,10 @@ def control_findings(
     their access (default: *inventory*'s users; at apply, the live account's,
     including users created since planning). Group memberships before the plan
     are *inventory*'s, less any a user has left since (*live_groups*: each live
-    user's groups, at apply).
+    user's groups, at apply). *end* is the account after *steps* (:func:`final_model`),
+    when the caller has it already.
     """
-    final, created, groups = _end(inventory, steps)
+    final, created, groups = _end(inventory, steps, end)
     source = documents or inventory
     evaluators = _Evaluators(source)
     before = {u.name: set(u.groups) for u in inventory.users}
@@ -229,18 +242,44 @@ def control_findings(
         arns = [existing[g] for g in groups_before if g in existing]
         return [*own, *((a, arn) for arn in arns for a in CHANGE_GROUP)]
 
+    def new(ev: Evaluator, action: str, resource: str) -> bool:
+        # Nothing new if, whenever it may do this, it may already do one of those.
+        return not any(ev.whenever(a, r, (action, resource)) for a, r in already)
+
     def possible(ev: Evaluator, action: str, resource: str) -> Answer | None:
         answer = evaluators.may(ev, action, resource)
-        if not answer.possible:
-            return None
-        # Nothing new if, whenever it may do this, it may already do one of those.
-        if any(ev.whenever(a, r, (action, resource)) for a, r in already):
-            return None
-        return answer
+        return answer if answer.possible and new(ev, action, resource) else None
 
     arns = {g: _group_arn(inventory, g, steps) for g in groups}
     grants = {g: final.group_policies(g) for g in groups}
     denies = {g: _carries_deny(source, grants[g]) for g in groups}
+    members = {g: final.group_members.get(g, set()) for g in groups}
+    # Worked out once for each evaluator (users with the same policies share one): the new
+    # groups it may join, and what a member may do to change each group (answers that
+    # are possible, before what the user may do already is ruled out).
+    joinable: dict[int, set[str]] = {}
+    member_calls: dict[tuple[int, str], list[tuple[str, str, Answer]]] = {}
+
+    def may_join(ev: Evaluator) -> set[str]:
+        found = joinable.get(id(ev))
+        if found is None:
+            found = joinable[id(ev)] = {
+                g for g in created if evaluators.may(ev, JOIN, arns[g]).possible
+            }
+        return found
+
+    def changes(ev: Evaluator, group: str) -> list[tuple[str, str, Answer]]:
+        found = member_calls.get((id(ev), group))
+        if found is None:
+            arn = arns[group]
+            calls = [(a, arn) for a in (*CHANGE_GROUP, MOVE_GROUP)]
+            calls += [(a, arn) for a in (LIFT_DENY if denies[group] else ())]
+            calls += [(a, p) for p in _customer_policies(final, group) for a in CHANGE_POLICY]
+            found = member_calls[(id(ev), group)] = [
+                (a, r, answer) for a, r in calls if (answer := evaluators.may(ev, a, r)).possible
+            ]
+        return found
+
     if principals is None:
         principals = [(u, inventory.access(u)) for u in inventory.users]
     for user, held in principals:
@@ -252,23 +291,20 @@ def control_findings(
         if not ev.policies:
             continue
         already = unbounded(user, ev, groups_before)
-        for group in groups:
+        name, join_new = user.name, may_join(ev)
+        # Only the groups it is in at the end, or may join, can give a finding.
+        for group in [g for g in groups if name in members[g] or g in join_new]:
             arn = arns[group]
-            member = user.name in final.group_members.get(group, ())
+            member = name in members[group]
             if member and group in groups_before:
                 continue  # a member before the plan, of a group the plan does not change
             if member:
-                changes = [*CHANGE_GROUP, MOVE_GROUP, *(LIFT_DENY if denies[group] else ())]
-                for action in changes:
-                    if answer := possible(ev, action, arn):
-                        out.append(Finding(user.name, group, action, arn, answer))
-                for policy in _customer_policies(final, group):
-                    for action in CHANGE_POLICY:
-                        if answer := possible(ev, action, policy):
-                            out.append(Finding(user.name, group, action, policy, answer))
+                for action, resource, allowed in changes(ev, group):
+                    if new(ev, action, resource):
+                        out.append(Finding(user.name, group, action, resource, allowed))
                 continue
-            if group not in created:
-                continue  # an existing group it could already join: unchanged by the plan
+            # An existing group it could already join is unchanged by the plan, and
+            # may_join holds only groups the plan creates.
             join = possible(ev, JOIN, arn)
             if join is None:
                 continue
@@ -350,11 +386,16 @@ class RolePath:
 
 
 def role_paths(
-    inventory: Inventory, steps: Sequence[Step], *, documents: Inventory | None = None
+    inventory: Inventory,
+    steps: Sequence[Step],
+    *,
+    documents: Inventory | None = None,
+    end: AccountModel | None = None,
 ) -> tuple[RolePath, ...]:
-    """Every role of *inventory* that may change or join a group *steps* create or fill."""
+    """Every role of *inventory* that may change or join a group *steps* create or fill
+    (*end*: the account after *steps*, when the caller has it)."""
     source = documents or inventory
-    final, _, touched = _end(inventory, steps)
+    final, _, touched = _end(inventory, steps, end)
     arns = {g: _group_arn(inventory, g, steps) for g in touched}
     out = []
     for role in inventory.roles:
@@ -394,12 +435,17 @@ class Risk:
 
 
 def risk_review(
-    inventory: Inventory, steps: Sequence[Step], exempt: Iterable[str] = ()
+    inventory: Inventory,
+    steps: Sequence[Step],
+    exempt: Iterable[str] = (),
+    *,
+    end: AccountModel | None = None,
 ) -> tuple[Risk, ...]:
     """Every group *steps* create or add members to, and every *exempt* user, that
     :func:`~groupify.privilege.risk.assess` flags; a new group of one member is flagged
-    too (grouping gave no reuse there)."""
-    final, created, touched = _end(inventory, steps)
+    too (grouping gave no reuse there). *end*: the account after *steps*, when the caller
+    has it."""
+    final, created, touched = _end(inventory, steps, end)
     out = []
     for group in touched:
         members = tuple(sorted(final.group_members[group]))
@@ -430,6 +476,7 @@ def check_live(plan: Plan, live: Inventory) -> None:
         documents=documents,
         principals=[(u, live.access(u)) for u in live.users],
         live_groups={u.name: u.groups for u in live.users},
+        end=plan._final,  # the plan's own replay: the steps are the same
     )
     refused = unaccepted(findings, plan.accepted)
     if refused:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from groupify.errors import InputError, PlanVerificationError
 from groupify.inventory.iam import policy_arn_problem
-from groupify.inventory.model import Inventory, PolicyRef
+from groupify.inventory.model import Inventory, PolicyKind, PolicyRef
 from groupify.inventory.policy import canonical_document
 from groupify.plan.ops import ALL, OPS, Backend
 
@@ -65,28 +65,50 @@ class AccountModel:
         self.created_groups: set[str] = set(created_groups)
         self.groups_lower = {g.lower() for g in self.group_managed}
         self.known_arns: set[str] | None = None
+        # One PolicyRef per ARN and per document, so that sets of them compare by identity.
+        self._refs: dict[tuple[str, str], PolicyRef] = {}
+
+    def intern(self, ref: PolicyRef) -> PolicyRef:
+        """The model's one :class:`PolicyRef` equal to *ref*."""
+        return self._refs.setdefault((ref.kind, ref.key), ref)
+
+    def _ref(self, kind: PolicyKind, key: str) -> PolicyRef:
+        found = self._refs.get((kind, key))
+        if found is None:
+            found = self._refs[(kind, key)] = PolicyRef(kind, key)
+        return found
 
     def ref(self, arn: str) -> PolicyRef:
         """The access a managed policy ARN stands for (a created one stands for its document)."""
         doc = self.created.get(arn)
-        return PolicyRef("inline", doc) if doc is not None else PolicyRef("managed", arn)
+        return self._ref("inline", doc) if doc is not None else self._ref("managed", arn)
 
     def group_policies(self, group: str) -> frozenset[PolicyRef]:
-        return frozenset(self.ref(a) for a in self.group_managed[group]) | frozenset(
-            PolicyRef("inline", d) for d in self.group_inline[group].values()
+        return frozenset(
+            [
+                *(self.ref(a) for a in self.group_managed[group]),
+                *(self._ref("inline", d) for d in self.group_inline[group].values()),
+            ]
         )
 
     def direct(self, user: str) -> frozenset[PolicyRef]:
-        return frozenset(self.ref(a) for a in self.user_managed[user]) | frozenset(
-            PolicyRef("inline", d) for d in self.user_inline[user].values()
+        return frozenset(
+            [
+                *(self.ref(a) for a in self.user_managed[user]),
+                *(self._ref("inline", d) for d in self.user_inline[user].values()),
+            ]
         )
 
     def access(
-        self, user: str, cache: dict[str, frozenset[PolicyRef]] | None = None
+        self,
+        user: str,
+        cache: dict[str, frozenset[PolicyRef]] | None = None,
+        direct: frozenset[PolicyRef] | None = None,
     ) -> frozenset[PolicyRef]:
         """*user*'s direct and group policies. *cache* keeps groups' policies between
-        calls; its owner drops a group from it when a step may change that group."""
-        out = self.direct(user)
+        calls; its owner drops a group from it when a step may change that group.
+        *direct* is the user's :meth:`direct` policies, when the caller has them."""
+        out = self.direct(user) if direct is None else direct
         for g in self.user_groups[user]:
             held = None if cache is None else cache.get(g)
             if held is None:
@@ -350,9 +372,12 @@ def check_steps(
     """
     model = model or AccountModel(inventory)
     if baseline is None:
-        baseline = {u.name: inventory.access(u) for u in inventory.users}
+        intern = model.intern
+        baseline = {u.name: frozenset(map(intern, inventory.access(u))) for u in inventory.users}
     ids: dict[str, int] = {}
+    # Groups' and users' own policies, read again only after a step that may change them.
     group_cache: dict[str, frozenset[PolicyRef]] = {}
+    direct_cache: dict[str, frozenset[PolicyRef]] = {}
     for index, step in enumerate(steps):
         if step.id in ids:
             raise PlanVerificationError(f"step id {step.id!r} appears twice", step=step.id)
@@ -385,14 +410,20 @@ def check_steps(
             raise PlanVerificationError(
                 f"step {step.id} ({step.op}) would fail: {exc}", step=step.id
             ) from None
-        # A group's policies are read again only after a step that may change them.
         group = params.get("GroupName")
         if group is not None:
             group_cache.pop(group, None)
         elif user is None:
-            group_cache.clear()  # a policy created or deleted: any group may read otherwise
+            # A policy created or deleted: an ARN anyone holds may read otherwise.
+            group_cache.clear()
+            direct_cache.clear()
+        if user is not None and step.spec.subject != "GroupName":
+            direct_cache.pop(user, None)  # a user's own policy attached, put or removed
         for name in affected:
-            now = model.access(name, group_cache)
+            own = direct_cache.get(name)
+            if own is None:
+                own = direct_cache[name] = model.direct(name)
+            now = model.access(name, group_cache, own)
             if now != baseline[name]:
                 lost, gained = baseline[name] - now, now - baseline[name]
                 what = (
@@ -416,44 +447,60 @@ def check_steps(
 
 
 def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
-    """Every removal depends (transitively) on the group route that replaces it."""
-    by_id = {s.id: s for s in steps}
+    """Every removal depends (transitively) on the group route that replaces it.
+
+    *steps* are in an order where each runs after earlier ones only (``check_steps``
+    checked it), so each step's ancestors are worked out from its prerequisites' in one
+    pass, once for each distinct ``after`` list (the removals of a user share one, the
+    memberships of a group another).
+    """
     created_policy = created_policies(inventory, steps)
-    memo: dict[str, frozenset[str]] = {}
-
-    def ancestors(step_id: str) -> frozenset[str]:
-        if step_id not in memo:
-            out: set[str] = set()
-            for dep in by_id[step_id].after:
-                out.add(dep)
-                out |= ancestors(dep)
-            memo[step_id] = frozenset(out)
-        return memo[step_id]
-
-    # What each step grants a group, worked out once (documents canonicalized once).
-    grants: dict[str, tuple[str, PolicyRef | None]] = {
-        s.id: (s.params["GroupName"], policy_of(s, inventory, created_policy))
-        for s in steps
-        if s.spec.grants == "group"
-    }
+    by_after: dict[tuple[str, ...], frozenset[str]] = {(): frozenset()}
+    ancestors: dict[str, frozenset[str]] = {}
+    # What each step gives: a membership (user, group), or a group's grant (group, policy),
+    # worked out once (documents canonicalized once).
+    joins: dict[str, tuple[str, str]] = {}
+    grants: dict[str, tuple[str, PolicyRef | None]] = {}
+    for s in steps:
+        found = by_after.get(s.after)
+        if found is None:
+            out = set(s.after)
+            for dep in s.after:
+                out |= ancestors[dep]
+            found = by_after[s.after] = frozenset(out)
+        ancestors[s.id] = found
+        spec = s.spec
+        if s.op == "add_user_to_group":
+            p = s.params
+            joins[s.id] = (p["UserName"], p["GroupName"])
+        elif spec.grants == "group":
+            grants[s.id] = (s.params["GroupName"], policy_of(s, inventory, created_policy))
+    # For a user and a set of ancestors: the groups it is in, and what each group grants.
+    routes: dict[tuple[str, tuple[str, ...]], tuple[set[str], dict[str, set[PolicyRef | None]]]]
+    routes = {}
     for step in steps:
         if not step.is_destructive:
             continue
         user = step.params["UserName"]
         need = policy_of(step, inventory, created_policy)
-        groups = set(inventory.user_by_name[user].groups)
-        granted: set[str] = set()
-        for a in ancestors(step.id):
-            s = by_id[a]
-            if s.op == "add_user_to_group" and s.params["UserName"] == user:
-                groups.add(s.params["GroupName"])
-            elif a in grants and grants[a][1] == need:
-                granted.add(grants[a][0])
+        route = routes.get((user, step.after))
+        if route is None:
+            groups = set(inventory.user_by_name[user].groups)
+            granted: dict[str, set[PolicyRef | None]] = {}
+            for a in ancestors[step.id]:
+                join = joins.get(a)
+                if join is not None:
+                    if join[0] == user:
+                        groups.add(join[1])
+                elif a in grants:
+                    granted.setdefault(grants[a][0], set()).add(grants[a][1])
+            route = routes[(user, step.after)] = (groups, granted)
+        groups, granted = route
         for g in groups:
             existing = inventory.group_by_name.get(g)
             if existing is not None and need in existing.policies:
                 break
-            if g in granted:
+            if need in granted.get(g, ()):
                 break
         else:
             raise PlanVerificationError(

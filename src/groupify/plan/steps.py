@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -24,6 +25,14 @@ _PARAM_PROBLEM: dict[str, Callable[[str], str | None]] = {
 }
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _problem(key: str, value: str) -> str | None:
+    """What IAM would refuse in *value* as parameter *key*, worked out once per value (a
+    plan names each group, user and policy in many steps)."""
+    check = _PARAM_PROBLEM.get(key)
+    return check(value) if check is not None else None
+
+
 def _params(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(items))
 
@@ -44,8 +53,11 @@ class Step:
     def __attrs_post_init__(self) -> None:
         """Refuse, as one line, a parameter IAM would refuse (a plan file edited by hand)."""
         for key, value in self.param_items:
-            check = _PARAM_PROBLEM.get(key)
-            problem = check(value) if check is not None else None
+            if type(key) is str and type(value) is str:
+                problem = _problem(key, value)
+            else:  # not text: refused, in words, by the check itself
+                check = _PARAM_PROBLEM.get(key)
+                problem = check(value) if check is not None else None
             if problem is not None:
                 raise InputError(f"step {self.id} ({self.op}): {problem}")
 
