@@ -1,4 +1,4 @@
-"""Cluster users by the policies they need, on a networkx bipartite graph.
+"""Cluster users by the policies they need; the users ↔ policies graph for networkx.
 
 Users and policies are the two sides of the graph; an edge says a user holds a
 policy directly and needs it (no existing group of theirs grants it).
@@ -35,16 +35,15 @@ def bipartite_graph(assignments: Mapping[U, frozenset[P]]) -> Any:
 def exact(assignments: Mapping[U, frozenset[P]]) -> list[tuple[frozenset[P], frozenset[U]]]:
     """One cluster per distinct non-empty policy set: ``[(policies, users), ...]``.
 
-    Deterministic: clusters are sorted by size (largest first), then by policies.
+    Deterministic: clusters are sorted by size (largest first), then by policies. The
+    users with one set are the users whose neighbourhoods in :func:`bipartite_graph`
+    are equal; a dict keyed by the set finds them without building the graph (which
+    cost more than the rest of ``propose`` at 5,000 users).
     """
-    graph = bipartite_graph(assignments)
     by_set: dict[frozenset[P], set[U]] = {}
-    for node, side in graph.nodes(data="bipartite"):
-        if side != 0:
-            continue
-        policies = frozenset(p for _, p in graph.neighbors(node))
+    for user, policies in assignments.items():
         if policies:
-            by_set.setdefault(policies, set()).add(node[1])
+            by_set.setdefault(frozenset(policies), set()).add(user)
     return sorted(
         ((p, frozenset(u)) for p, u in by_set.items()),
         key=lambda pu: (-len(pu[1]), sorted(map(repr, pu[0]))),
