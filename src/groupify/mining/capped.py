@@ -64,7 +64,7 @@ _CALL_SECONDS = 5.0
 #: Pricing MIPs per component, their node limit and their safety time limit.
 _PRICE_CALLS = 20
 _PRICE_NODES = 2_000
-_PRICE_SECONDS = 0.5
+_PRICE_SECONDS = 1.0
 #: The pool uses every intersection of users' sets while there are at most this many.
 _LATTICE_LIMIT = 5_000
 #: Groups the cover MIP chooses among, at most.
