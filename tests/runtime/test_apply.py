@@ -550,6 +550,8 @@ def test_route_not_visible_keeps_the_direct_policy(
     from groupify.runtime.executor import Executor
 
     monkeypatch.setattr(Executor, "user_groups", lambda self, user: set())
+    monkeypatch.setattr(Executor, "_read_routes", lambda self: None)
+    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
     plan = make_plan(url)
     log = awsmoto.CallLog()
     result = run(url, plan, tmp_path / "j", log, propagation_timeout=0)
@@ -622,8 +624,15 @@ def test_failed_create_is_not_ours_to_roll_back(url: str, tmp_path: Path) -> Non
     assert first.params["GroupName"] in awsmoto.state_now()["groups"]
 
 
-def test_a_failing_read_inside_a_step_is_reported(url: str, tmp_path: Path) -> None:
+def test_a_failing_read_inside_a_step_is_reported(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """ListGroupsForUser denied: the run stops with a report, no traceback, no removal."""
+    from groupify.runtime.executor import Executor
+
+    # the bulk read and the read under the lock show nothing: each user is read alone
+    monkeypatch.setattr(Executor, "_read_routes", lambda self: None)
+    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
     plan = make_plan(url)
     log = awsmoto.CallLog()
     result = run(url, plan, tmp_path / "j", log, FailOn("ListGroupsForUser"), workers=2)
