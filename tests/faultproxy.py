@@ -332,6 +332,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self._read_body()
         op = operation(self.headers, self.path, body)
         fault = proxy._decide(op)
+        if proxy.latency:
+            # a round trip to a remote endpoint, for every request (refused ones too)
+            proxy._stopping.wait(proxy.latency)
         json_protocol = bool(self.headers.get("X-Amz-Target"))
         if fault == "reset":
             self._abort()
@@ -464,6 +467,8 @@ class FaultProxy:
     *serialize_mutations*, mutating requests go upstream one at a time, each with
     its *after_forward*, so the hook sees every state the upstream passes through.
     Errors of the hook or the upstream are kept in ``errors`` (not raised).
+    *latency* seconds pass before each request is answered or forwarded (a round
+    trip to IAM over the internet, which moto answers in about a millisecond).
     """
 
     def __init__(
@@ -475,6 +480,7 @@ class FaultProxy:
         serialize_mutations: bool = False,
         timeout: float = 30.0,
         stall_seconds: float = 5.0,
+        latency: float = 0.0,
     ) -> None:
         parts = urllib.parse.urlsplit(upstream_url)
         if parts.scheme != "http" or not parts.hostname:
@@ -484,6 +490,7 @@ class FaultProxy:
         self.after_forward = after_forward
         self.timeout = timeout
         self.stall_seconds = stall_seconds
+        self.latency = latency
         self._stopping = threading.Event()
         self.injected: Counter[str] = Counter()
         self.log: list[tuple[str, str | None]] = []

@@ -186,6 +186,19 @@ def test_a_throttle_or_500_keeps_the_connection_a_reset_or_lost_answer_drops_it(
     assert proxy.connections == 4  # a new connection after each drop
 
 
+def test_latency_holds_every_answer_throttles_too(server: str) -> None:
+    """*latency* is a round trip: each request waits it, answered upstream or injected."""
+    awsmoto.reset(server)
+    with FaultProxy(server, Schedule.script([("list_groups", "throttle")]), latency=0.05) as p:
+        iam = iam_of(p)
+        began = time.monotonic()
+        with pytest.raises(ClientError):
+            iam.list_groups()
+        iam.list_groups()
+        assert time.monotonic() - began >= 0.1
+        assert p.injected == Counter({"throttle": 1})
+
+
 def test_a_closed_proxy_refuses_connections(server: str) -> None:
     awsmoto.reset(server)
     p = FaultProxy(server)

@@ -472,7 +472,7 @@ def test_kill_9_then_resume(url: str, tmp_path: Path) -> None:
 
 
 def test_cli_refuses_without_a_terminal_or_yes(url: str, tmp_path: Path) -> None:
-    """With no terminal and no --yes, apply refuses and changes nothing."""
+    """With no terminal and no --yes, apply refuses, changes nothing, leaves no journal."""
     plan_path = tmp_path / "plan.json"
     make_plan(url).save(plan_path)
     before = awsmoto.state_now()
@@ -488,6 +488,7 @@ def test_cli_refuses_without_a_terminal_or_yes(url: str, tmp_path: Path) -> None
     assert proc.returncode == 2
     assert "--yes" in proc.stderr
     assert awsmoto.state_now() == before
+    assert not (tmp_path / "plan.json.journal").exists()  # asked under the lock, removed
 
 
 def test_cli_runbook_through_aws_endpoint_url(
@@ -550,6 +551,8 @@ def test_route_not_visible_keeps_the_direct_policy(
     from groupify.runtime.executor import Executor
 
     monkeypatch.setattr(Executor, "user_groups", lambda self, user: set())
+    monkeypatch.setattr(Executor, "_read_routes", lambda self: None)
+    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
     plan = make_plan(url)
     log = awsmoto.CallLog()
     result = run(url, plan, tmp_path / "j", log, propagation_timeout=0)
@@ -622,8 +625,15 @@ def test_failed_create_is_not_ours_to_roll_back(url: str, tmp_path: Path) -> Non
     assert first.params["GroupName"] in awsmoto.state_now()["groups"]
 
 
-def test_a_failing_read_inside_a_step_is_reported(url: str, tmp_path: Path) -> None:
+def test_a_failing_read_inside_a_step_is_reported(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """ListGroupsForUser denied: the run stops with a report, no traceback, no removal."""
+    from groupify.runtime.executor import Executor
+
+    # the bulk read and the read under the lock show nothing: each user is read alone
+    monkeypatch.setattr(Executor, "_read_routes", lambda self: None)
+    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
     plan = make_plan(url)
     log = awsmoto.CallLog()
     result = run(url, plan, tmp_path / "j", log, FailOn("ListGroupsForUser"), workers=2)
@@ -941,3 +951,32 @@ def test_verify_refuses_another_account(url: str, tmp_path: Path) -> None:
     iam, sts = awsmoto.clients(url)
     with pytest.raises(StalePlanError, match="but these credentials reach 123456789012"):
         verify(other, iam=iam, sts=sts)
+
+
+def test_cli_apply_reads_the_account_once(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`groupify apply --yes` reads the account once, under the lock; with nothing left to
+    do it says so and leaves no journal; a dry run reads once too."""
+    from groupify.cli import main
+    from groupify.runtime import forward
+
+    reads: list[str] = []
+    real_scan = forward.scan
+
+    def counted(**kwargs: Any) -> Any:
+        reads.append("scan")
+        return real_scan(**kwargs)
+
+    monkeypatch.setattr(forward, "scan", counted)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    plan = str(tmp_path / "plan.json")
+    assert main(["plan", "--exclude-user", "root-*", "--out", plan]) == 0
+    assert main(["apply", plan, "--dry-run"]) == 0
+    assert len(reads) == 1
+    assert main(["apply", plan, "--yes", "--settle", "0"]) == 0
+    assert len(reads) == 2
+    os.unlink(plan + ".journal")
+    assert main(["apply", plan, "--yes"]) == 0
+    assert len(reads) == 3
+    assert not os.path.exists(plan + ".journal")  # nothing to do: no journal made

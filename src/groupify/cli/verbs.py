@@ -41,6 +41,7 @@ from groupify.proposal.strategies import compare_proposals, propose
 from groupify.report import render_html, render_markdown
 from groupify.runtime.checks import verify
 from groupify.runtime.forward import apply
+from groupify.runtime.result import ApplyResult
 from groupify.runtime.undo import rollback
 
 __all__ = [
@@ -500,36 +501,45 @@ def apply_verb(
     rules = Exemptions(users=exclude_user, tags=exclude_tag)
     clients = _clients_for(aws, loaded.account_id, role_name, external_id)
     checks: dict[str, Any] = {"exempt": rules, "allow_unmatched": allow_unmatched}
-    preview = apply(loaded, dry_run=True, **clients, **checks)
     if dry_run:
+        preview = apply(loaded, dry_run=True, **clients, **checks)
         if as_json:
             _dump(preview.preview(loaded.steps), out)
         else:
             out.write(text.dry_run_text(loaded, preview, wide=_WIDE.get()))
         pending = detailed_exitcode and bool(preview.remaining)
         return EXIT["pending"] if pending else EXIT["ok"]
-    if not preview.remaining:
-        if as_json:
-            _dump(preview.preview(loaded.steps), out)
-        else:
-            out.write("Nothing to do: every step of the plan is already in place.\n")
-        return EXIT["ok"]
     by_id = {s.id: s for s in loaded.steps}
-    removals = sum(1 for i in preview.remaining if by_id[i].is_destructive)
-    _confirm(
-        f"Apply {len(preview.remaining)} step(s) to account {loaded.account_id} "
-        f"({removals} remove a direct grant, each after the group replacing it is in place)?",
-        yes=yes,
-    )
+
+    def ask(preview: ApplyResult) -> bool:
+        # Under the journal's lock, from the read the run is checked against: the
+        # account is read once, and no other run starts while the question is open.
+        if not preview.remaining:
+            return False
+        removals = sum(1 for i in preview.remaining if by_id[i].is_destructive)
+        _confirm(
+            f"Apply {len(preview.remaining)} step(s) to account {loaded.account_id} "
+            f"({removals} remove a direct grant, each after the group replacing it is in place)?",
+            yes=yes,
+        )
+        return True
+
     result = apply(
         loaded,
         journal=journal or plan_path + ".journal",
         workers=workers,
         settle=settle,
         progress=text.Progress(sys.stderr, "apply"),
+        confirm=ask,
         **clients,
         **checks,
     )
+    if result.mode == "dry-run":  # nothing was left to do
+        if as_json:
+            _dump(result.preview(loaded.steps), out)
+        else:
+            out.write("Nothing to do: every step of the plan is already in place.\n")
+        return EXIT["ok"]
     if as_json:
         _dump(result.to_dict(), out, ok=result.ok)
     else:

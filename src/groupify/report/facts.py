@@ -113,8 +113,9 @@ class Estimate:
 
     #: The plan's steps: one mutating IAM call each.
     mutating: int
-    #: Reads that confirm each user's group route before its direct grants go (one per user,
-    #: and the policies of each group once), and the pages of the two reads of the account.
+    #: Reads that confirm the group routes before direct grants go (a bulk read of every
+    #: user's groups, twice, and each created policy's document), and the pages of the
+    #: read of the account under the journal's lock.
     route_reads: int
     account_pages: int
     #: Whether any step removes a direct grant (only those wait for --settle).
@@ -129,7 +130,7 @@ class Estimate:
     @property
     def seconds(self) -> float:
         calls = (self.mutating + self.route_reads) / self.rate
-        return calls + 2 * self.account_pages * self.page_seconds + self.settle * self.settles
+        return calls + self.account_pages * self.page_seconds + self.settle * self.settles
 
     @property
     def text(self) -> str:
@@ -143,8 +144,8 @@ class Estimate:
             f"{plural(self.route_reads, 'read')} confirming group routes before direct grants "
             f"are removed, at about {self.rate:g} calls a second: {self.workers} workers (the "
             "default), near the rate at which IAM throttles mutating calls;",
-            f"two reads of the whole account before the first call (about "
-            f"{plural(self.account_pages, 'page')} each, about {self.page_seconds:g} s a page);",
+            f"one read of the whole account before the first call (about "
+            f"{plural(self.account_pages, 'page')}, about {self.page_seconds:g} s a page);",
             f"one settle wait of {self.settle:g} s (the default --settle): the plan grants "
             "first, so most waits have passed when a user's direct grants are removed;"
             if self.settles
@@ -169,14 +170,13 @@ def estimate(plan: Plan) -> Estimate:
     """The :class:`Estimate` of applying *plan* to an account in its inventory's state."""
     inv = plan.inventory
     users = {s.params["UserName"] for s in plan.steps if s.is_destructive}
-    groups = {s.params["GroupName"] for s in plan.steps if s.op == "add_user_to_group"}
-    inline = Counter(s.params["GroupName"] for s in plan.steps if s.op == "put_group_policy")
-    reused = {g.name: len(g.inline) for g in inv.groups if g.name in groups}
-    group_reads = sum(2 + inline[g] + reused.get(g, 0) for g in groups)
+    # apply confirms routes by bulk reads of every user's groups (one for the removals
+    # waiting together, one for those whose grants were answered meanwhile)
+    route_pages = max(1, math.ceil((len(inv.users) + len(inv.groups)) / 100))
     entities = len(inv.users) + len(inv.groups) + len(inv.roles) + len(inv.policies)
     return Estimate(
         mutating=len(plan.steps),
-        route_reads=len(users) + group_reads,
+        route_reads=2 * route_pages + 2 * len(plan.created_policies) if users else 0,
         account_pages=max(1, math.ceil(entities / 100)),
         settles=bool(users),
     )

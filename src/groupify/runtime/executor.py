@@ -9,32 +9,44 @@ Shared by :func:`groupify.apply` and :func:`groupify.rollback`; not public API.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import heapq
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from attrs import field, frozen
 
-from groupify.aws import RetryPolicy, answer_lost, api_name, call, collect, error_code
+from groupify.aws import (
+    RetryPolicy,
+    answer_lost,
+    api_name,
+    call,
+    collect,
+    error_code,
+    pages,
+)
 from groupify.errors import AWSError, ConflictError, GroupifyError, InputError, PropagationError
 from groupify.inventory.model import PolicyRef
 from groupify.inventory.policy import canonical_document
 from groupify.plan.model import Plan
 from groupify.plan.ops import ALL, Backend
-from groupify.plan.replay import check_steps, policy_of
+from groupify.plan.replay import AccountModel, check_steps, policy_of
 from groupify.plan.steps import Step
 from groupify.runtime.journal import StepState
 
 __all__ = [
+    "BULK_SHARE",
+    "CALL_THREADS",
     "LIVE",
     "MARGIN",
     "Executor",
+    "Lanes",
     "Outcome",
     "Progress",
     "check_waits",
@@ -45,6 +57,77 @@ __all__ = [
 
 Progress = Callable[[str, Step, int, int], None]
 _log = logging.getLogger("groupify.runtime")
+
+
+class Lanes:
+    """At most *calls* requests in flight, and which steps' threads are idle.
+
+    A step's thread is idle while it backs off after a retryable error or waits
+    for a route to show; :func:`run_steps` may then start another step in its
+    place, while the requests in flight stay bounded (the thread takes a lane again
+    for its next attempt). Without such waits, steps run *calls* at a time, as before.
+    """
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+        self._lanes = threading.BoundedSemaphore(calls)
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._parks = 0  # times a thread went idle: the scheduler's wake-up signal
+        self._wake: Future[None] | None = None
+        self._local = threading.local()
+
+    def __enter__(self) -> Lanes:
+        self.resume()
+        self._lanes.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lanes.release()
+
+    def park(self, *_: object) -> None:
+        """This thread is idle until :meth:`resume` (or its next attempt)."""
+        if getattr(self._local, "parked", False):
+            return
+        self._local.parked = True
+        with self._lock:
+            self._idle += 1
+            self._parks += 1
+            wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.set_result(None)
+
+    def resume(self) -> None:
+        if not getattr(self._local, "parked", False):
+            return
+        self._local.parked = False
+        with self._lock:
+            self._idle -= 1
+
+    @contextlib.contextmanager
+    def idle(self) -> Iterator[None]:
+        """Mark this thread idle for a wait that makes no call."""
+        self.park()
+        try:
+            yield
+        finally:
+            self.resume()
+
+    def state(self) -> tuple[int, int]:
+        """(threads idle now, times any went idle so far)."""
+        with self._lock:
+            return self._idle, self._parks
+
+    def wake(self, parks: int) -> Future[None]:
+        """A future done at the next :meth:`park` (at once if one came since *parks*)."""
+        with self._lock:
+            if self._parks != parks:
+                done: Future[None] = Future()
+                done.set_result(None)
+                return done
+            if self._wake is None:
+                self._wake = Future()
+            return self._wake
 
 
 class Executor:
@@ -61,6 +144,8 @@ class Executor:
         retry: RetryPolicy,
         settle: float,
         propagation_timeout: float,
+        final: AccountModel | None = None,
+        calls: int | None = None,
     ) -> None:
         self.plan = plan
         self.iam = iam
@@ -73,18 +158,33 @@ class Executor:
         self._seen_members: set[tuple[str, str]] = set()
         self._user_locks: dict[str, threading.Lock] = {}
         self._seen_grants: set[tuple[str, PolicyRef]] = set()
+        self._documents: dict[str, str] = {}  # created policy ARN -> the document read
         self._lock = threading.Lock()
+        self._bulk = threading.Condition()
+        self._bulk_running = False
+        self._bulk_broken = False
+        #: When the last bulk read that finished began (monotonic); bulk reads and pages.
+        self._bulk_began: float | None = None
+        self.bulk_reads = 0
+        self.bulk_pages = 0
+        self._removals = sum(1 for s in plan.steps if s.is_destructive)
+        #: Removals whose route a bulk read (or the read under the lock) showed.
+        self.bulk_confirmed = 0
+        #: Holds the calls in flight to *calls* at once (a call backing off holds none).
+        self.lanes = Lanes(calls) if calls else None
         #: Steps whose last call failed after an attempt whose answer was lost.
         self.unknown: set[str] = set()
         #: How long after an unsettled attempt began its call may have gone through.
         self.window = dt.timedelta(seconds=retry.timeout) + MARGIN
-        final = check_steps(
-            plan.inventory,
-            plan.steps,
-            in_scope=plan.in_scope,
-            protected={},
-            check_dag=False,
-        )
+        if final is None:
+            final = check_steps(
+                plan.inventory,
+                plan.steps,
+                in_scope=plan.in_scope,
+                protected={},
+                check_dag=False,
+            )
+        #: The account once every step is done: who is in which group, what groups grant.
         self.final = final
 
     # -- reads ------------------------------------------------------------------
@@ -96,7 +196,11 @@ class Executor:
         *eventual*: IAM has just said the entity exists (or we just made it), so
         ``NoSuchEntity`` is IAM catching up and is retried like throttling.
         """
-        return call(self.retry, self.iam, op, eventual=eventual, **params)
+        lanes = self.lanes
+        park = lanes.park if lanes is not None else None
+        return call(
+            self.retry, self.iam, op, eventual=eventual, gate=lanes, on_retry=park, **params
+        )
 
     def _all(self, op: str, key: str, *, eventual: bool = False, **params: Any) -> list[Any]:
         return collect(lambda **kw: self.read(op, eventual=eventual, **kw), op, key, **params)
@@ -113,15 +217,24 @@ class Executor:
         for attached in self._all(
             "list_attached_group_policies", "AttachedPolicies", GroupName=group
         ):
-            arn = attached["PolicyArn"]
-            if arn in self.created_policies:
-                out.add(PolicyRef.inline(self._created_document(arn)))
-            else:
-                out.add(PolicyRef.managed(arn))
+            out.add(self._attached_ref(attached["PolicyArn"]))
         for name in self._all("list_group_policies", "PolicyNames", GroupName=group):
             doc = self.read("get_group_policy", GroupName=group, PolicyName=name)
             out.add(PolicyRef.inline(doc["PolicyDocument"]))
         return out
+
+    def _attached_ref(self, arn: str) -> PolicyRef:
+        """The access an attached ARN stands for: a policy the plan created, for the
+        document it was read to hold (read once a run: the plan never changes it)."""
+        if arn not in self.created_policies:
+            return PolicyRef.managed(arn)
+        with self._lock:
+            document = self._documents.get(arn)
+        if document is None:
+            document = self._created_document(arn)
+            with self._lock:
+                self._documents[arn] = document
+        return PolicyRef("inline", document)
 
     def _created_document(self, arn: str, *, eventual: bool = False) -> str:
         """The document a policy groupify created holds now (its default version)."""
@@ -161,8 +274,9 @@ class Executor:
                 self.iam,
                 step.op,
                 eventual=self._eventual(step),
-                on_retry=lambda exc, attempt: retried.append(exc),
+                on_retry=lambda exc, attempt: self._retrying(retried, exc),
                 what=f"{step.id} {step.op}",
+                gate=self.lanes,
                 **step.params,
             )
         except AWSError as exc:
@@ -189,6 +303,14 @@ class Executor:
                 raise
         lost = sum(1 for e in retried if answer_lost(e))
         return Outcome("applied", lost, _created_entity(step.op, response))
+
+    def _retrying(self, retried: list[BaseException], exc: BaseException) -> None:
+        retried.append(exc)
+        if self.lanes is not None:
+            self.lanes.park()
+
+    def _idle(self) -> contextlib.AbstractContextManager[None]:
+        return self.lanes.idle() if self.lanes is not None else contextlib.nullcontext()
 
     def _settle_already(
         self, step: Step, prior: StepState | None, lost: int, began: dt.datetime
@@ -347,10 +469,18 @@ class Executor:
         delay = last + self.settle - time.monotonic()
         if last and delay > 0:
             _log.info("settling %.1fs after the last grant (IAM is eventually consistent)", delay)
-            time.sleep(delay)
+            with self._idle():
+                time.sleep(delay)
 
     def confirm_route(self, step: Step) -> None:
-        """Before removing *step*'s direct policy, see the group route replacing it."""
+        """Before removing *step*'s direct policy, see the group route replacing it.
+
+        First from what reads have shown already (the read under the lock, and bulk
+        reads); then from one bulk read of every user's groups and every group's
+        policies, shared by the removals waiting at the time and begun after this
+        one was ready; and where that does not show the route either (IAM catching
+        up), by reading this user's groups and its groups' policies until they do.
+        """
         user = step.params["UserName"]
         ref = policy_of(step, self.plan.inventory, {})
         assert ref is not None, step  # a removal of a direct grant the plan's inventory shows
@@ -358,6 +488,8 @@ class Executor:
             g for g in self.final.user_groups[user] if ref in self.final.group_policies(g)
         )
         self._settle([user, *("group:" + g for g in covering)])
+        if self._bulk_confirm(user, ref, covering, time.monotonic()):
+            return
         deadline = time.monotonic() + self.propagation_timeout
         while True:
             # One check per user at a time: parallel removals of one user's
@@ -373,7 +505,102 @@ class Executor:
                     operation=api_name(step.op),
                 )
             _log.info("%s: the group route for %r is not visible yet; reading again", step.id, user)
-            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+            with self._idle():
+                time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+    # -- route confirmation in bulk ---------------------------------------------------
+
+    def seed(self, live: AccountModel) -> None:
+        """Remember the memberships and group policies a read of the account showed (the
+        read under the lock): a route in place then needs no other read."""
+        members = {(u, g) for u, groups in live.user_groups.items() for g in groups}
+        grants = {
+            (g, r)
+            for g in self.final.group_managed
+            if g in live.group_managed
+            for r in live.group_policies(g)
+        }
+        with self._lock:
+            self._seen_members |= members
+            self._seen_grants |= grants
+
+    def _known(self, user: str, ref: PolicyRef, covering: Iterable[str]) -> bool:
+        with self._lock:
+            return any(
+                (user, g) in self._seen_members and (g, ref) in self._seen_grants for g in covering
+            )
+
+    def _bulk_confirm(self, user: str, ref: PolicyRef, covering: list[str], ready: float) -> bool:
+        """Whether a read shows a route for *ref* to *user*: one read already made, or a
+        bulk read begun after *ready* (joined if one is under way). ``False`` sends the
+        caller to the per-user reads: the bulk read did not show the route, failed, or no
+        longer pays (see :meth:`_bulk_pays`)."""
+        with self._bulk:
+            while True:
+                if self._known(user, ref, covering):
+                    self.bulk_confirmed += 1
+                    return True
+                if self._bulk_broken or not self._bulk_pays():
+                    return False
+                if self._bulk_began is not None and self._bulk_began >= ready:
+                    return False  # a read begun since this removal was ready did not show it
+                if not self._bulk_running:
+                    break
+                with self._idle():
+                    self._bulk.wait()
+            self._bulk_running = True
+            self.bulk_reads += 1
+        began, ok = time.monotonic(), False
+        try:
+            self._read_routes()
+            ok = True
+        except GroupifyError as exc:
+            _log.warning("reading every user's groups failed (%s); reading user by user", exc)
+        finally:
+            with self._bulk:
+                self._bulk_running = False
+                if ok:
+                    self._bulk_began = began
+                else:
+                    self._bulk_broken = True
+                self._bulk.notify_all()
+        if ok and self._known(user, ref, covering):
+            with self._bulk:
+                self.bulk_confirmed += 1
+            return True
+        return False
+
+    def _bulk_pays(self) -> bool:
+        """Whether another bulk read is worth its calls: the first two (a wave of removals,
+        and those whose grants were answered while the first was read), and then while
+        bulk reads have cost fewer pages than :data:`BULK_SHARE` of the plan's removals.
+        Past that (removals coming one at a time), reading each user costs fewer calls."""
+        return self.bulk_reads < 2 or self.bulk_pages < BULK_SHARE * self._removals
+
+    def _read_routes(self) -> None:
+        """One paginated GetAccountAuthorizationDetails of users and groups: every
+        membership and every group policy, remembered as seen."""
+        members: set[tuple[str, str]] = set()
+        grants: set[tuple[str, PolicyRef]] = set()
+        wanted = self.final.group_managed
+        for page in pages(
+            lambda **kw: self.read(_GAAD, **kw), _GAAD, Filter=["User", "Group"], MaxItems=1000
+        ):
+            with self._bulk:
+                self.bulk_pages += 1
+            for u in page.get("UserDetailList", []):
+                members.update((u["UserName"], g) for g in u.get("GroupList", []))
+            for g in page.get("GroupDetailList", []):
+                name = g["GroupName"]
+                if name not in wanted:
+                    continue
+                for a in g.get("AttachedManagedPolicies", []):
+                    grants.add((name, self._attached_ref(a["PolicyArn"])))
+                for inline in g.get("GroupPolicyList", []):
+                    grants.add((name, PolicyRef.inline(inline["PolicyDocument"])))
+        with self._lock:
+            self._seen_members |= members
+            self._seen_grants |= grants
 
     def _user_lock(self, user: str) -> threading.Lock:
         with self._lock:
@@ -432,6 +659,17 @@ class Executor:
 
 
 # -- outcomes and created entities -----------------------------------------------
+
+#: Bulk reads of every user's groups, past the first two, stop once their pages reach
+#: this share of the plan's removals: at most 1% more calls than per-user reads would make
+#: for the same removals, whatever the order they come in.
+BULK_SHARE = 0.01
+
+#: Threads per call in flight when applying: the others hold steps that back off
+#: (throttled) or wait for a route to show, without holding a call's place.
+CALL_THREADS = 4
+
+_GAAD = "get_account_authorization_details"
 
 #: How far IAM's clock (a creation date) may be from ours (a start record): IAM
 #: refuses requests signed more than five minutes off.
@@ -606,9 +844,12 @@ def run_steps(
     workers: int,
     done: Iterable[str] = (),
     progress: Progress | None = None,
+    lanes: Lanes | None = None,
 ) -> tuple[list[str], list[str], list[tuple[str, str]], list[str]]:
-    """Run *steps* in DAG order on up to *workers* threads; stop at the first failure.
+    """Run *steps* in DAG order, *workers* at a time; stop at the first failure.
 
+    With *lanes*, a step whose thread is idle (see :class:`Lanes`) does not count
+    against *workers*, up to :data:`CALL_THREADS` times *workers* steps in all.
     Returns (applied, already, failed, remaining) step ids. An exception that
     is not a :class:`GroupifyError` (a bug, or ``KeyboardInterrupt``) is
     raised after the running steps finish.
@@ -637,11 +878,14 @@ def run_steps(
     crash: BaseException | None = None
     total = len(steps)
     count = 0
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="groupify") as pool:
-        running: dict[Future[str], Step] = {}
+    workers = max(1, workers)
+    threads = workers * CALL_THREADS if lanes is not None else workers
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="groupify") as pool:
+        running: dict[Future[Any], Step] = {}
         while True:
+            idle, parks = lanes.state() if lanes is not None else (0, 0)
             if not failed and crash is None:
-                while ready and len(running) < max(1, workers):
+                while ready and len(running) - idle < workers and len(running) < threads:
                     s = steps[heapq.heappop(ready)]
                     del waiting[s.id]
                     if progress:
@@ -649,8 +893,13 @@ def run_steps(
                     running[pool.submit(execute, s)] = s
             if not running:
                 break
-            complete, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in sorted(complete, key=lambda f: order[running[f].id]):
+            watched: set[Future[Any]] = set(running)
+            if lanes is not None and ready and not failed and crash is None:
+                watched.add(lanes.wake(parks))  # a thread going idle frees a place
+            complete, _ = wait(watched, return_when=FIRST_COMPLETED)
+            for future in sorted(
+                (f for f in complete if f in running), key=lambda f: order[running[f].id]
+            ):
                 s = running.pop(future)
                 try:
                     outcome = future.result()

@@ -2,23 +2,27 @@
 
 The run, in order:
 
-1. read the account in bulk (one paginated GAAD call, as :func:`groupify.scan`);
+1. take the journal's lock, then read the account in bulk (one paginated GAAD
+   call, as :func:`groupify.scan`): the one read the plan is checked against;
 2. :func:`~groupify.plan.reconcile.reconcile`: find the steps already in place and refuse
    if anything the plan touches drifted;
 3. replay the remaining steps on the live state (no gap, no widening), and
    check the plan's control paths again with the live documents and users
    (:func:`~groupify.plan.privilege.check_live`);
-4. run them in DAG order on a bounded pool of workers, each call retried per
+4. run them in DAG order, at most *workers* calls in flight, each call retried per
    the :class:`~groupify.RetryPolicy`, each step journaled before and after;
    before any direct policy is removed, confirm by reads that the group route
-   replacing it is visible (IAM is eventually consistent).
+   replacing it is visible (IAM is eventually consistent): the read of step 1
+   for routes already in place, one bulk read of every user's groups for the
+   removals waiting together, and reads of the one user where those do not show it.
 
-A dry run does 1-3 and reports; it makes no mutating call.
+A dry run does 1-3 without the lock or a journal and reports; it makes no mutating call.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from groupify.aws import CallCounter, RetryPolicy, counted_clients
@@ -28,6 +32,7 @@ from groupify.inventory.model import Inventory
 from groupify.plan.model import Plan, load_plan
 from groupify.plan.privilege import check_live
 from groupify.plan.reconcile import Reconciliation, reconcile
+from groupify.plan.replay import AccountModel
 from groupify.plan.steps import Step
 from groupify.proposal.model import Exemptions
 from groupify.runtime.executor import (
@@ -61,6 +66,7 @@ def apply(
     exempt: Exemptions | None = None,
     key: bytes | None = None,
     allow_unmatched: bool = False,
+    confirm: Callable[[ApplyResult], bool] | None = None,
 ) -> ApplyResult:
     """Bring the account to *plan*'s state; return what was done.
 
@@ -77,6 +83,12 @@ def apply(
     they (or the built-in ``groupify:exempt`` tag) exempt is refused, and so is a
     rule that matches no live user (a typo), unless *allow_unmatched*. *key*
     (with a plan path) requires the file to be signed with it.
+
+    *confirm* is called with what a dry run would report, from the read made
+    under the journal's lock, before any call: when it returns false (or raises),
+    nothing is changed and the dry-run result is returned (the CLI asks there,
+    holding the lock while it asks). A journal this call created is removed again
+    when the run stops before its first record.
 
     Raises :class:`~groupify.plan.reconcile.DriftError` (nothing changed) when the
     account drifted from the plan or a step would change an exempt user, and
@@ -95,24 +107,27 @@ def apply(
     check_waits(settle=settle, propagation_timeout=propagation_timeout)
     retry = retry or RetryPolicy()
     with counted_clients(session, iam, sts) as (iam, sts, counter):
-        state = _checked(plan, iam, sts, retry, rules, allow_unmatched)
         if dry_run:
-            return ApplyResult(
-                mode="dry-run",
-                applied=(),
-                already=sorted(state.done, key=_step_key),
-                failed=(),
-                remaining=[s.id for s in state.remaining],
-                calls=counter.counts,
-            )
+            state, _ = _checked(plan, iam, sts, retry, rules, allow_unmatched)
+            return _preview(state, counter)
         assert journal is not None
+        fresh = not os.path.exists(journal)
         log = Journal.open(journal, plan)
         with log.locked():
-            # Read again under the lock: a run that held it may have just finished.
-            state = _checked(plan, iam, sts, retry, rules, allow_unmatched)
+            # The one read the run is checked against, under the lock: a run that held
+            # it may have just finished, and none can start until this one ends.
+            try:
+                state, final = _checked(plan, iam, sts, retry, rules, allow_unmatched)
+                if confirm is not None and not confirm(_preview(state, counter)):
+                    log.discard(fresh)
+                    return _preview(state, counter)
+            except BaseException:
+                log.discard(fresh)
+                raise
             return _run(
                 plan,
                 state,
+                final,
                 log,
                 iam,
                 counter,
@@ -124,20 +139,32 @@ def apply(
             )
 
 
+def _preview(state: Reconciliation, counter: CallCounter) -> ApplyResult:
+    return ApplyResult(
+        mode="dry-run",
+        applied=(),
+        already=sorted(state.done, key=_step_key),
+        failed=(),
+        remaining=[s.id for s in state.remaining],
+        calls=counter.counts,
+    )
+
+
 def _checked(
     plan: Plan, iam: Any, sts: Any, retry: RetryPolicy, rules: Exemptions, allow_unmatched: bool
-) -> Reconciliation:
+) -> tuple[Reconciliation, AccountModel]:
     """Read the account and check it against *plan*: drift, the exemptions at apply, the
     remaining steps replayed on the live state, and the control paths with the live
-    documents; raise otherwise."""
+    documents; raise otherwise. Returns the reconciliation and the replay's end state
+    (the account once every step is done)."""
     live = scan(iam=iam, sts=sts, retry=retry)
     if not allow_unmatched:
         rules.check_matched(live.users)
     state = reconcile(plan, live)
     _refuse_exempt(state, live, rules)
-    state.verify_remaining()
+    final = state.verify_remaining()
     check_live(plan, live)
-    return state
+    return state, final
 
 
 def _refuse_exempt(state: Reconciliation, live: Inventory, rules: Exemptions) -> None:
@@ -203,6 +230,7 @@ def _step_key(step_id: str) -> int:
 def _run(
     plan: Plan,
     state: Reconciliation,
+    final: AccountModel,
     log: Journal,
     iam: Any,
     counter: CallCounter,
@@ -213,8 +241,16 @@ def _run(
     progress: Progress | None,
 ) -> ApplyResult:
     executor = Executor(
-        plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
+        plan,
+        iam,
+        retry=retry,
+        settle=settle,
+        propagation_timeout=propagation_timeout,
+        final=final,
+        calls=workers,
     )
+    # Routes in place at the read under the lock (a resumed run's) need no other read.
+    executor.seed(state.model)
     by_id = {s.id: s for s in plan.steps}
     if log.started:
         executor.resumed()
@@ -240,21 +276,32 @@ def _run(
     _refuse_changing_theirs(plan, state, foreign)
 
     def execute(step: Step) -> str:
-        if step.is_destructive:
-            executor.confirm_route(step)
-        log.record("start", step.id)
         try:
-            outcome = executor.call(step, history.get(step.id))
-        except GroupifyError as exc:
-            lost = {"unknown": True} if step.id in executor.unknown else {}
-            log.record("failed", step.id, error=str(exc), **lost)
-            raise
-        executor.note_grant(step)
-        log.record("done", step.id, **outcome.record())
-        return outcome.kind
+            if step.is_destructive:
+                executor.confirm_route(step)
+            log.record("start", step.id)
+            try:
+                outcome = executor.call(step, history.get(step.id))
+            except GroupifyError as exc:
+                lost = {"unknown": True} if step.id in executor.unknown else {}
+                log.record("failed", step.id, error=str(exc), **lost)
+                raise
+            executor.note_grant(step)
+            log.record("done", step.id, **outcome.record())
+            return outcome.kind
+        finally:
+            if executor.lanes is not None:
+                executor.lanes.resume()  # a thread idle when its last retry gave up
 
+    # A step backing off after throttling, or waiting for its route to show, holds a
+    # thread but lets another step make its call (at most *workers* calls in flight).
     applied, found, failed, remaining = run_steps(
-        state.remaining, execute, workers=workers, done=state.done, progress=progress
+        state.remaining,
+        execute,
+        workers=workers,
+        done=state.done,
+        progress=progress,
+        lanes=executor.lanes,
     )
     return ApplyResult(
         mode="apply",

@@ -171,9 +171,25 @@ class Journal:
                 raise InputError(
                     f"{self.path}: another groupify run is using this journal; wait for it"
                 ) from None
+            # A run that held the lock may have removed the file (see discard): the lock
+            # then holds a file no longer at this path.
+            held = os.fstat(fd)
+            try:
+                now = os.stat(self.path)
+            except FileNotFoundError:
+                now = None
+            if now is None or (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+                raise InputError(f"{self.path}: the journal was removed while opening; run again")
             yield self
         finally:
             os.close(fd)  # closing releases the lock
+
+    def discard(self, created: bool) -> None:
+        """Remove the journal if this run *created* it and recorded nothing (only under
+        :meth:`locked`): a run refused before its first call leaves no journal behind."""
+        if created and len(self.records) == 1:
+            os.unlink(self.path)
+            _fsync_dir(self.path)
 
     # -- writing ----------------------------------------------------------------
 

@@ -1,0 +1,309 @@
+"""Route confirmation in bulk, and calls in flight, against a moto server over HTTP.
+
+Before a direct policy is removed, a read must have shown the group route that
+replaces it. These tests count the reads: one bulk read of every user's groups
+serves the removals waiting together, routes in place at the read under the
+lock need none, and a route the bulk read does not show falls back to reading
+that user (and, if it never shows, the direct policy stays).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import groupify
+from groupify.aws import RetryPolicy
+from groupify.plan.model import Plan
+from groupify.runtime import executor
+from groupify.runtime.executor import Executor
+from groupify.runtime.forward import apply
+from groupify.testing import populate, synthetic_gaad
+from tests import awsmoto
+from tests.faultproxy import FaultProxy, Schedule
+
+FAST = RetryPolicy.no_wait(attempts=40)
+GAAD = "get_account_authorization_details"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    saved = os.environ.get("MOTO_IAM_LOAD_MANAGED_POLICIES")
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # the synthetic users hold some
+    try:
+        yield from awsmoto.serve()
+    finally:
+        if saved is None:
+            os.environ.pop("MOTO_IAM_LOAD_MANAGED_POLICIES", None)
+        else:
+            os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = saved
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", awsmoto.REGION)
+
+
+def _synthetic(server: str, users: int) -> Plan:
+    awsmoto.reset(server)
+    iam, sts = awsmoto.clients(server)
+    populate(iam, synthetic_gaad(users=users, seed=1), workers=4)
+    inventory = groupify.scan(iam=iam, sts=sts)
+    return groupify.build_plan(groupify.propose(inventory, exclude_tags=["BreakGlass"]))
+
+
+def _small(server: str) -> Plan:
+    awsmoto.reset(server)
+    iam, sts = awsmoto.clients(server)
+    awsmoto.small_account(iam)
+    inventory = groupify.scan(iam=iam, sts=sts)
+    return groupify.build_plan(groupify.propose(inventory, exclude_tags=["BreakGlass"]))
+
+
+def _apply(url: str, plan: Plan, journal: Path, *hooks: Any, **kwargs: Any) -> Any:
+    iam, sts = awsmoto.clients(url)
+    for hook in hooks:
+        hook.attach(iam)
+    kwargs.setdefault("retry", FAST)
+    kwargs.setdefault("settle", 0)
+    return apply(plan, iam=iam, sts=sts, journal=journal, **kwargs)
+
+
+@pytest.mark.parametrize("workers", [1, 8])
+def test_calls_per_step_at_most_1_02(server: str, tmp_path: Path, workers: int) -> None:
+    """A 150-user plan: at most 1.02 calls per step beyond the read under the lock (a
+    fixed cost: a scan, and the documents of the AWS-managed policies in use; 50 calls
+    here, 0.15% of the steps at 5,000 users); no per-user route read."""
+    plan = _synthetic(server, 150)
+    scan_log = awsmoto.CallLog()
+    iam, sts = awsmoto.clients(server)
+    scan_log.attach(iam)
+    groupify.scan(iam=iam, sts=sts)
+    log = awsmoto.CallLog()
+    watchdog = awsmoto.Watchdog()
+    result = _apply(server, plan, tmp_path / "j", log, watchdog, workers=workers)
+    assert result.ok, result.failed
+    assert not watchdog.violations
+    calls = sum(log.calls.values()) - sum(scan_log.calls.values())
+    assert log.mutating == len(plan.steps)
+    assert calls <= 1.02 * len(plan.steps), (calls, len(plan.steps), log.calls)
+    assert log.calls["list_groups_for_user"] == 0
+    # the read under the lock, and the bulk reads that confirmed the routes (two, and
+    # then while their pages stay under 1% of the removals)
+    removals = sum(1 for s in plan.steps if s.is_destructive)
+    assert 2 <= log.calls[GAAD] <= 1 + max(2, int(0.01 * removals) + 1)
+
+
+def test_routes_are_confirmed_by_a_read_made_after_the_grants(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every removal runs after a bulk read that showed the memberships it depends on."""
+    plan = _small(server)
+    reads: list[tuple[float, set[tuple[str, str]]]] = []
+    read_routes = Executor._read_routes
+
+    def spy(self: Executor) -> None:
+        read_routes(self)
+        with self._lock:
+            reads.append((time.monotonic(), set(self._seen_members)))
+
+    monkeypatch.setattr(Executor, "_read_routes", spy)
+    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
+    monkeypatch.setattr(executor, "BULK_SHARE", 1.0)  # a small plan: always a bulk read
+    removed: list[tuple[dict[str, str], float]] = []
+
+    def before(model: Any = None, params: Any = None, **_: Any) -> None:
+        if model.name in ("DetachUserPolicy", "DeleteUserPolicy"):
+            removed.append((dict(params), time.monotonic()))
+
+    iam, sts = awsmoto.clients(server)
+    iam.meta.events.register("before-parameter-build.iam", before)
+    log = awsmoto.CallLog()
+    log.attach(iam)
+    result = apply(plan, iam=iam, sts=sts, journal=tmp_path / "j", workers=4, retry=FAST, settle=0)
+    assert result.ok, result.failed
+    assert log.calls["list_groups_for_user"] == 0
+    by_params = {tuple(sorted(s.params.items())): s for s in plan.steps if s.is_destructive}
+    by_id = {s.id: s for s in plan.steps}
+    assert len(removed) == len(by_params)
+    for params, at in removed:
+        step = by_params[tuple(sorted(params.items()))]
+        needs = {
+            (by_id[d].params["UserName"], by_id[d].params["GroupName"])
+            for d in step.after
+            if by_id[d].op == "add_user_to_group"
+        }
+        assert any(done <= at and needs <= seen for done, seen in reads), step
+
+
+def test_a_route_the_bulk_read_does_not_show_is_read_user_by_user(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IAM catching up: the bulk read misses one user's new groups; its removals wait on
+    reads of that user, the others are confirmed by the bulk read."""
+    plan = _small(server)
+    joins = {s.params["UserName"] for s in plan.steps if s.op == "add_user_to_group"}
+    late = sorted(joins)[0]
+    read_routes = Executor._read_routes
+
+    def lagging(self: Executor) -> None:
+        with self._lock:
+            before = set(self._seen_members)
+        read_routes(self)
+        with self._lock:
+            shown = {(u, g) for u, g in self._seen_members - before if u != late}
+            self._seen_members = before | shown
+
+    monkeypatch.setattr(Executor, "_read_routes", lagging)
+    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
+    monkeypatch.setattr(executor, "BULK_SHARE", 1.0)  # a small plan: always a bulk read
+    read_alone: list[str] = []
+
+    class Users:
+        def __call__(self, model: Any = None, params: Any = None, **_: Any) -> None:
+            if model.name == "ListGroupsForUser":
+                read_alone.append(params["UserName"])
+
+        def attach(self, iam: Any) -> None:
+            iam.meta.events.register("before-parameter-build.iam", self)
+
+    watchdog = awsmoto.Watchdog()
+    result = _apply(server, plan, tmp_path / "j", Users(), watchdog, workers=4)
+    assert result.ok, result.failed
+    assert not watchdog.violations
+    assert read_alone and set(read_alone) == {late}  # the late user's, and no other
+
+
+def test_a_failing_bulk_read_falls_back_to_reads_user_by_user(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk read refused (after the read under the lock): per-user reads confirm."""
+    plan = _small(server)
+    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
+
+    class DenyLaterGaad:
+        seen = 0
+
+        def __call__(self, request: Any, **_: Any) -> Any:
+            body = request.body.decode() if isinstance(request.body, bytes) else request.body
+            if "Action=GetAccountAuthorizationDetails" in (body or ""):
+                self.seen += 1
+                if self.seen > 1:
+                    return awsmoto._error("AccessDenied", 403)
+            return None
+
+        def attach(self, iam: Any) -> None:
+            iam.meta.events.register_first("before-send.iam", self)
+
+    log = awsmoto.CallLog()
+    result = _apply(server, plan, tmp_path / "j", log, DenyLaterGaad(), workers=2)
+    assert result.ok, result.failed
+    assert log.calls[GAAD] == 2  # the read under the lock; one bulk read, refused
+    assert log.calls["list_groups_for_user"] > 0
+
+
+def test_routes_in_place_at_the_read_under_the_lock_need_no_other_read(
+    server: str, tmp_path: Path
+) -> None:
+    """A run that stopped after its grants: the next one confirms from the read under
+    the lock, with no bulk read and no per-user read."""
+    plan = _small(server)
+    grants = [s for s in plan.steps if not s.is_destructive]
+    iam, _ = awsmoto.clients(server)
+    for step in grants:
+        getattr(iam, step.op)(**step.params)
+    log = awsmoto.CallLog()
+    result = _apply(server, plan, tmp_path / "j", log, workers=2)
+    assert result.ok, result.failed
+    assert log.calls[GAAD] == 1
+    assert log.calls["list_groups_for_user"] == 0
+
+
+def test_no_read_showing_the_route_keeps_every_direct_policy(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No read ever shows a new membership: nothing is removed, the run reports why."""
+    plan = _small(server)
+    monkeypatch.setattr(Executor, "user_groups", lambda self, user: set())
+    monkeypatch.setattr(Executor, "_read_routes", lambda self: None)
+    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
+    log = awsmoto.CallLog()
+    result = _apply(server, plan, tmp_path / "j", log, propagation_timeout=0)
+    assert not result.ok
+    assert "visibly grants" in result.failed[0][1]
+    assert log.calls["detach_user_policy"] == log.calls["delete_user_policy"] == 0
+
+
+def test_throttled_calls_back_off_without_holding_a_call_in_flight(
+    server: str, tmp_path: Path
+) -> None:
+    """Through the proxy, 30% throttled with real (short) backoff: never more than
+    *workers* requests in flight, though steps backing off let others run."""
+    plan = _small(server)
+    workers = 2
+    in_flight = [0, 0]  # now, most
+    lock = threading.Lock()
+
+    class Count:
+        def before(self, **_: Any) -> None:
+            with lock:
+                in_flight[0] += 1
+                in_flight[1] = max(in_flight)
+
+        def after(self, **_: Any) -> None:
+            with lock:
+                in_flight[0] -= 1
+
+        def attach(self, iam: Any) -> None:
+            iam.meta.events.register("before-send.iam", self.before)
+            iam.meta.events.register("needs-retry.iam", self.after)
+
+    retry = RetryPolicy(attempts=40, wait_initial=0.02, wait_max=0.2, wait_jitter=0.02)
+    with FaultProxy(server, Schedule.random(3, throttle=0.3, lose=0.0)) as proxy:
+        iam, sts = awsmoto.clients(proxy.url)
+        Count().attach(iam)
+        result = apply(
+            plan, iam=iam, sts=sts, journal=tmp_path / "j", workers=workers, retry=retry, settle=0
+        )
+        assert proxy.injected["throttle"] > 0
+    assert result.ok, result.failed
+    assert in_flight[1] <= workers
+
+
+def test_a_refused_run_leaves_no_journal(server: str, tmp_path: Path) -> None:
+    """Drift found by the read under the lock: nothing changed, and no journal left."""
+    plan = _small(server)
+    iam, _ = awsmoto.clients(server)
+    user = plan.in_scope[0]
+    iam.create_group(GroupName="late-group")
+    iam.add_user_to_group(GroupName="late-group", UserName=user)
+    journal = tmp_path / "j"
+    with pytest.raises(groupify.DriftError):
+        _apply(server, plan, journal)
+    assert not journal.exists()
+
+
+def test_a_declined_run_leaves_no_journal_and_makes_no_call(server: str, tmp_path: Path) -> None:
+    """*confirm* answering no: the dry-run result, no mutating call, no journal."""
+    plan = _small(server)
+    seen: list[Any] = []
+    log = awsmoto.CallLog()
+    journal = tmp_path / "j"
+    result = _apply(server, plan, journal, log, confirm=lambda p: bool(seen.append(p)))
+    assert result.mode == "dry-run" and result.remaining
+    assert seen[0].remaining == result.remaining
+    assert log.mutating == 0 and log.calls[GAAD] == 1
+    assert not journal.exists()
