@@ -412,7 +412,9 @@ def lp_bound(
         objective -= sum((limits[p] or 0) * value for p, value in lam.items())
         found: dict[CountGroup, float] = {}
         most = 0.0
-        for members in member_sets:
+        for tried, members in enumerate(member_sets):
+            if tried % 256 == 255 and deadline is not None and time.monotonic() > deadline:
+                return max(0, math.ceil(best - 1e-6)), [(g, list(classes)) for g in pool]
             group, value = _best_for(members, classes, alpha, lam, cap)
             if group and value > 1 + _EPS and group not in known:
                 found[group] = _value(group, classes, alpha, lam)
@@ -580,13 +582,17 @@ def improve(
     incumbent: Sequence[Sequence[int]],
     counts: Iterable[tuple[CountGroup, list[tuple[int, list[int]]]]] = (),
     deadline: float | None = None,
+    also: Iterable[int] = (),
 ) -> list[list[int]] | None:
-    """Fewer groups than *incumbent* (each row's groups) for one component, or None."""
+    """Fewer groups than *incumbent* (each row's groups) for one component, or None.
+
+    *also* are the groups of another cover (always in the pool, as the incumbent's are).
+    """
     used = {g for groups in incumbent for g in groups}
     extra: set[int] = set()
     for group, classes in counts:
         extra |= _realize(group, classes)
-    pool = _pool(rows, used, cap, extra)
+    pool = _pool(rows, used | set(also), cap, extra)
     lp, uses = _cover_model(highspy, rows, limits, pool, integer=False)
     solver = _solver(highspy, deadline, _CALL_SECONDS)
     solver.passModel(lp)
@@ -598,7 +604,9 @@ def improve(
     # The groups the relaxation uses, the heuristic's and each row's own pieces: a
     # small MIP that still always has a cover.
     values = solver.getSolution().col_value
-    keep = {pool[g] for g in range(len(pool)) if values[g] > 1e-6} | used
+    keep = {pool[g] for g in range(len(pool)) if values[g] > 1e-6} | used | set(also)
+    if deadline is not None and time.monotonic() >= deadline:
+        return None
     for row in rows:
         keep.update(_chunks(row, cap))
     chosen = sorted(keep)

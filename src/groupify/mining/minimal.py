@@ -72,6 +72,8 @@ _LAGRANGE_ITERATIONS = 400
 # Covering with pieces of oversized groups is a heuristic stage whatever solves it, so
 # it gets a short search, counted in nodes so that the result does not depend on speed.
 _POOL_NODE_LIMIT = 200
+#: ... and a time limit on it as a safety net.
+_POOL_SECONDS = 5.0
 # Of a time limit, the share the search may use; the rest is for assembling the result.
 _SEARCH_SHARE = 0.75
 
@@ -1147,6 +1149,31 @@ def minimal_groups(
     bound_by = "policies per group" if any(by != "cover" for *_, by in bounds) else "cover"
     capped = max_policies_per_group is not None or any(n is not None for n in slot_limits)
     if capped and highs is not None:
+        # The pure-Python path's heuristic cover can differ (other solvers inside): it is
+        # a second incumbent, so that HiGHS never ends with more groups than it.
+        from groupify.mining import capped as capped_stage
+
+        budget = capped_stage.SEARCH_SECONDS
+        if deadline is not None:
+            budget = max(0.0, min(budget, deadline - time.monotonic()))
+        plain = minimal_groups(
+            assignments,
+            max_groups_per_user=max_groups_per_user,
+            max_policies_per_group=max_policies_per_group,
+            time_limit=budget,
+            solver="python",
+        )
+        alternative: list[list[int]] = []
+        plain_fallback: list[int] = []
+        groups_of_user: dict[U, list[int]] = {}
+        for group in plain.groups:
+            mask = _mask(bit_of[policy] for policy in group.policies)
+            for user in group.members:
+                groups_of_user.setdefault(user, []).append(mask)
+        for position, users in enumerate(slot_users):
+            alternative.append(sorted(groups_of_user.get(users[0], [])))
+            if users[0] in plain.fallback_users:
+                plain_fallback.append(position)
         lower, by_lp, fallback_slots = _capped_search(
             highs,
             slot_rows,
@@ -1157,6 +1184,7 @@ def minimal_groups(
             bounds,
             max_policies_per_group,
             deadline,
+            (alternative, plain_fallback),
         )
         if by_lp:
             bound_by = "linear programming"
@@ -1249,13 +1277,16 @@ def _capped_search(
     bounds: Sequence[tuple[int, int, str]],
     max_policies: int | None,
     deadline: float | None,
+    alternative: tuple[list[list[int]], list[int]] | None = None,
 ) -> tuple[int, bool, list[int]]:
     """HiGHS on each component the heuristic cover does not prove optimal (capped.py).
 
     Raises the bound by the LP relaxation and replaces the component's groups in
-    *assignment* by the MIP's when they are fewer. Components with a user no assignment
-    can fit are left as they are. Returns (the lower bound, whether the LP raised it,
-    the fallback slots left).
+    *assignment* by the MIP's when they are fewer. *alternative* is a second heuristic
+    cover (each slot's groups, and its fallback slots): a component takes it when it has
+    fewer groups, and its groups join the MIP's pool. Users no assignment can fit are
+    given no group limit here (they keep an exact cover either way). Returns (the lower
+    bound, whether the LP raised it, the fallback slots left).
     """
     from groupify.mining import capped
 
@@ -1264,6 +1295,7 @@ def _capped_search(
     bound_of = {mask: bound for mask, bound, _ in bounds}
     impossible = set(over_slots)
     fallback = set(fallback_slots)
+    other_fallback = set(alternative[1]) if alternative else set()
     lower = 0
     by_lp = False
     for positions in capped.components(slot_rows):
@@ -1272,21 +1304,37 @@ def _capped_search(
             used |= slot_rows[position]
         bound = bound_of[used]
         groups = {g for position in positions for g in assignment[position]}
-        if len(groups) <= bound or impossible.intersection(positions):
+        others: set[int] = set()
+        if alternative is not None:
+            others = {g for position in positions for g in alternative[0][position]}
+            if len(others) < len(groups):
+                for position in positions:
+                    assignment[position] = list(alternative[0][position])
+                fallback.difference_update(positions)
+                fallback.update(other_fallback.intersection(positions))
+                groups, others = others, groups
+        if len(groups) <= bound or time.monotonic() >= deadline:
             lower += bound
             continue
         rows = [slot_rows[p] for p in positions]
-        limits = [slot_limits[p] for p in positions]
+        limits = [None if p in impossible else slot_limits[p] for p in positions]
         cap = max_policies if max_policies is not None else max(r.bit_count() for r in rows)
         counts: list[Any] = []
         if len(rows) <= capped._LP_ROWS:
             stop = time.monotonic() + capped.LP_SECONDS
             proven, counts = capped.lp_bound(highs, rows, limits, cap, min(stop, deadline))
-            if proven > bound:
+            if proven > bound and not impossible.intersection(positions):
                 bound, by_lp = proven, True
-        if len(groups) > bound and len(rows) <= capped.MIP_ROWS:
+        if len(groups) > bound and len(rows) <= capped.MIP_ROWS and time.monotonic() < deadline:
             better = capped.improve(
-                highs, rows, limits, cap, [assignment[p] for p in positions], counts, deadline
+                highs,
+                rows,
+                limits,
+                cap,
+                [assignment[p] for p in positions],
+                counts,
+                deadline,
+                also=others,
             )
             if better is not None:
                 for position, picked in zip(positions, better, strict=True):
@@ -1352,9 +1400,15 @@ def _size_capped(
             for column in _bits(piece & residual[position]):
                 edges |= 1 << (offset + place[column])
         sets.append(edges)
-    # A heuristic stage whatever the solver proves, so its search is kept short.
+    # A heuristic stage whatever the solver proves, so its search is kept short: by
+    # nodes, and by time as a safety net (one HiGHS run took 32 s on 4,095 policies).
+    stop = time.monotonic() + _POOL_SECONDS
     cover = _solve_cover(
-        sets, (1 << total) - 1, deadline=deadline, highs=highs, node_limit=_POOL_NODE_LIMIT
+        sets,
+        (1 << total) - 1,
+        deadline=stop if deadline is None else min(stop, deadline),
+        highs=highs,
+        node_limit=_POOL_NODE_LIMIT,
     )
     return small + [pieces[name] for name in cover.chosen]
 
@@ -1503,12 +1557,17 @@ def _fallback_rows(
     """Rows still over quota get shared groups plus their own; their positions."""
     fallback: list[int] = []
     shared = sorted({intent for cover in covers for intent in cover})
+    # By lowest policy, so that a row looks only at groups that start inside it.
+    by_low: dict[int, list[int]] = {}
+    for intent in shared:
+        by_low.setdefault((intent & -intent).bit_length() - 1, []).append(intent)
     for position in over:
         limit = limits[position]
         if limit is None or len(covers[position]) <= limit:
             continue
         row = rows[position]
-        inside = [intent for intent in shared if not intent & ~row]
+        starting = (i for bit in _bits(row) for i in by_low.get(bit, ()))
+        inside = sorted(intent for intent in starting if not intent & ~row)
         mixed = _fallback(row, inside, limit, max_policies)
         if mixed is None:  # pragma: no cover - own pieces always fit when not impossible
             raise AssertionError("quota fallback failed for a row that fits")
