@@ -131,16 +131,25 @@ class EscalationError(PlanError):
     """A plan that would give users a way to raise their own access (a new control path).
 
     ``findings`` are the :class:`~groupify.plan.privilege.Finding` values not
-    accepted; the message has one line per finding and names the ways out.
+    accepted; the message has one line per finding (the first :data:`SHOWN`, then how
+    many more: ``--json`` and ``findings`` carry them all) and names the ways out.
     """
+
+    SHOWN = 20
 
     def __init__(self, findings: Sequence[Any]) -> None:
         self.findings = tuple(findings)
         users = sorted({f.user for f in self.findings})
+        more = len(self.findings) - self.SHOWN
         lines = [
             f"the plan would give {len(users)} user(s) a way to raise their own access "
             f"({len(self.findings)} finding(s)):",
-            *(f"  {f.why}" for f in self.findings),
+            *(f"  {f.why}" for f in self.findings[: self.SHOWN]),
+            *(
+                [f"  ... and {more} more (--json lists every finding with its id)"]
+                if more > 0
+                else []
+            ),
             "Exclude the user (--exclude-user NAME), restrict its IAM grant, or accept each "
             "finding after review (--accept ID).",
         ]

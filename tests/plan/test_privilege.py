@@ -604,3 +604,17 @@ def test_a_deny_whose_condition_value_depends_on_the_resource_excuses_nothing() 
         }
     )
     assert f"eve:AttachGroupPolicy:{only_group(inventory)}" in refused_ids(inventory)
+
+
+def test_a_long_list_of_findings_is_cut_short_in_the_message() -> None:
+    """Hundreds of findings (one user holding a policy with no document) are summarized
+    after the first 20; ``findings`` keeps every one."""
+    from types import SimpleNamespace
+
+    many = [SimpleNamespace(user="u", why=f"why {i}") for i in range(30)]
+    error = EscalationError(many)
+    lines = str(error).splitlines()
+    assert len(error.findings) == 30
+    assert lines[1:21] == [f"  why {i}" for i in range(20)]
+    assert lines[21] == "  ... and 10 more (--json lists every finding with its id)"
+    assert lines[-1].startswith("Exclude the user")
