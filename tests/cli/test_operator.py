@@ -4,10 +4,12 @@ the JSON envelope, verbose logging and interrupts."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -47,6 +49,27 @@ def _plan(url: str, tmp_path: Path) -> str:
     path = str(tmp_path / "plan.json")
     assert main(["plan", "--endpoint-url", url, "--exclude-tag", "BreakGlass", "--out", path]) == 0
     return path
+
+
+@contextlib.contextmanager
+def _ctrl_c_reaches_children() -> Iterator[None]:
+    """Children started here get SIGINT as at a terminal, however the tests were started.
+
+    A runner that starts the tests with SIGINT ignored (a CI agent, ``nohup``, a
+    background job of a shell script) passes that on to every child, and Python
+    raises ``KeyboardInterrupt`` only if SIGINT was at its default when it started:
+    Ctrl-C would then be ignored, and an interrupted apply would run to its end.
+    A handler set here (not ``SIG_IGN``) is reset to the default across ``exec``.
+    """
+    saved = signal.getsignal(signal.SIGINT)
+    if saved is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
 
 
 def _one_line(err: str) -> str:
@@ -279,13 +302,14 @@ def test_verbose_shows_retries(url: str, capsys: pytest.CaptureFixture[str]) -> 
 def test_an_interrupted_apply_says_how_to_resume(url: str, tmp_path: Path) -> None:
     plan = _plan(url, tmp_path)
     env = {**os.environ, "AWS_ENDPOINT_URL": url}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "groupify", "apply", plan, "--yes", "--settle", "30"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
+    with _ctrl_c_reaches_children():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "groupify", "apply", plan, "--yes", "--settle", "30"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
     journal = Path(plan + ".journal")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (
@@ -298,6 +322,23 @@ def test_an_interrupted_apply_says_how_to_resume(url: str, tmp_path: Path) -> No
     last = err.strip().splitlines()[-1]
     assert last.startswith("groupify: interrupted; every step done so far is recorded in")
     assert f"groupify apply {plan} --journal {journal}" in last
+
+
+def test_ctrl_c_reaches_a_child_when_the_tests_run_with_sigint_ignored() -> None:
+    # The CI failure of the test above: started with SIGINT ignored, the apply never
+    # saw the interrupt (exit 0 after every step, the 30 s settle included).
+    code = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    probe = [sys.executable, "-c", code]
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ignored = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+        with _ctrl_c_reaches_children():
+            shown = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # put back
+    finally:
+        signal.signal(signal.SIGINT, saved)
+    assert ignored.split() == ["False"]  # what the child inherits unless told
+    assert shown.split() == ["True"]
 
 
 def test_help_shows_defaults_and_an_example(capsys: pytest.CaptureFixture[str]) -> None:
