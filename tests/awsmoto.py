@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 import threading
 import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 from botocore.httpsession import URLLib3Session
@@ -35,6 +38,26 @@ def serve() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+def fake_env(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    *,
+    drop: tuple[str, ...] = (),
+    key: str = "testing",
+) -> None:
+    """Only fake credentials in the environment (boto3's and child processes'): no
+    profile, no endpoint setting, no config or credentials file, nor variables
+    starting with *drop*."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE", *drop)):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
 
 
 def reset(url: str) -> None:

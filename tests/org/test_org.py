@@ -6,7 +6,6 @@ BatchUpdateFindings)."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -103,14 +102,7 @@ def _finding(account: str, user: str, n: int) -> dict[str, Any]:
 def org(server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     """An Organization with three member accounts; the third denies the role."""
     awsmoto.reset(server)
-    for name in list(os.environ):
-        if name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    awsmoto.fake_env(monkeypatch, tmp_path, key="t")
     s = _session()
     orgs = s.client("organizations", endpoint_url=server)
     orgs.create_organization(FeatureSet="ALL")
