@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from groupify.mining.minimal import _bits, _chunks
@@ -179,6 +179,54 @@ def _members(group: CountGroup, classes: Sequence[tuple[int, list[int]]]) -> int
     return members
 
 
+def _uses_model(
+    highspy: Any,
+    demand: Mapping[tuple[int, int], float],
+    limits: Sequence[int | None],
+    ngroups: int,
+    uses: Sequence[tuple[int, int]],
+    content: Callable[[int], Iterable[tuple[int, float]]],
+    upper: float,
+    integer: bool = False,
+) -> tuple[Any, dict[tuple[int, int], int], dict[int, int]]:
+    """The cover model both stages solve: groups ``y`` (cost 1) and their uses ``x``.
+
+    A use ``(row, g)`` gives the row what ``content(g)`` lists (item, amount); each
+    ``(row, item)`` of *demand* must get at least its amount; a row with a limit uses at
+    most that many groups; a use needs its group (``x <= y``). Returns the model and the
+    rows of the demand and limit constraints (their duals are the pricing's weights).
+    """
+    inf = highspy.kHighsInf
+    cover = {key: i for i, key in enumerate(demand)}
+    limit_row: dict[int, int] = {}
+    for position, limit in enumerate(limits):
+        if limit is not None:
+            limit_row[position] = len(cover) + len(limit_row)
+    base = len(cover) + len(limit_row)
+    entries: list[tuple[int, int, float]] = []
+    for j, (position, g) in enumerate(uses):
+        column = ngroups + j
+        for item, amount in content(g):
+            entries.append((cover[(position, item)], column, amount))
+        if position in limit_row:
+            entries.append((limit_row[position], column, 1.0))
+        entries.append((base + j, column, 1.0))
+        entries.append((base + j, g, -1.0))
+    ncols = ngroups + len(uses)
+    lp = _model(
+        highspy,
+        ncols,
+        entries,
+        [1.0] * ngroups + [0.0] * len(uses),
+        [0.0] * ncols,
+        [upper] * ncols,
+        [*demand.values(), *[-inf] * (len(limit_row) + len(uses))],
+        [inf] * len(cover) + [float(limits[p] or 0) for p in limit_row] + [0.0] * len(uses),
+        integer=[True] * ncols if integer else None,
+    )
+    return lp, cover, limit_row
+
+
 def _master(
     highspy: Any,
     limits: Sequence[int | None],
@@ -186,43 +234,22 @@ def _master(
     pool: Sequence[CountGroup],
 ) -> tuple[Any, dict[tuple[int, int], int], dict[int, int]]:
     """The LP: count groups ``y`` (any multiplicity) and their uses ``x`` by each row."""
-    inf = highspy.kHighsInf
-    cover: dict[tuple[int, int], int] = {}
-    for position in range(len(limits)):
-        for k, (holders, _) in enumerate(classes):
-            if holders >> position & 1:
-                cover[(position, k)] = len(cover)
-    limit_row: dict[int, int] = {}
-    for position, limit in enumerate(limits):
-        if limit is not None:
-            limit_row[position] = len(cover) + len(limit_row)
-    base = len(cover) + len(limit_row)
+    demand = {
+        (position, k): float(len(columns))
+        for position in range(len(limits))
+        for k, (holders, columns) in enumerate(classes)
+        if holders >> position & 1
+    }
     uses = [(p, g) for g, group in enumerate(pool) for p in _bits(_members(group, classes))]
-    entries: list[tuple[int, int, float]] = []
-    for j, (position, g) in enumerate(uses):
-        column = len(pool) + j
-        for k, count in pool[g]:
-            entries.append((cover[(position, k)], column, float(count)))
-        if position in limit_row:
-            entries.append((limit_row[position], column, 1.0))
-        entries.append((base + j, column, 1.0))
-        entries.append((base + j, g, -1.0))
-    ncols = len(pool) + len(uses)
-    row_lower = [float(len(classes[k][1])) for (_, k) in cover]
-    row_lower += [-inf] * (len(limit_row) + len(uses))
-    row_upper = [inf] * len(cover) + [float(limits[p] or 0) for p in limit_row]
-    row_upper += [0.0] * len(uses)
-    lp = _model(
+    return _uses_model(
         highspy,
-        ncols,
-        entries,
-        [1.0] * len(pool) + [0.0] * len(uses),
-        [0.0] * ncols,
-        [inf] * ncols,
-        row_lower,
-        row_upper,
+        demand,
+        limits,
+        len(pool),
+        uses,
+        lambda g: ((k, float(count)) for k, count in pool[g]),
+        highspy.kHighsInf,
     )
-    return lp, cover, limit_row
 
 
 def _best_for(
@@ -537,39 +564,19 @@ def _cover_model(
     integer: bool,
 ) -> tuple[Any, list[tuple[int, int]]]:
     """Real groups ``y`` and their uses ``x``: every policy of every row covered."""
-    inf = highspy.kHighsInf
-    cover: dict[tuple[int, int], int] = {}
-    for position, row in enumerate(rows):
-        for column in _bits(row):
-            cover[(position, column)] = len(cover)
-    limit_row: dict[int, int] = {}
-    for position, limit in enumerate(limits):
-        if limit is not None:
-            limit_row[position] = len(cover) + len(limit_row)
-    base = len(cover) + len(limit_row)
+    demand = {(position, column): 1.0 for position, row in enumerate(rows) for column in _bits(row)}
     uses = [
         (p, g) for g, group in enumerate(pool) for p, row in enumerate(rows) if not group & ~row
     ]
-    entries: list[tuple[int, int, float]] = []
-    for j, (position, g) in enumerate(uses):
-        column = len(pool) + j
-        for bit in _bits(pool[g]):
-            entries.append((cover[(position, bit)], column, 1.0))
-        if position in limit_row:
-            entries.append((limit_row[position], column, 1.0))
-        entries.append((base + j, column, 1.0))
-        entries.append((base + j, g, -1.0))
-    ncols = len(pool) + len(uses)
-    lp = _model(
+    lp, _, _ = _uses_model(
         highspy,
-        ncols,
-        entries,
-        [1.0] * len(pool) + [0.0] * len(uses),
-        [0.0] * ncols,
-        [1.0] * ncols,
-        [1.0] * len(cover) + [-inf] * (len(limit_row) + len(uses)),
-        [inf] * len(cover) + [float(limits[p] or 0) for p in limit_row] + [0.0] * len(uses),
-        integer=[True] * ncols if integer else None,
+        demand,
+        limits,
+        len(pool),
+        uses,
+        lambda g: ((bit, 1.0) for bit in _bits(pool[g])),
+        1.0,
+        integer,
     )
     return lp, uses
 
