@@ -38,7 +38,7 @@ from groupify.plan.model import Plan
 from groupify.plan.ops import ALL, Backend
 from groupify.plan.replay import AccountModel, check_steps, policy_of
 from groupify.plan.steps import Step
-from groupify.runtime.journal import StepState
+from groupify.runtime.journal import Journal, StepState
 
 __all__ = [
     "BULK_SHARE",
@@ -448,6 +448,29 @@ class Executor:
             )
 
     # -- propagation ---------------------------------------------------------------
+
+    def journaled(
+        self,
+        log: Journal,
+        step: Step,
+        record_id: str,
+        *,
+        prefix: str = "",
+        prior: StepState | None = None,
+    ) -> str:
+        """Make *step*'s call between its journal records, as ``record_id``: ``start`` on
+        disk before the call, then ``done`` (with what the call made) or ``failed`` (and
+        whether its answer may have been lost); *prefix* names rollback's records."""
+        log.record(prefix + "start", record_id)
+        try:
+            outcome = self.call(step, prior)
+        except GroupifyError as exc:
+            lost = {"unknown": True} if step.id in self.unknown else {}
+            log.record(prefix + "failed", record_id, error=str(exc), **lost)
+            raise
+        self.note_grant(step)
+        log.record(prefix + "done", record_id, **outcome.record())
+        return outcome.kind
 
     def note_grant(self, step: Step) -> None:
         """Remember when a step gave a user (or a group's members) new access."""

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from groupify.aws import CallCounter, RetryPolicy, counted_clients
-from groupify.errors import DriftError, GroupifyError, InputError
+from groupify.errors import DriftError, InputError
 from groupify.inventory.account import scan
 from groupify.inventory.model import Inventory
 from groupify.plan.model import Plan, load_plan
@@ -279,16 +279,7 @@ def _run(
         try:
             if step.is_destructive:
                 executor.confirm_route(step)
-            log.record("start", step.id)
-            try:
-                outcome = executor.call(step, history.get(step.id))
-            except GroupifyError as exc:
-                lost = {"unknown": True} if step.id in executor.unknown else {}
-                log.record("failed", step.id, error=str(exc), **lost)
-                raise
-            executor.note_grant(step)
-            log.record("done", step.id, **outcome.record())
-            return outcome.kind
+            return executor.journaled(log, step, step.id, prior=history.get(step.id))
         finally:
             if executor.lanes is not None:
                 executor.lanes.resume()  # a thread idle when its last retry gave up

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from groupify.aws import RetryPolicy, counted_clients
-from groupify.errors import DriftError, GroupifyError
+from groupify.errors import DriftError
 from groupify.inventory.account import scan
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.plan.model import Plan
@@ -299,16 +299,7 @@ def rollback(
                 user = original[undo.params["UserName"]]
                 group_refs = executor.final.group_policies(undo.params["GroupName"])
                 executor.confirm_direct(user.name, user.direct & group_refs)
-            log.record("undo-start", step.id)
-            try:
-                outcome = executor.call(undo)
-            except GroupifyError as exc:
-                lost = {"unknown": True} if undo.id in executor.unknown else {}
-                log.record("undo-failed", step.id, error=str(exc), **lost)
-                raise
-            executor.note_grant(undo)
-            log.record("undo-done", step.id, **outcome.record())
-            return outcome.kind
+            return executor.journaled(log, undo, step.id, prefix="undo-")
 
         applied, already, failed, remaining = run_steps(
             undos, execute, workers=1, progress=progress
