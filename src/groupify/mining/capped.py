@@ -662,28 +662,3 @@ def _prune_row(row: int, groups: Sequence[int]) -> list[int]:
         if rest == row:
             kept.remove(group)
     return kept
-
-
-def components(rows: Sequence[int]) -> list[list[int]]:
-    """Positions of rows that share policies, transitively (rows may repeat)."""
-    parent = list(range(len(rows)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    owner: dict[int, int] = {}
-    for position, row in enumerate(rows):
-        for column in _bits(row):
-            if column in owner:
-                a, b = find(owner[column]), find(position)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-            else:
-                owner[column] = position
-    grouped: dict[int, list[int]] = {}
-    for position in range(len(rows)):
-        grouped.setdefault(find(position), []).append(position)
-    return sorted(grouped.values())

@@ -1298,7 +1298,7 @@ def _capped_search(
     other_fallback = set(alternative[1]) if alternative else set()
     lower = 0
     by_lp = False
-    for positions in capped.components(slot_rows):
+    for positions in _components(slot_rows):
         used = 0
         for position in positions:
             used |= slot_rows[position]
