@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from groupify.mining.minimal import _bits, _chunks
+from groupify.mining.minimal import _bits, _chunks, _held_together, _prune, _transpose
 
 __all__: list[str] = []
 
@@ -137,10 +137,7 @@ CountGroup = tuple[tuple[int, int], ...]  # (class, how many of its policies), b
 
 def _classes(rows: Sequence[int]) -> list[tuple[int, list[int]]]:
     """Policies held by exactly the same rows: (the rows as a mask, the policies)."""
-    holders: dict[int, int] = {}
-    for position, row in enumerate(rows):
-        for column in _bits(row):
-            holders[column] = holders.get(column, 0) | (1 << position)
+    holders = _transpose(rows)
     by_holders: dict[int, list[int]] = {}
     for column in sorted(holders):
         by_holders.setdefault(holders[column], []).append(column)
@@ -518,16 +515,7 @@ def _pool(
     within *cap*, and the larger intersections cut into pieces, whole and around each
     smaller intersection inside them.
     """
-    columns: dict[int, int] = {}
-    for position, row in enumerate(rows):
-        for column in _bits(row):
-            columns[column] = columns.get(column, 0) | (1 << position)
-    rank = {
-        column: place
-        for place, column in enumerate(
-            sorted(columns, key=lambda c: (-columns[c].bit_count(), columns[c], c))
-        )
-    }
+    rank = _held_together(_transpose(rows))
     pool: dict[int, None] = dict.fromkeys(sorted(incumbent))
     for row in rows:
         pool.update(dict.fromkeys(_chunks(row, cap)))
@@ -637,7 +625,9 @@ def improve(
             assignment[position].append(chosen[g])
     # Never trust a solver blindly: exact, within the limits and the cap, fewer groups.
     for position, (row, limit) in enumerate(zip(rows, limits, strict=True)):
-        picked = _prune_row(row, assignment[position])
+        # The MIP may give a row a group it does not need: the largest are kept first.
+        given = sorted(set(assignment[position]), key=lambda g: (g.bit_count(), g), reverse=True)
+        picked = [given[i] for i in _prune(list(range(len(given))), dict(enumerate(given)))]
         union = 0
         for mask in picked:
             if mask & ~row or mask.bit_count() > cap:
@@ -649,16 +639,3 @@ def improve(
     if len({g for picked in assignment for g in picked}) >= len(used):
         return None
     return assignment
-
-
-def _prune_row(row: int, groups: Sequence[int]) -> list[int]:
-    """Drop groups a row does not need (the MIP may use one for nothing)."""
-    kept = sorted(set(groups), key=lambda g: (g.bit_count(), g))
-    for group in list(kept):
-        rest = 0
-        for other in kept:
-            if other != group:
-                rest |= other
-        if rest == row:
-            kept.remove(group)
-    return kept

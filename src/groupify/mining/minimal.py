@@ -242,6 +242,13 @@ def _transpose(rows: Sequence[int]) -> dict[int, int]:
     return columns
 
 
+def _held_together(columns: Mapping[int, int]) -> dict[int, int]:
+    """A rank of columns (from :func:`_transpose`) that puts those held by the same rows
+    side by side, most held first: cut in this order, pieces of different sets coincide."""
+    order = sorted(columns, key=lambda c: (-columns[c].bit_count(), columns[c], c))
+    return {column: place for place, column in enumerate(order)}
+
+
 def _chunks(mask: int, size: int | None, rank: Mapping[int, int] | None = None) -> list[int]:
     """``mask`` cut into pieces of at most ``size`` bits, taken in ``rank`` order."""
     if not mask:
@@ -1363,12 +1370,7 @@ def _size_capped(
     if not large:
         return list(intents)
     columns = _transpose(rows)
-    rank = {
-        column: place
-        for place, column in enumerate(
-            sorted(columns, key=lambda c: (-columns[c].bit_count(), columns[c], c))
-        )
-    }
+    rank = _held_together(columns)
     residual: list[int] = []
     for row in rows:
         covered = 0
