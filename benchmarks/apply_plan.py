@@ -49,6 +49,7 @@ import boto3  # noqa: E402
 import groupify  # noqa: E402
 from groupify.aws import RetryPolicy, client_config  # noqa: E402
 from groupify.cli.text import table  # noqa: E402
+from groupify.runtime.executor import ROUTE_AGE  # noqa: E402
 from groupify.runtime.forward import apply  # noqa: E402
 from groupify.testing import populate, synthetic_gaad  # noqa: E402
 
@@ -200,6 +201,7 @@ def run(
                 workers=args.workers,
                 settle=0,
                 retry=retry,
+                route_age=args.route_age,
             )
         finally:
             if tracer is not None:
@@ -243,6 +245,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.02, metavar="SECONDS")
     parser.add_argument("--wait-initial", type=float, default=0.05, metavar="SECONDS")
     parser.add_argument("--jitter", type=float, default=0.05, metavar="SECONDS")
+    parser.add_argument(
+        "--route-age",
+        type=float,
+        default=ROUTE_AGE,
+        metavar="SECONDS",
+        help="how old the read showing a route may be when its direct policy goes",
+    )
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
 
@@ -262,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _wait_up(url)
         clean = None
-        for throttle in (0.0, args.throttle):
+        for throttle in dict.fromkeys((0.0, args.throttle)):
             print(f"throttle {throttle:.0%}:", file=sys.stderr)
             row, wall, prof = run(url, server.pid, args, throttle, args.profile and not throttle)
             clean = clean or wall

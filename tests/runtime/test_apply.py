@@ -544,8 +544,7 @@ def test_route_not_visible_keeps_the_direct_policy(
     from groupify.runtime.executor import Executor
 
     monkeypatch.setattr(Executor, "user_groups", lambda self, user: set())
-    monkeypatch.setattr(Executor, "_read_routes", lambda self: None)
-    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
+    monkeypatch.setattr(Executor, "_read_routes", lambda self, began: None)
     plan = make_plan(url)
     log = awsmoto.CallLog()
     result = run(url, plan, tmp_path / "j", log, propagation_timeout=0)
@@ -625,8 +624,7 @@ def test_a_failing_read_inside_a_step_is_reported(
     from groupify.runtime.executor import Executor
 
     # the bulk read and the read under the lock show nothing: each user is read alone
-    monkeypatch.setattr(Executor, "_read_routes", lambda self: None)
-    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
+    monkeypatch.setattr(Executor, "_read_routes", lambda self, began: None)
     plan = make_plan(url)
     log = awsmoto.CallLog()
     result = run(url, plan, tmp_path / "j", log, FailOn("ListGroupsForUser"), workers=2)

@@ -2,9 +2,10 @@
 
 Before a direct policy is removed, a read must have shown the group route that
 replaces it. These tests count the reads: one bulk read of every user's groups
-serves the removals waiting together, routes in place at the read under the
-lock need none, and a route the bulk read does not show falls back to reading
-that user (and, if it never shows, the direct policy stays).
+serves the removals waiting together, a read older than the removal is never
+trusted (a membership taken away out of band since would leave a gap), and a
+route the bulk read does not show falls back to reading that user (and, if it
+never shows, the direct policy stays).
 """
 
 from __future__ import annotations
@@ -108,14 +109,14 @@ def test_routes_are_confirmed_by_a_read_made_after_the_grants(
     reads: list[tuple[float, set[tuple[str, str]]]] = []
     read_routes = Executor._read_routes
 
-    def spy(self: Executor) -> None:
-        read_routes(self)
+    def spy(self: Executor, began: float) -> None:
+        read_routes(self, began)
         with self._lock:
-            reads.append((time.monotonic(), set(self._seen_members)))
+            seen = {(u, g) for u, groups in self._members.items() for g in groups}
+            reads.append((time.monotonic(), seen))
 
     monkeypatch.setattr(Executor, "_read_routes", spy)
-    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
-    monkeypatch.setattr(executor, "BULK_SHARE", 1.0)  # a small plan: always a bulk read
+    monkeypatch.setattr(executor, "BULK_COST", 1e9)  # always a bulk read
     removed: list[tuple[dict[str, str], float]] = []
 
     def before(model: Any = None, params: Any = None, **_: Any) -> None:
@@ -152,17 +153,13 @@ def test_a_route_the_bulk_read_does_not_show_is_read_user_by_user(
     late = sorted(joins)[0]
     read_routes = Executor._read_routes
 
-    def lagging(self: Executor) -> None:
-        with self._lock:
-            before = set(self._seen_members)
-        read_routes(self)
-        with self._lock:
-            shown = {(u, g) for u, g in self._seen_members - before if u != late}
-            self._seen_members = before | shown
+    def lagging(self: Executor, began: float) -> None:
+        read_routes(self, began)
+        with self._lock:  # the late user's groups, as this read saw them: none
+            self._members.pop(late, None)
 
     monkeypatch.setattr(Executor, "_read_routes", lagging)
-    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
-    monkeypatch.setattr(executor, "BULK_SHARE", 1.0)  # a small plan: always a bulk read
+    monkeypatch.setattr(executor, "BULK_COST", 1e9)  # always a bulk read
     read_alone: list[str] = []
 
     class Users:
@@ -185,7 +182,6 @@ def test_a_failing_bulk_read_falls_back_to_reads_user_by_user(
 ) -> None:
     """The bulk read refused (after the read under the lock): per-user reads confirm."""
     plan = _small(server)
-    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
 
     class DenyLaterGaad:
         seen = 0
@@ -208,11 +204,12 @@ def test_a_failing_bulk_read_falls_back_to_reads_user_by_user(
     assert log.calls["list_groups_for_user"] > 0
 
 
-def test_routes_in_place_at_the_read_under_the_lock_need_no_other_read(
+def test_routes_in_place_at_the_read_under_the_lock_are_read_again_once(
     server: str, tmp_path: Path
 ) -> None:
-    """A run that stopped after its grants: the next one confirms from the read under
-    the lock, with no bulk read and no per-user read."""
+    """A run that stopped after its grants: the next one confirms its routes with one
+    bulk read begun once the removals were ready (not the read under the lock, which
+    is older), and no per-user read."""
     plan = _small(server)
     grants = [s for s in plan.steps if not s.is_destructive]
     iam, _ = awsmoto.clients(server)
@@ -221,7 +218,7 @@ def test_routes_in_place_at_the_read_under_the_lock_need_no_other_read(
     log = awsmoto.CallLog()
     result = _apply(server, plan, tmp_path / "j", log, workers=2)
     assert result.ok, result.failed
-    assert log.calls[GAAD] == 1
+    assert log.calls[GAAD] == 2
     assert log.calls["list_groups_for_user"] == 0
 
 
@@ -231,13 +228,108 @@ def test_no_read_showing_the_route_keeps_every_direct_policy(
     """No read ever shows a new membership: nothing is removed, the run reports why."""
     plan = _small(server)
     monkeypatch.setattr(Executor, "user_groups", lambda self, user: set())
-    monkeypatch.setattr(Executor, "_read_routes", lambda self: None)
-    monkeypatch.setattr(Executor, "seed", lambda self, live: None)
+    monkeypatch.setattr(Executor, "_read_routes", lambda self, began: None)
     log = awsmoto.CallLog()
     result = _apply(server, plan, tmp_path / "j", log, propagation_timeout=0)
     assert not result.ok
     assert "visibly grants" in result.failed[0][1]
     assert log.calls["detach_user_policy"] == log.calls["delete_user_policy"] == 0
+
+
+class OutOfBand:
+    """After the *nth* GetAccountAuthorizationDetails answered to groupify, someone
+    else takes *user* (the user of the plan's last removal, if none) out of every
+    group it is in, through a client of their own."""
+
+    def __init__(self, server: str, plan: Plan, nth: int, user: str | None = None) -> None:
+        self.iam, _ = awsmoto.clients(server)
+        self.nth = nth
+        self.user = user or [s for s in plan.steps if s.is_destructive][-1].params["UserName"]
+        self.seen = 0
+        self.taken: list[str] = []
+
+    def __call__(self, **_: Any) -> None:
+        self.seen += 1
+        if self.seen != self.nth:
+            return
+        for g in self.iam.list_groups_for_user(UserName=self.user)["Groups"]:
+            self.iam.remove_user_from_group(GroupName=g["GroupName"], UserName=self.user)
+            self.taken.append(g["GroupName"])
+
+    def attach(self, iam: Any) -> None:
+        iam.meta.events.register("after-call.iam.GetAccountAuthorizationDetails", self)
+
+
+def _kept(result: Any, plan: Plan, user: str) -> list[str]:
+    """The ids of *user*'s removals that failed because no read showed the route."""
+    by_id = {s.id: s for s in plan.steps}
+    return [
+        sid
+        for sid, why in result.failed
+        if by_id[sid].params.get("UserName") == user and "visibly grants" in why
+    ]
+
+
+def test_a_membership_taken_away_after_the_read_under_the_lock_keeps_the_direct_policy(
+    server: str, tmp_path: Path
+) -> None:
+    """Routes in place at the read under the lock (a resumed run's), and a user then
+    taken out of its groups out of band: its direct policies stay, nobody loses access."""
+    plan = _small(server)
+    iam, _ = awsmoto.clients(server)
+    for step in plan.steps:
+        if not step.is_destructive:
+            getattr(iam, step.op)(**step.params)
+    outside = OutOfBand(server, plan, nth=1)
+    watchdog = awsmoto.Watchdog()
+    result = _apply(server, plan, tmp_path / "j", outside, watchdog, propagation_timeout=0)
+    assert outside.taken
+    assert not result.ok
+    assert _kept(result, plan, outside.user)
+    assert not watchdog.violations
+    assert awsmoto.access_now() == watchdog.baseline
+
+
+def test_a_membership_taken_away_after_a_bulk_read_keeps_the_direct_policy(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk read showed a membership; it is then taken away out of band before that
+    user's removals are ready: with *route_age* 0 they trust only a read begun since,
+    which does not show it."""
+    plan = _small(server)
+    monkeypatch.setattr(executor, "BULK_COST", 1e9)  # always a bulk read
+    outside = OutOfBand(server, plan, nth=2)  # the read under the lock, then a bulk read
+    watchdog = awsmoto.Watchdog()
+    result = _apply(
+        server,
+        plan,
+        tmp_path / "j",
+        outside,
+        watchdog,
+        workers=1,
+        propagation_timeout=0,
+        route_age=0,
+    )
+    assert outside.taken
+    assert _kept(result, plan, outside.user)
+    assert not watchdog.violations
+    assert awsmoto.access_now() == watchdog.baseline
+
+
+def test_what_a_later_read_no_longer_shows_is_forgotten() -> None:
+    """Each membership or group policy keeps the start of the latest read that showed
+    it; a read begun later that does not show it drops it, one begun earlier does not."""
+    store: dict[str, float] = {}
+    Executor._saw(store, {"a", "b"}, 10.0)
+    assert store == {"a": 10.0, "b": 10.0}
+    Executor._saw(store, {"a"}, 5.0)  # an older read (finished late): a stays at 10
+    assert store == {"a": 10.0, "b": 10.0}
+    Executor._saw(store, {"b", "c"}, 12.0)
+    assert store == {"b": 12.0, "c": 12.0}
+    Executor._saw(store, (), 12.0)  # begun with the last: what it showed stays
+    assert store == {"b": 12.0, "c": 12.0}
+    Executor._saw(store, (), 13.0)
+    assert store == {}
 
 
 def test_throttled_calls_back_off_without_holding_a_call_in_flight(

@@ -41,10 +41,11 @@ from groupify.plan.steps import Step
 from groupify.runtime.journal import Journal, StepState
 
 __all__ = [
-    "BULK_SHARE",
+    "BULK_COST",
     "CALL_THREADS",
     "LIVE",
     "MARGIN",
+    "ROUTE_AGE",
     "Executor",
     "Lanes",
     "Outcome",
@@ -57,6 +58,17 @@ __all__ = [
 
 Progress = Callable[[str, Step, int, int], None]
 _log = logging.getLogger("groupify.runtime")
+
+
+#: Bulk reads of every user's groups, past the first two, stop once their pages reach
+#: this many a removal they confirmed: what reading that user's groups and one group's
+#: policies would have cost (at least two calls), so they never cost more than those.
+BULK_COST = 2.0
+
+#: Seconds the read that shows a removal's group route may have begun before it: a
+#: membership or group policy taken away out of band after that read could leave a gap,
+#: so the window is kept short; bulk reads are repeated for later removals.
+ROUTE_AGE = 30.0
 
 
 class Lanes:
@@ -146,18 +158,24 @@ class Executor:
         propagation_timeout: float,
         final: AccountModel | None = None,
         calls: int | None = None,
+        route_age: float = ROUTE_AGE,
     ) -> None:
         self.plan = plan
         self.iam = iam
         self.retry = retry
         self.settle = settle
         self.propagation_timeout = propagation_timeout
+        #: How old (seconds) the read showing a route may be when its direct policy goes.
+        self.route_age = route_age
         self.created_groups = plan.created_groups
         self.created_policies = plan.created_policies
         self._grant_times: dict[str, float] = {}
-        self._seen_members: set[tuple[str, str]] = set()
+        #: What reads showed, each with when (monotonic) the latest read showing it
+        #: began: user -> group -> time, and group -> policy -> time. A removal trusts
+        #: only a read begun once it was ready; a later read not showing one drops it.
+        self._members: dict[str, dict[str, float]] = {}
         self._user_locks: dict[str, threading.Lock] = {}
-        self._seen_grants: set[tuple[str, PolicyRef]] = set()
+        self._grants: dict[str, dict[PolicyRef, float]] = {}
         self._documents: dict[str, str] = {}  # created policy ARN -> the document read
         self._lock = threading.Lock()
         self._bulk = threading.Condition()
@@ -167,7 +185,6 @@ class Executor:
         self._bulk_began: float | None = None
         self.bulk_reads = 0
         self.bulk_pages = 0
-        self._removals = sum(1 for s in plan.steps if s.is_destructive)
         #: Removals whose route a bulk read (or the read under the lock) showed.
         self.bulk_confirmed = 0
         #: Holds the calls in flight to *calls* at once (a call backing off holds none).
@@ -496,13 +513,14 @@ class Executor:
                 time.sleep(delay)
 
     def confirm_route(self, step: Step) -> None:
-        """Before removing *step*'s direct policy, see the group route replacing it.
+        """Before removing *step*'s direct policy, see the group route replacing it in a
+        read begun at most :attr:`route_age` seconds before.
 
-        First from what reads have shown already (the read under the lock, and bulk
-        reads); then from one bulk read of every user's groups and every group's
-        policies, shared by the removals waiting at the time and begun after this
-        one was ready; and where that does not show the route either (IAM catching
-        up), by reading this user's groups and its groups' policies until they do.
+        First a bulk read of every user's groups and every group's policies, shared by
+        the removals waiting at the time; where a bulk read begun after the route's
+        grants were answered does not show it (IAM catching up), this user's groups and
+        its groups' policies, read until they do. An older read is not trusted: a
+        membership or group policy taken away out of band since would leave a gap.
         """
         user = step.params["UserName"]
         ref = policy_of(step, self.plan.inventory, {})
@@ -510,15 +528,20 @@ class Executor:
         covering = sorted(
             g for g in self.final.user_groups[user] if ref in self.final.group_policies(g)
         )
-        self._settle([user, *("group:" + g for g in covering)])
-        if self._bulk_confirm(user, ref, covering, time.monotonic()):
+        keys = [user, *("group:" + g for g in covering)]
+        self._settle(keys)
+        ready = time.monotonic()
+        since = ready - self.route_age
+        with self._lock:
+            granted = max((self._grant_times.get(k, 0.0) for k in (*keys, "*")), default=0.0)
+        if self._bulk_confirm(user, ref, covering, since, max(since, granted)):
             return
-        deadline = time.monotonic() + self.propagation_timeout
+        deadline = ready + self.propagation_timeout
         while True:
             # One check per user at a time: parallel removals of one user's
             # policies then share what the first one read.
             with self._user_lock(user):
-                if self._route_visible(user, ref, covering):
+                if self._route_visible(user, ref, covering, since):
                     return
             if time.monotonic() >= deadline:
                 raise PropagationError(
@@ -531,42 +554,49 @@ class Executor:
             with self._idle():
                 time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
 
-    # -- route confirmation in bulk ---------------------------------------------------
+    # -- what reads showed ------------------------------------------------------------
 
-    def seed(self, live: AccountModel) -> None:
-        """Remember the memberships and group policies a read of the account showed (the
-        read under the lock): a route in place then needs no other read."""
-        members = {(u, g) for u, groups in live.user_groups.items() for g in groups}
-        grants = {
-            (g, r)
-            for g in self.final.group_managed
-            if g in live.group_managed
-            for r in live.group_policies(g)
-        }
-        with self._lock:
-            self._seen_members |= members
-            self._seen_grants |= grants
+    @staticmethod
+    def _saw(store: dict[Any, float], shown: Iterable[Any], began: float) -> None:
+        """A read begun at *began* showed *shown* of *store*'s scope (one user's groups,
+        one group's policies): keep the latest time each was seen, and drop what only an
+        earlier read showed and this one no longer does. Called under the lock."""
+        shown = set(shown)
+        for key in [k for k, t in store.items() if t < began and k not in shown]:
+            del store[key]
+        for key in shown:
+            if store.get(key, -1.0) < began:
+                store[key] = began
 
-    def _known(self, user: str, ref: PolicyRef, covering: Iterable[str]) -> bool:
+    def _known(self, user: str, ref: PolicyRef, covering: Iterable[str], since: float) -> bool:
+        """Whether reads begun at or after *since* showed *user* in a group of *covering*
+        and that group granting *ref*."""
         with self._lock:
+            groups = self._members.get(user, {})
             return any(
-                (user, g) in self._seen_members and (g, ref) in self._seen_grants for g in covering
+                groups.get(g, -1.0) >= since and self._grants.get(g, {}).get(ref, -1.0) >= since
+                for g in covering
             )
 
-    def _bulk_confirm(self, user: str, ref: PolicyRef, covering: list[str], ready: float) -> bool:
-        """Whether a read shows a route for *ref* to *user*: one read already made, or a
-        bulk read begun after *ready* (joined if one is under way). ``False`` sends the
-        caller to the per-user reads: the bulk read did not show the route, failed, or no
-        longer pays (see :meth:`_bulk_pays`)."""
+    # -- route confirmation in bulk ---------------------------------------------------
+
+    def _bulk_confirm(
+        self, user: str, ref: PolicyRef, covering: list[str], since: float, after: float
+    ) -> bool:
+        """Whether a read begun at or after *since* shows a route for *ref* to *user*: one
+        made already, or a bulk read (joined if under way, else begun). ``False`` sends the
+        caller to the per-user reads: a bulk read begun at or after *after* (the route's
+        grants answered) did not show the route, failed, or bulk reads no longer pay (see
+        :meth:`_bulk_pays`)."""
         with self._bulk:
             while True:
-                if self._known(user, ref, covering):
+                if self._known(user, ref, covering, since):
                     self.bulk_confirmed += 1
                     return True
                 if self._bulk_broken or not self._bulk_pays():
                     return False
-                if self._bulk_began is not None and self._bulk_began >= ready:
-                    return False  # a read begun since this removal was ready did not show it
+                if self._bulk_began is not None and self._bulk_began >= after:
+                    return False  # a read begun since the grants were answered missed it
                 if not self._bulk_running:
                     break
                 with self._idle():
@@ -575,7 +605,7 @@ class Executor:
             self.bulk_reads += 1
         began, ok = time.monotonic(), False
         try:
-            self._read_routes()
+            self._read_routes(began)
             ok = True
         except GroupifyError as exc:
             _log.warning("reading every user's groups failed (%s); reading user by user", exc)
@@ -587,7 +617,7 @@ class Executor:
                 else:
                     self._bulk_broken = True
                 self._bulk.notify_all()
-        if ok and self._known(user, ref, covering):
+        if ok and self._known(user, ref, covering, since):
             with self._bulk:
                 self.bulk_confirmed += 1
             return True
@@ -596,15 +626,16 @@ class Executor:
     def _bulk_pays(self) -> bool:
         """Whether another bulk read is worth its calls: the first two (a wave of removals,
         and those whose grants were answered while the first was read), and then while
-        bulk reads have cost fewer pages than :data:`BULK_SHARE` of the plan's removals.
+        bulk reads have cost fewer pages than :data:`BULK_COST` a removal they confirmed.
         Past that (removals coming one at a time), reading each user costs fewer calls."""
-        return self.bulk_reads < 2 or self.bulk_pages < BULK_SHARE * self._removals
+        return self.bulk_reads < 2 or self.bulk_pages < BULK_COST * self.bulk_confirmed
 
-    def _read_routes(self) -> None:
-        """One paginated GetAccountAuthorizationDetails of users and groups: every
-        membership and every group policy, remembered as seen."""
-        members: set[tuple[str, str]] = set()
-        grants: set[tuple[str, PolicyRef]] = set()
+    def _read_routes(self, began: float) -> None:
+        """One paginated GetAccountAuthorizationDetails of users and groups, begun at
+        *began* (monotonic): every membership and every planned group's policies,
+        remembered as seen then; what it no longer shows, forgotten."""
+        members: dict[str, list[str]] = {}
+        grants: dict[str, set[PolicyRef]] = {}
         wanted = self.final.group_managed
         for page in pages(
             lambda **kw: self.read(_GAAD, **kw), _GAAD, Filter=["User", "Group"], MaxItems=1000
@@ -612,44 +643,58 @@ class Executor:
             with self._bulk:
                 self.bulk_pages += 1
             for u in page.get("UserDetailList", []):
-                members.update((u["UserName"], g) for g in u.get("GroupList", []))
+                members[u["UserName"]] = u.get("GroupList", [])
             for g in page.get("GroupDetailList", []):
                 name = g["GroupName"]
                 if name not in wanted:
                     continue
+                refs = grants.setdefault(name, set())
                 for a in g.get("AttachedManagedPolicies", []):
-                    grants.add((name, self._attached_ref(a["PolicyArn"])))
+                    refs.add(self._attached_ref(a["PolicyArn"]))
                 for inline in g.get("GroupPolicyList", []):
-                    grants.add((name, PolicyRef.inline(inline["PolicyDocument"])))
+                    refs.add(PolicyRef.inline(inline["PolicyDocument"]))
         with self._lock:
-            self._seen_members |= members
-            self._seen_grants |= grants
+            for user in self._members.keys() - members.keys():
+                self._saw(self._members[user], (), began)  # a user the read did not list
+            for user, groups in members.items():
+                self._saw(self._members.setdefault(user, {}), groups, began)
+            for group in self._grants.keys() - grants.keys():
+                self._saw(self._grants[group], (), began)  # a group the read did not list
+            for group, refs in grants.items():
+                self._saw(self._grants.setdefault(group, {}), refs, began)
 
     def _user_lock(self, user: str) -> threading.Lock:
         with self._lock:
             return self._user_locks.setdefault(user, threading.Lock())
 
-    def _route_visible(self, user: str, ref: PolicyRef, covering: Iterable[str]) -> bool:
-        """Read (or recall having read) a membership and a group policy granting *ref*.
-
-        What was once seen stays true for the run (a plan never removes group
-        memberships or group policies), so each is read at most until seen.
-        """
+    def _route_visible(
+        self, user: str, ref: PolicyRef, covering: Iterable[str], since: float
+    ) -> bool:
+        """Whether reads begun at or after *since* show a membership and a group policy
+        granting *ref*: this user's groups read unless such a read showed every group
+        of *covering* already, then the policies of each such group not read since."""
         covering = list(covering)
+        if self._known(user, ref, covering, since):
+            return True
         with self._lock:
-            members = {g for g in covering if (user, g) in self._seen_members}
-        if not members:
+            groups = self._members.get(user, {})
+            stale = [g for g in covering if groups.get(g, -1.0) < since]
+        if stale:
+            began = time.monotonic()
             visible = self.user_groups(user)
-            members = {g for g in covering if g in visible}
             with self._lock:
-                self._seen_members |= {(user, g) for g in visible}
-        for group in sorted(members):
+                self._saw(self._members.setdefault(user, {}), visible, began)
+        with self._lock:
+            groups = self._members.get(user, {})
+            members = [g for g in covering if groups.get(g, -1.0) >= since]
+        for group in members:
             with self._lock:
-                if (group, ref) in self._seen_grants:
+                if self._grants.get(group, {}).get(ref, -1.0) >= since:
                     return True
+            began = time.monotonic()
             refs = self.group_refs(group)
             with self._lock:
-                self._seen_grants |= {(group, r) for r in refs}
+                self._saw(self._grants.setdefault(group, {}), refs, began)
             if ref in refs:
                 return True
         return False
@@ -682,11 +727,6 @@ class Executor:
 
 
 # -- outcomes and created entities -----------------------------------------------
-
-#: Bulk reads of every user's groups, past the first two, stop once their pages reach
-#: this share of the plan's removals: at most 1% more calls than per-user reads would make
-#: for the same removals, whatever the order they come in.
-BULK_SHARE = 0.01
 
 #: Threads per call in flight when applying: the others hold steps that back off
 #: (throttled) or wait for a route to show, without holding a call's place.

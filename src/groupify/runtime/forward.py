@@ -36,6 +36,7 @@ from groupify.plan.replay import AccountModel
 from groupify.plan.steps import Step
 from groupify.proposal.model import Exemptions
 from groupify.runtime.executor import (
+    ROUTE_AGE,
     Executor,
     Outcome,
     Progress,
@@ -60,6 +61,7 @@ def apply(
     retry: RetryPolicy | None = None,
     settle: float = 5.0,
     propagation_timeout: float = 120.0,
+    route_age: float = ROUTE_AGE,
     iam: Any = None,
     sts: Any = None,
     progress: Progress | None = None,
@@ -76,7 +78,10 @@ def apply(
     mutating rate limits are low: the default, 4, stays well under them).
     *settle* seconds pass between the last grant to a user and the first
     removal of its direct policies, and *propagation_timeout* bounds the wait
-    for the group route to be visible by reads.
+    for the group route to be visible by reads. A direct policy is removed only
+    once a read begun at most *route_age* seconds before showed the group route
+    replacing it (a membership taken away out of band after an older read would
+    otherwise leave a gap); bulk reads of the account are repeated to keep it so.
 
     *exempt* adds the operator's own exemption rules at apply, checked against
     the live users whatever the plan file says: a step that would change a user
@@ -104,7 +109,7 @@ def apply(
         raise InputError("apply needs a journal path (to resume after a crash and to roll back)")
     if workers < 1:
         raise InputError("workers must be at least 1")
-    check_waits(settle=settle, propagation_timeout=propagation_timeout)
+    check_waits(settle=settle, propagation_timeout=propagation_timeout, route_age=route_age)
     retry = retry or RetryPolicy()
     with counted_clients(session, iam, sts) as (iam, sts, counter):
         if dry_run:
@@ -134,6 +139,7 @@ def apply(
                 retry,
                 settle,
                 propagation_timeout,
+                route_age,
                 workers,
                 progress,
             )
@@ -237,6 +243,7 @@ def _run(
     retry: RetryPolicy,
     settle: float,
     propagation_timeout: float,
+    route_age: float,
     workers: int,
     progress: Progress | None,
 ) -> ApplyResult:
@@ -246,11 +253,10 @@ def _run(
         retry=retry,
         settle=settle,
         propagation_timeout=propagation_timeout,
+        route_age=route_age,
         final=final,
         calls=workers,
     )
-    # Routes in place at the read under the lock (a resumed run's) need no other read.
-    executor.seed(state.model)
     by_id = {s.id: s for s in plan.steps}
     if log.started:
         executor.resumed()
