@@ -85,3 +85,31 @@ def test_a_dependency_outside_the_steps_and_not_done_holds_its_step() -> None:
     assert applied == ["s0", "s1"] and remaining == ["s9"]
     applied, _, _, remaining = run_steps([held], lambda s: "applied", workers=2, done=["zz"])
     assert applied == ["s9"] and remaining == []
+
+
+def test_an_interrupt_ends_the_steps_waiting_without_a_call() -> None:
+    """Ctrl-C (here: one step raising KeyboardInterrupt) sets *stop*: a step waiting on it
+    (a settle, a route not yet visible) ends then, not when its wait runs out."""
+    steps = _steps([[], []])
+    stop = threading.Event()
+    waiting = threading.Event()
+    ended: list[bool] = []
+
+    def execute(step: Step) -> str:
+        if step.id == "s0":
+            ended.append(stop.wait(30))  # as Executor._pause waits
+            return "applied"
+        waiting.wait(60)
+        raise KeyboardInterrupt
+
+    def starts(event: str, step: Step, count: int, total: int) -> None:
+        if event == "start" and step.id == "s1":
+            waiting.set()
+
+    try:
+        run_steps(steps, execute, workers=2, progress=starts, stop=stop)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interrupt was not raised")
+    assert ended == [True]  # woken by the stop, not at the end of its 30 s

@@ -50,6 +50,7 @@ __all__ = [
     "Lanes",
     "Outcome",
     "Progress",
+    "Stopped",
     "check_waits",
     "claims",
     "created_entity",
@@ -58,6 +59,11 @@ __all__ = [
 
 Progress = Callable[[str, Step, int, int], None]
 _log = logging.getLogger("groupify.runtime")
+
+
+class Stopped(GroupifyError):
+    """The run is stopping (interrupted, or a step crashed): a step that was waiting,
+    with no call in flight, ends without its call."""
 
 
 #: Bulk reads of every user's groups, past the first two, stop once their pages reach
@@ -178,6 +184,9 @@ class Executor:
         self._grants: dict[str, dict[PolicyRef, float]] = {}
         self._documents: dict[str, str] = {}  # created policy ARN -> the document read
         self._lock = threading.Lock()
+        #: Set when the run stops (Ctrl-C, a crash): steps waiting without a call in
+        #: flight (a settle, a route not visible yet) end at once instead of sleeping on.
+        self.stopping = threading.Event()
         self._bulk = threading.Condition()
         self._bulk_running = False
         self._bulk_broken = False
@@ -325,6 +334,11 @@ class Executor:
         retried.append(exc)
         if self.lanes is not None:
             self.lanes.park()
+
+    def _pause(self, seconds: float) -> None:
+        """Wait *seconds* with no call in flight; end at once if the run is stopping."""
+        if self.stopping.wait(seconds):
+            raise Stopped("the run is stopping")
 
     def _idle(self) -> contextlib.AbstractContextManager[None]:
         return self.lanes.idle() if self.lanes is not None else contextlib.nullcontext()
@@ -510,7 +524,7 @@ class Executor:
         if last and delay > 0:
             _log.info("settling %.1fs after the last grant (IAM is eventually consistent)", delay)
             with self._idle():
-                time.sleep(delay)
+                self._pause(delay)
 
     def confirm_route(self, step: Step) -> None:
         """Before removing *step*'s direct policy, see the group route replacing it in a
@@ -552,7 +566,7 @@ class Executor:
                 )
             _log.info("%s: the group route for %r is not visible yet; reading again", step.id, user)
             with self._idle():
-                time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+                self._pause(min(2.0, max(0.0, deadline - time.monotonic())))
 
     # -- what reads showed ------------------------------------------------------------
 
@@ -600,7 +614,9 @@ class Executor:
                 if not self._bulk_running:
                     break
                 with self._idle():
-                    self._bulk.wait()
+                    self._bulk.wait(1.0)
+                if self.stopping.is_set():
+                    raise Stopped("the run is stopping")
             self._bulk_running = True
             self.bulk_reads += 1
         began, ok = time.monotonic(), False
@@ -723,7 +739,7 @@ class Executor:
                     f"{self.propagation_timeout:.0f}s; its group membership was kept",
                     operation="RemoveUserFromGroup",
                 )
-            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+            self._pause(min(2.0, max(0.0, deadline - time.monotonic())))
 
 
 # -- outcomes and created entities -----------------------------------------------
@@ -908,6 +924,7 @@ def run_steps(
     done: Iterable[str] = (),
     progress: Progress | None = None,
     lanes: Lanes | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[list[str], list[str], list[tuple[str, str]], list[str]]:
     """Run *steps* in DAG order, *workers* at a time; stop at the first failure.
 
@@ -915,7 +932,8 @@ def run_steps(
     against *workers*, up to :data:`CALL_THREADS` times *workers* steps in all.
     Returns (applied, already, failed, remaining) step ids. An exception that
     is not a :class:`GroupifyError` (a bug, or ``KeyboardInterrupt``) is
-    raised after the running steps finish.
+    raised after the running steps finish; *stop* is set first, so that steps
+    waiting with no call in flight end at once (calls under way are answered).
     """
     steps = list(steps)
     order = {s.id: i for i, s in enumerate(steps)}
@@ -945,44 +963,51 @@ def run_steps(
     threads = workers * CALL_THREADS if lanes is not None else workers
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="groupify") as pool:
         running: dict[Future[Any], Step] = {}
-        while True:
-            idle, parks = lanes.state() if lanes is not None else (0, 0)
-            if not failed and crash is None:
-                while ready and len(running) - idle < workers and len(running) < threads:
-                    s = steps[heapq.heappop(ready)]
-                    del waiting[s.id]
+        try:
+            while True:
+                idle, parks = lanes.state() if lanes is not None else (0, 0)
+                if not failed and crash is None:
+                    while ready and len(running) - idle < workers and len(running) < threads:
+                        s = steps[heapq.heappop(ready)]
+                        del waiting[s.id]
+                        if progress:
+                            progress("start", s, count, total)
+                        running[pool.submit(execute, s)] = s
+                if not running:
+                    break
+                watched: set[Future[Any]] = set(running)
+                if lanes is not None and ready and not failed and crash is None:
+                    watched.add(lanes.wake(parks))  # a thread going idle frees a place
+                complete, _ = wait(watched, return_when=FIRST_COMPLETED)
+                for future in sorted(
+                    (f for f in complete if f in running), key=lambda f: order[running[f].id]
+                ):
+                    s = running.pop(future)
+                    try:
+                        outcome = future.result()
+                    except GroupifyError as exc:
+                        failed.append((s.id, str(exc)))
+                        if progress:
+                            progress("failed", s, count, total)
+                        continue
+                    except BaseException as exc:
+                        crash = crash or exc
+                        if stop is not None:
+                            stop.set()
+                        continue
+                    finished.add(s.id)
+                    for d in dependents.get(s.id, ()):
+                        blocked[d] -= 1
+                        if blocked[d] == 0:
+                            heapq.heappush(ready, order[d])
+                    count += 1
+                    (applied if outcome in ("applied", "seen") else already).append(s.id)
                     if progress:
-                        progress("start", s, count, total)
-                    running[pool.submit(execute, s)] = s
-            if not running:
-                break
-            watched: set[Future[Any]] = set(running)
-            if lanes is not None and ready and not failed and crash is None:
-                watched.add(lanes.wake(parks))  # a thread going idle frees a place
-            complete, _ = wait(watched, return_when=FIRST_COMPLETED)
-            for future in sorted(
-                (f for f in complete if f in running), key=lambda f: order[running[f].id]
-            ):
-                s = running.pop(future)
-                try:
-                    outcome = future.result()
-                except GroupifyError as exc:
-                    failed.append((s.id, str(exc)))
-                    if progress:
-                        progress("failed", s, count, total)
-                    continue
-                except BaseException as exc:
-                    crash = crash or exc
-                    continue
-                finished.add(s.id)
-                for d in dependents.get(s.id, ()):
-                    blocked[d] -= 1
-                    if blocked[d] == 0:
-                        heapq.heappush(ready, order[d])
-                count += 1
-                (applied if outcome in ("applied", "seen") else already).append(s.id)
-                if progress:
-                    progress(outcome, s, count, total)
+                        progress(outcome, s, count, total)
+        except BaseException:
+            if stop is not None:
+                stop.set()  # steps waiting with no call in flight end now
+            raise
     if crash is not None:
         raise crash
     remaining = sorted(waiting, key=lambda i: order[i])

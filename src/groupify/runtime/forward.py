@@ -299,6 +299,7 @@ def _run(
         done=state.done,
         progress=progress,
         lanes=executor.lanes,
+        stop=executor.stopping,
     )
     return ApplyResult(
         mode="apply",

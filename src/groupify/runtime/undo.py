@@ -302,7 +302,7 @@ def rollback(
             return executor.journaled(log, undo, step.id, prefix="undo-")
 
         applied, already, failed, remaining = run_steps(
-            undos, execute, workers=1, progress=progress
+            undos, execute, workers=1, progress=progress, stop=executor.stopping
         )
         return ApplyResult(
             mode="rollback",
