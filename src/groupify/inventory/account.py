@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -94,10 +95,9 @@ def aws_managed_policies(inventory: Inventory, iam: Any, retry: RetryPolicy) -> 
         | {u.permissions_boundary for u in inventory.users if u.permissions_boundary}
         | {r.permissions_boundary for r in inventory.roles if r.permissions_boundary}
     )
-    out = []
-    for arn in held:
-        if not is_aws_managed(arn):
-            continue
+    wanted = [arn for arn in held if is_aws_managed(arn)]
+
+    def read(arn: str) -> ManagedPolicy:
         name, document = arn.rsplit("/", 1)[-1], None
         try:
             policy = call(retry, iam, "get_policy", PolicyArn=arn)["Policy"]
@@ -114,8 +114,18 @@ def aws_managed_policies(inventory: Inventory, iam: Any, retry: RetryPolicy) -> 
             # policy stays in the inventory with its document unknown, never harmless.
             if exc.code not in _UNREADABLE:
                 raise
-        out.append(ManagedPolicy(arn=arn, name=name, path="/", document=document))
-    return out
+        return ManagedPolicy(arn=arn, name=name, path="/", document=document)
+
+    if len(wanted) < 2:
+        return [read(arn) for arn in wanted]
+    # A few reads at once (the client is thread-safe; IAM's read limits are far above
+    # four in flight): the scan's wall time is these round trips, one after another.
+    with ThreadPoolExecutor(max_workers=READ_WORKERS, thread_name_prefix="groupify-scan") as pool:
+        return list(pool.map(read, wanted))
+
+
+#: AWS-managed policy documents read at once by a scan.
+READ_WORKERS = 4
 
 
 #: Errors that leave an AWS-managed policy's document unknown rather than fail the scan.
