@@ -207,6 +207,8 @@ class Watchdog:
         self.baseline = access_now()
         self.mutations: list[tuple[str, dict[str, Any]]] = []
         self.violations: list[str] = []
+        #: The violations in which a user had less access (not only more).
+        self.losses: list[str] = []
         self._lock = threading.Lock()
 
     def check(self, label: str) -> None:
@@ -215,6 +217,8 @@ class Watchdog:
             after = now.get(user)
             if after != before:
                 self.violations.append(f"after {label}: {user} had {before}, now {after}")
+                if after is None or not before <= after:
+                    self.losses.append(self.violations[-1])
 
     def after_call(self, model: Any = None, http_response: Any = None, **_: Any) -> None:
         op = _snake(model.name)

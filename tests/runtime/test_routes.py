@@ -10,9 +10,11 @@ never shows, the direct policy stays).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,7 +114,7 @@ def test_routes_are_confirmed_by_a_read_made_after_the_grants(
     def spy(self: Executor, began: float) -> None:
         read_routes(self, began)
         with self._lock:
-            seen = {(u, g) for u, groups in self._members.items() for g in groups}
+            seen = {(u, g) for u, read in self._members.items() for g in read[1]}
             reads.append((time.monotonic(), seen))
 
     monkeypatch.setattr(Executor, "_read_routes", spy)
@@ -241,9 +243,12 @@ class OutOfBand:
     else takes *user* (the user of the plan's last removal, if none) out of every
     group it is in, through a client of their own."""
 
-    def __init__(self, server: str, plan: Plan, nth: int, user: str | None = None) -> None:
+    def __init__(
+        self, server: str, plan: Plan, nth: int, user: str | None = None, then: float = 0.0
+    ) -> None:
         self.iam, _ = awsmoto.clients(server)
         self.nth = nth
+        self.then = then  # seconds to hold the reader afterwards (the read grows old)
         self.user = user or [s for s in plan.steps if s.is_destructive][-1].params["UserName"]
         self.seen = 0
         self.taken: list[str] = []
@@ -255,6 +260,7 @@ class OutOfBand:
         for g in self.iam.list_groups_for_user(UserName=self.user)["Groups"]:
             self.iam.remove_user_from_group(GroupName=g["GroupName"], UserName=self.user)
             self.taken.append(g["GroupName"])
+        time.sleep(self.then)
 
     def attach(self, iam: Any) -> None:
         iam.meta.events.register("after-call.iam.GetAccountAuthorizationDetails", self)
@@ -293,12 +299,13 @@ def test_a_membership_taken_away_after_the_read_under_the_lock_keeps_the_direct_
 def test_a_membership_taken_away_after_a_bulk_read_keeps_the_direct_policy(
     server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bulk read showed a membership; it is then taken away out of band before that
-    user's removals are ready: with *route_age* 0 they trust only a read begun since,
-    which does not show it."""
+    """A bulk read showed a membership; it is then taken away out of band, and the read
+    grows older than *route_age*: that user's removals trust only a later read, which
+    does not show it."""
     plan = _small(server)
     monkeypatch.setattr(executor, "BULK_COST", 1e9)  # always a bulk read
-    outside = OutOfBand(server, plan, nth=2)  # the read under the lock, then a bulk read
+    # the read under the lock, then a bulk read; held 0.6 s, past route_age
+    outside = OutOfBand(server, plan, nth=2, then=0.6)
     watchdog = awsmoto.Watchdog()
     result = _apply(
         server,
@@ -308,7 +315,7 @@ def test_a_membership_taken_away_after_a_bulk_read_keeps_the_direct_policy(
         watchdog,
         workers=1,
         propagation_timeout=0,
-        route_age=0,
+        route_age=0.5,
     )
     assert outside.taken
     assert _kept(result, plan, outside.user)
@@ -316,20 +323,164 @@ def test_a_membership_taken_away_after_a_bulk_read_keeps_the_direct_policy(
     assert awsmoto.access_now() == watchdog.baseline
 
 
-def test_what_a_later_read_no_longer_shows_is_forgotten() -> None:
-    """Each membership or group policy keeps the start of the latest read that showed
-    it; a read begun later that does not show it drops it, one begun earlier does not."""
-    store: dict[str, float] = {}
-    Executor._saw(store, {"a", "b"}, 10.0)
-    assert store == {"a": 10.0, "b": 10.0}
-    Executor._saw(store, {"a"}, 5.0)  # an older read (finished late): a stays at 10
-    assert store == {"a": 10.0, "b": 10.0}
-    Executor._saw(store, {"b", "c"}, 12.0)
-    assert store == {"b": 12.0, "c": 12.0}
-    Executor._saw(store, (), 12.0)  # begun with the last: what it showed stays
-    assert store == {"b": 12.0, "c": 12.0}
-    Executor._saw(store, (), 13.0)
-    assert store == {}
+def test_the_latest_begun_read_of_a_scope_decides() -> None:
+    """Reads may end out of order: one begun earlier that answers later does not bring
+    back what a read begun after it showed gone (a user's groups, a group's policies)."""
+    store: dict[str, Any] = {}
+    Executor._saw(store, "dev", {"a", "b"}, 10.0, True)
+    assert store["dev"] == (10.0, frozenset({"a", "b"}), True)
+    Executor._saw(store, "dev", {"a"}, 12.0, False)  # begun later: "b" is gone
+    Executor._saw(store, "dev", {"a", "b"}, 11.0, True)  # begun earlier, answered last
+    assert store["dev"] == (12.0, frozenset({"a"}), False)
+    Executor._saw(store, "dev", (), 13.0, True)
+    assert store["dev"] == (13.0, frozenset(), True)
+
+
+def test_a_removal_retried_past_route_age_reads_the_route_again(
+    server: str, tmp_path: Path
+) -> None:
+    """The read that showed a route grows old while the removal's call is throttled and
+    backs off: before its next attempt the route is read again, and a membership taken
+    away out of band meanwhile keeps the direct policy."""
+    plan = _small(server)
+    removals = Counter(s.params["UserName"] for s in plan.steps if s.is_destructive)
+    user = next(  # a user with this one removal (another would run while it backs off)
+        s.params["UserName"]
+        for s in plan.steps
+        if s.op == "detach_user_policy" and removals[s.params["UserName"]] == 1
+    )
+    other, _ = awsmoto.clients(server)
+    taken: list[str] = []
+
+    class ThrottleThenTake:
+        """The removal's first three attempts throttled; at the first, the user taken
+        out of its groups."""
+
+        sent = 0
+
+        def __call__(self, request: Any, **_: Any) -> Any:
+            body = request.body.decode() if isinstance(request.body, bytes) else request.body
+            if "Action=DetachUserPolicy" not in (body or "") or f"UserName={user}" not in body:
+                return None
+            self.sent += 1
+            if self.sent == 1:
+                for g in other.list_groups_for_user(UserName=user)["Groups"]:
+                    other.remove_user_from_group(GroupName=g["GroupName"], UserName=user)
+                    taken.append(g["GroupName"])
+            if self.sent <= 3:
+                return awsmoto._error("Throttling", 400)
+            return None
+
+        def attach(self, iam: Any) -> None:
+            iam.meta.events.register_first("before-send.iam", self)
+
+    watchdog = awsmoto.Watchdog()
+    retry = RetryPolicy(attempts=8, wait_initial=0.2, wait_max=0.4, wait_jitter=0.0)
+    result = _apply(
+        server,
+        plan,
+        tmp_path / "j",
+        ThrottleThenTake(),
+        watchdog,
+        workers=1,
+        retry=retry,
+        route_age=0.3,
+        propagation_timeout=0,
+    )
+    assert taken
+    assert _kept(result, plan, user)
+    assert not watchdog.violations
+    assert awsmoto.access_now() == watchdog.baseline
+
+
+def test_a_created_policy_changed_out_of_band_is_read_again(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inline policies too large for a group's inline room become a policy groupify
+    creates; someone then gives it a new default version. A later read of the group
+    reads its document again: it no longer grants the inline documents, so they stay."""
+    awsmoto.reset(server)
+    iam, sts = awsmoto.clients(server)
+
+    def big(i: int) -> str:
+        statements = [
+            {
+                "Sid": f"S{i}x{k}",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::bucket-{i}-{k}-{'x' * 40}/*"],
+            }
+            for k in range(25)
+        ]
+        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+    for n in range(4):
+        iam.create_user(UserName=f"u{n}")
+        for i in range(3):
+            iam.put_user_policy(UserName=f"u{n}", PolicyName=f"p{i}", PolicyDocument=big(i))
+    plan = groupify.build_plan(groupify.propose(groupify.scan(iam=iam, sts=sts)))
+    assert plan.created_policies
+    other, _ = awsmoto.clients(server)
+    changed: list[str] = []
+
+    monkeypatch.setattr(executor, "BULK_COST", 1e9)  # always a bulk read
+    log_before: list[Any] = []
+
+    class Hook:
+        """After groupify's first read of a created policy's document, someone else
+        gives that policy a new default version."""
+
+        def __init__(self) -> None:
+            self.arn: str | None = None
+
+        def before(self, params: Any = None, **_: Any) -> None:
+            log_before.append(dict(params))
+
+        def after(self, **_: Any) -> None:
+            arn = log_before[-1].get("PolicyArn", "")
+            if changed or arn not in plan.created_policies:
+                return
+            other.create_policy_version(
+                PolicyArn=arn,
+                SetAsDefault=True,
+                PolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}
+                        ],
+                    }
+                ),
+            )
+            changed.append(arn)
+            time.sleep(0.6)  # past route_age: later removals need a later read
+
+        def attach(self, client: Any) -> None:
+            client.meta.events.register("before-parameter-build.iam.GetPolicyVersion", self.before)
+            client.meta.events.register("after-call.iam.GetPolicyVersion", self.after)
+
+    watchdog = awsmoto.Watchdog()
+    result = _apply(
+        server,
+        plan,
+        tmp_path / "j",
+        Hook(),
+        watchdog,
+        workers=1,
+        route_age=0.5,
+        propagation_timeout=0,
+    )
+    assert changed
+    assert not result.ok and "visibly grants" in result.failed[0][1]
+    assert not watchdog.losses  # (the group's new document is more access, not less)
+    now = awsmoto.access_now()
+    assert all(before <= now[user] for user, before in watchdog.baseline.items())
+
+
+def test_route_age_must_be_more_than_zero(server: str, tmp_path: Path) -> None:
+    plan = _small(server)
+    with pytest.raises(groupify.InputError, match="route_age must be more than 0"):
+        _apply(server, plan, tmp_path / "j", route_age=0)
 
 
 def test_throttled_calls_back_off_without_holding_a_call_in_flight(

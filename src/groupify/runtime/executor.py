@@ -58,6 +58,9 @@ __all__ = [
 ]
 
 Progress = Callable[[str, Step, int, int], None]
+#: A read of one user's groups or one group's policies: (when it began, monotonic;
+#: what it showed; whether it was a bulk read).
+_Read = tuple[float, frozenset[Any], bool]
 _log = logging.getLogger("groupify.runtime")
 
 
@@ -176,13 +179,16 @@ class Executor:
         self.created_groups = plan.created_groups
         self.created_policies = plan.created_policies
         self._grant_times: dict[str, float] = {}
-        #: What reads showed, each with when (monotonic) the latest read showing it
-        #: began: user -> group -> time, and group -> policy -> time. A removal trusts
-        #: only a read begun once it was ready; a later read not showing one drops it.
-        self._members: dict[str, dict[str, float]] = {}
+        #: The latest-begun read of each user's groups and of each group's policies:
+        #: (when it began, monotonic; what it showed; whether a bulk read). A removal
+        #: trusts only reads begun at most route_age seconds before its call.
+        self._members: dict[str, _Read] = {}
         self._user_locks: dict[str, threading.Lock] = {}
-        self._grants: dict[str, dict[PolicyRef, float]] = {}
-        self._documents: dict[str, str] = {}  # created policy ARN -> the document read
+        self._grants: dict[str, _Read] = {}
+        #: Removals whose route was confirmed: their calls check it again per attempt.
+        self._confirmed: set[str] = set()
+        #: Created policy ARN -> (when the read of its document began, the document).
+        self._documents: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
         #: Set when the run stops (Ctrl-C, a crash): steps waiting without a call in
         #: flight (a settle, a route not visible yet) end at once instead of sleeping on.
@@ -234,33 +240,40 @@ class Executor:
     def user_groups(self, user: str) -> set[str]:
         return {g["GroupName"] for g in self._all("list_groups_for_user", "Groups", UserName=user)}
 
-    def group_refs(self, group: str) -> set[PolicyRef]:
+    def group_refs(self, group: str, began: float | None = None) -> set[PolicyRef]:
         """What *group* visibly grants now: its managed policies and inline documents.
 
-        A policy the plan created stands for its document.
+        A policy the plan created stands for its document, read again unless a read
+        of it began after *began* (when this read of the group began, monotonic).
         """
         out = set()
+        began = time.monotonic() if began is None else began
         for attached in self._all(
             "list_attached_group_policies", "AttachedPolicies", GroupName=group
         ):
-            out.add(self._attached_ref(attached["PolicyArn"]))
+            out.add(self._attached_ref(attached["PolicyArn"], began))
         for name in self._all("list_group_policies", "PolicyNames", GroupName=group):
             doc = self.read("get_group_policy", GroupName=group, PolicyName=name)
             out.add(PolicyRef.inline(doc["PolicyDocument"]))
         return out
 
-    def _attached_ref(self, arn: str) -> PolicyRef:
+    def _attached_ref(self, arn: str, began: float) -> PolicyRef:
         """The access an attached ARN stands for: a policy the plan created, for the
-        document it was read to hold (read once a run: the plan never changes it)."""
+        document it holds, read again unless a read of it began at or after *began*
+        (the read of the group it is attached to: someone may have given the policy a
+        new default version meanwhile)."""
         if arn not in self.created_policies:
             return PolicyRef.managed(arn)
         with self._lock:
-            document = self._documents.get(arn)
-        if document is None:
+            known = self._documents.get(arn)
+        if known is None or known[0] < began:
+            read_at = time.monotonic()
             document = self._created_document(arn)
             with self._lock:
-                self._documents[arn] = document
-        return PolicyRef("inline", document)
+                if arn not in self._documents or self._documents[arn][0] < read_at:
+                    self._documents[arn] = (read_at, document)
+            return PolicyRef("inline", document)
+        return PolicyRef("inline", known[1])
 
     def _created_document(self, arn: str, *, eventual: bool = False) -> str:
         """The document a policy groupify created holds now (its default version)."""
@@ -294,6 +307,11 @@ class Executor:
         began = _utcnow()
         with self._lock:
             self.unknown.discard(step.id)
+            confirmed = step.id in self._confirmed
+        # A removal whose route was confirmed: before each attempt (the place in flight
+        # held), the read showing the route must still be recent, or it is read again.
+        check = (lambda: self.route_fresh(step)) if confirmed else None
+        renew = (lambda: self.reconfirm(step)) if confirmed else None
         try:
             response = call(
                 self.retry,
@@ -303,6 +321,8 @@ class Executor:
                 on_retry=lambda exc, attempt: self._retrying(retried, exc),
                 what=f"{step.id} {step.op}",
                 gate=self.lanes,
+                check=check,
+                renew=renew,
                 **step.params,
             )
         except AWSError as exc:
@@ -526,9 +546,21 @@ class Executor:
             with self._idle():
                 self._pause(delay)
 
+    def _route(self, step: Step) -> tuple[str, PolicyRef, list[str]]:
+        """The user of a removal, the policy it removes, and the planned groups of the
+        user's that grant that policy."""
+        user = step.params["UserName"]
+        ref = policy_of(step, self.plan.inventory, {})
+        assert ref is not None, step  # a removal of a direct grant the plan's inventory shows
+        covering = sorted(
+            g for g in self.final.user_groups[user] if ref in self.final.group_policies(g)
+        )
+        return user, ref, covering
+
     def confirm_route(self, step: Step) -> None:
         """Before removing *step*'s direct policy, see the group route replacing it in a
-        read begun at most :attr:`route_age` seconds before.
+        read begun at most :attr:`route_age` seconds before (checked again before each
+        attempt of the removal's call: see :meth:`route_fresh`).
 
         First a bulk read of every user's groups and every group's policies, shared by
         the removals waiting at the time; where a bulk read begun after the route's
@@ -536,26 +568,41 @@ class Executor:
         its groups' policies, read until they do. An older read is not trusted: a
         membership or group policy taken away out of band since would leave a gap.
         """
-        user = step.params["UserName"]
-        ref = policy_of(step, self.plan.inventory, {})
-        assert ref is not None, step  # a removal of a direct grant the plan's inventory shows
-        covering = sorted(
-            g for g in self.final.user_groups[user] if ref in self.final.group_policies(g)
+        user, ref, covering = self._route(step)
+        self._settle([user, *("group:" + g for g in covering)])
+        self._confirm(step, user, ref, covering)
+        with self._lock:
+            self._confirmed.add(step.id)
+
+    def route_fresh(self, step: Step) -> bool:
+        """Whether reads begun at most :attr:`route_age` seconds ago show *step*'s route
+        (and no later read shows it gone): checked just before each attempt of a
+        removal's call, the place in flight held."""
+        user, ref, covering = self._route(step)
+        return self._known(user, ref, covering, time.monotonic() - self.route_age)
+
+    def reconfirm(self, step: Step) -> None:
+        """The read that showed *step*'s route has grown too old (retries, a wait for a
+        place in flight): read it again (no settle: the grants are long answered)."""
+        _log.info(
+            "%s: the read showing the group route is over %gs old; reading again",
+            step.id,
+            self.route_age,
         )
+        self._confirm(step, *self._route(step))
+
+    def _confirm(self, step: Step, user: str, ref: PolicyRef, covering: list[str]) -> None:
         keys = [user, *("group:" + g for g in covering)]
-        self._settle(keys)
-        ready = time.monotonic()
-        since = ready - self.route_age
         with self._lock:
             granted = max((self._grant_times.get(k, 0.0) for k in (*keys, "*")), default=0.0)
-        if self._bulk_confirm(user, ref, covering, since, max(since, granted)):
+        if self._bulk_confirm(user, ref, covering, granted):
             return
-        deadline = ready + self.propagation_timeout
+        deadline = time.monotonic() + self.propagation_timeout
         while True:
             # One check per user at a time: parallel removals of one user's
             # policies then share what the first one read.
             with self._user_lock(user):
-                if self._route_visible(user, ref, covering, since):
+                if self._route_visible(user, ref, covering, time.monotonic() - self.route_age):
                     return
             if time.monotonic() >= deadline:
                 raise PropagationError(
@@ -571,46 +618,63 @@ class Executor:
     # -- what reads showed ------------------------------------------------------------
 
     @staticmethod
-    def _saw(store: dict[Any, float], shown: Iterable[Any], began: float) -> None:
-        """A read begun at *began* showed *shown* of *store*'s scope (one user's groups,
-        one group's policies): keep the latest time each was seen, and drop what only an
-        earlier read showed and this one no longer does. Called under the lock."""
-        shown = set(shown)
-        for key in [k for k, t in store.items() if t < began and k not in shown]:
-            del store[key]
-        for key in shown:
-            if store.get(key, -1.0) < began:
-                store[key] = began
+    def _saw(
+        store: dict[str, _Read], scope: str, shown: Iterable[Any], began: float, bulk: bool
+    ) -> None:
+        """A read begun at *began* (monotonic) showed *shown* of *scope* (one user's groups,
+        or one group's policies): it stands for the scope unless a read begun later has
+        already answered (reads may end out of order). Called under the lock."""
+        old = store.get(scope)
+        if old is None or old[0] < began:
+            store[scope] = (began, frozenset(shown), bulk)
+
+    def _evidence(
+        self, user: str, ref: PolicyRef, covering: Iterable[str]
+    ) -> tuple[float, bool] | None:
+        """The latest reads of *user*'s groups and of a group's policies that show *ref*
+        reaching *user*: when the older of the two began, and whether both were bulk
+        reads; ``None`` if they show no route. Called under the lock."""
+        seen = self._members.get(user)
+        if seen is None:
+            return None
+        best: tuple[float, bool] | None = None
+        for g in covering:
+            grants = self._grants.get(g)
+            if g not in seen[1] or grants is None or ref not in grants[1]:
+                continue
+            found = (min(seen[0], grants[0]), seen[2] and grants[2])
+            if best is None or found[0] > best[0]:
+                best = found
+        return best
 
     def _known(self, user: str, ref: PolicyRef, covering: Iterable[str], since: float) -> bool:
-        """Whether reads begun at or after *since* showed *user* in a group of *covering*
-        and that group granting *ref*."""
+        """Whether the latest reads, begun at or after *since*, show *ref* reaching *user*
+        through a group of *covering*."""
         with self._lock:
-            groups = self._members.get(user, {})
-            return any(
-                groups.get(g, -1.0) >= since and self._grants.get(g, {}).get(ref, -1.0) >= since
-                for g in covering
-            )
+            found = self._evidence(user, ref, covering)
+        return found is not None and found[0] >= since
 
     # -- route confirmation in bulk ---------------------------------------------------
 
-    def _bulk_confirm(
-        self, user: str, ref: PolicyRef, covering: list[str], since: float, after: float
-    ) -> bool:
-        """Whether a read begun at or after *since* shows a route for *ref* to *user*: one
-        made already, or a bulk read (joined if under way, else begun). ``False`` sends the
-        caller to the per-user reads: a bulk read begun at or after *after* (the route's
-        grants answered) did not show the route, failed, or bulk reads no longer pay (see
-        :meth:`_bulk_pays`)."""
+    def _bulk_confirm(self, user: str, ref: PolicyRef, covering: list[str], granted: float) -> bool:
+        """Whether a read begun at most :attr:`route_age` seconds ago shows a route for
+        *ref* to *user*: one made already, or a bulk read (joined if under way, else
+        begun). ``False`` sends the caller to the per-user reads: a recent bulk read
+        begun after *granted* (the route's last grant answered) did not show the route,
+        failed, or bulk reads no longer pay (see :meth:`_bulk_pays`)."""
         with self._bulk:
             while True:
-                if self._known(user, ref, covering, since):
-                    self.bulk_confirmed += 1
+                since = time.monotonic() - self.route_age
+                with self._lock:
+                    found = self._evidence(user, ref, covering)
+                if found is not None and found[0] >= since:
+                    if found[1]:
+                        self.bulk_confirmed += 1
                     return True
                 if self._bulk_broken or not self._bulk_pays():
                     return False
-                if self._bulk_began is not None and self._bulk_began >= after:
-                    return False  # a read begun since the grants were answered missed it
+                if self._bulk_began is not None and self._bulk_began >= max(since, granted):
+                    return False  # a recent read begun after the grants did not show it
                 if not self._bulk_running:
                     break
                 with self._idle():
@@ -633,7 +697,7 @@ class Executor:
                 else:
                     self._bulk_broken = True
                 self._bulk.notify_all()
-        if ok and self._known(user, ref, covering, since):
+        if ok and self._known(user, ref, covering, time.monotonic() - self.route_age):
             with self._bulk:
                 self.bulk_confirmed += 1
             return True
@@ -648,11 +712,10 @@ class Executor:
 
     def _read_routes(self, began: float) -> None:
         """One paginated GetAccountAuthorizationDetails of users and groups, begun at
-        *began* (monotonic): every membership and every planned group's policies,
-        remembered as seen then; what it no longer shows, forgotten."""
+        *began* (monotonic): every user's groups and every planned group's policies
+        (a user or planned group it does not list: none)."""
         members: dict[str, list[str]] = {}
-        grants: dict[str, set[PolicyRef]] = {}
-        wanted = self.final.group_managed
+        grants: dict[str, set[PolicyRef]] = {g: set() for g in self.final.group_managed}
         for page in pages(
             lambda **kw: self.read(_GAAD, **kw), _GAAD, Filter=["User", "Group"], MaxItems=1000
         ):
@@ -661,23 +724,20 @@ class Executor:
             for u in page.get("UserDetailList", []):
                 members[u["UserName"]] = u.get("GroupList", [])
             for g in page.get("GroupDetailList", []):
-                name = g["GroupName"]
-                if name not in wanted:
-                    continue
-                refs = grants.setdefault(name, set())
+                refs = grants.get(g["GroupName"])
+                if refs is None:
+                    continue  # not a group of the plan's
                 for a in g.get("AttachedManagedPolicies", []):
-                    refs.add(self._attached_ref(a["PolicyArn"]))
+                    refs.add(self._attached_ref(a["PolicyArn"], began))
                 for inline in g.get("GroupPolicyList", []):
                     refs.add(PolicyRef.inline(inline["PolicyDocument"]))
         with self._lock:
             for user in self._members.keys() - members.keys():
-                self._saw(self._members[user], (), began)  # a user the read did not list
+                self._saw(self._members, user, (), began, True)  # no longer listed
             for user, groups in members.items():
-                self._saw(self._members.setdefault(user, {}), groups, began)
-            for group in self._grants.keys() - grants.keys():
-                self._saw(self._grants[group], (), began)  # a group the read did not list
+                self._saw(self._members, user, groups, began, True)
             for group, refs in grants.items():
-                self._saw(self._grants.setdefault(group, {}), refs, began)
+                self._saw(self._grants, group, refs, began, True)
 
     def _user_lock(self, user: str) -> threading.Lock:
         with self._lock:
@@ -687,31 +747,28 @@ class Executor:
         self, user: str, ref: PolicyRef, covering: Iterable[str], since: float
     ) -> bool:
         """Whether reads begun at or after *since* show a membership and a group policy
-        granting *ref*: this user's groups read unless such a read showed every group
-        of *covering* already, then the policies of each such group not read since."""
+        granting *ref*: this user's groups read unless the latest read of them began
+        since, then the policies of each group of *covering* it shows, likewise."""
         covering = list(covering)
         if self._known(user, ref, covering, since):
             return True
         with self._lock:
-            groups = self._members.get(user, {})
-            stale = [g for g in covering if groups.get(g, -1.0) < since]
-        if stale:
+            seen = self._members.get(user)
+        if seen is None or seen[0] < since:
             began = time.monotonic()
             visible = self.user_groups(user)
             with self._lock:
-                self._saw(self._members.setdefault(user, {}), visible, began)
-        with self._lock:
-            groups = self._members.get(user, {})
-            members = [g for g in covering if groups.get(g, -1.0) >= since]
-        for group in members:
+                self._saw(self._members, user, visible, began, False)
+                seen = self._members[user]
+        for group in (g for g in covering if g in seen[1]):
             with self._lock:
-                if self._grants.get(group, {}).get(ref, -1.0) >= since:
-                    return True
-            began = time.monotonic()
-            refs = self.group_refs(group)
-            with self._lock:
-                self._saw(self._grants.setdefault(group, {}), refs, began)
-            if ref in refs:
+                grants = self._grants.get(group)
+            if grants is None or grants[0] < since:
+                began = time.monotonic()
+                refs = self.group_refs(group, began)
+                with self._lock:
+                    self._saw(self._grants, group, refs, began, False)
+            if self._known(user, ref, [group], since):
                 return True
         return False
 

@@ -79,9 +79,12 @@ def apply(
     *settle* seconds pass between the last grant to a user and the first
     removal of its direct policies, and *propagation_timeout* bounds the wait
     for the group route to be visible by reads. A direct policy is removed only
-    once a read begun at most *route_age* seconds before showed the group route
-    replacing it (a membership taken away out of band after an older read would
-    otherwise leave a gap); bulk reads of the account are repeated to keep it so.
+    while the latest reads of the user's groups and of the group's policies show
+    the group route replacing it and began at most *route_age* seconds before
+    (checked before each attempt of the call; a membership taken away out of band
+    after an older read would otherwise leave a gap). Bulk reads of the account
+    are repeated to keep it so; a *route_age* shorter than such a read takes sends
+    every removal to slower per-user reads.
 
     *exempt* adds the operator's own exemption rules at apply, checked against
     the live users whatever the plan file says: a step that would change a user
@@ -110,6 +113,11 @@ def apply(
     if workers < 1:
         raise InputError("workers must be at least 1")
     check_waits(settle=settle, propagation_timeout=propagation_timeout, route_age=route_age)
+    if not route_age > 0:
+        raise InputError(
+            "route_age must be more than 0 seconds: the read showing a route begins before "
+            "the removal it allows"
+        )
     retry = retry or RetryPolicy()
     with counted_clients(session, iam, sts) as (iam, sts, counter):
         if dry_run:
