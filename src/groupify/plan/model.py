@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -81,8 +81,38 @@ class Quota:
         return 0.0 if self.reached is None or not self.limit else self.reached / self.limit
 
 
-#: ``json.dumps(value, ensure_ascii=False)``, without making an encoder for each value.
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+def _one_encoder(**options: Any) -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False, **options)`` as one function, the C encoder
+    made once: ``JSONEncoder.encode`` makes a new one for every value, which costs more
+    than encoding a plan step."""
+    settings = json.JSONEncoder(ensure_ascii=False, check_circular=False, **options)
+    make = getattr(json.encoder, "c_make_encoder", None)  # not in typeshed
+    if make is None:  # pragma: no cover - a Python without the _json accelerator
+        return settings.encode
+    encoder = make(
+        None,  # no circular check: a plan's values are trees groupify built or parsed
+        settings.default,
+        json.encoder.encode_basestring,
+        None,
+        settings.key_separator,
+        settings.item_separator,
+        settings.sort_keys,
+        settings.skipkeys,
+        settings.allow_nan,
+    )
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):  # the C encoder takes containers (as JSONEncoder.encode)
+            return json.encoder.encode_basestring(value)
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+#: ``json.dumps(value, ensure_ascii=False)``.
+_encode = _one_encoder()
+#: The checksum's canonical form: sorted keys, no spaces.
+_canonical = _one_encoder(sort_keys=True, separators=(",", ":"))
 
 
 def _layout(value: Any, depth: int = 0) -> str:
@@ -520,8 +550,7 @@ def _check_groups(records: Any, source: str) -> None:
 
 
 def _checksum(body: Mapping[str, Any]) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + digest(text, 64)
+    return "sha256:" + digest(_canonical(body), 64)
 
 
 def load_plan(path: str | os.PathLike[str], *, key: bytes | None = None) -> Plan:
