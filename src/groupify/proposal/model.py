@@ -255,6 +255,13 @@ class Proposal:
         :class:`~groupify.errors.InvalidNameError` for a bad name and
         :class:`QuotaError` where an IAM quota would be exceeded.
         """
+        return self._validated
+
+    @cached_property
+    def _validated(self) -> Proposal:
+        # A proposal is frozen all the way down (groups, inventory, exemptions), so the
+        # checks give the same answer every time: once passed, they are not run again
+        # (propose validates, and build_plan again). A failure is not kept: it raises.
         inv = self.inventory
         quotas = inv.quotas
         existing_lower = {g.name.lower(): g for g in inv.groups}
