@@ -234,6 +234,15 @@ class Proposal:
         """Per user in scope: direct policies it does not already get through a group."""
         return {u.name: u.direct - self.inventory.group_access(u) for u in self.in_scope}
 
+    def _regrouped(self, groups: Iterable[ProposedGroup]) -> Proposal:
+        """This proposal with other *groups* (not validated). Who is in scope, and what
+        each user needs, depend only on the inventory and the exemptions, which stay the
+        same: worked out once, they are kept."""
+        out = attrs.evolve(self, groups=groups)
+        for name in ("exceptions", "in_scope", "needed"):
+            object.__setattr__(out, name, getattr(self, name))
+        return out
+
     def groups_of(self, user: str) -> tuple[ProposedGroup, ...]:
         return tuple(g for g in self.groups if user in g.members)
 
