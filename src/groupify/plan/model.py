@@ -429,6 +429,7 @@ class Plan:
         try:
             inventory = Inventory.from_dict(data["inventory"], source=source)
             steps = []
+            is_text = str.__instancecheck__
             for raw in data["steps"]:
                 if set(raw) - {"id", "op", "params", "after"}:
                     raise PlanFormatError(f"{source}: step {raw.get('id')!r} has unknown keys")
@@ -436,9 +437,7 @@ class Plan:
                 if op not in PLAN_OPS:
                     raise PlanFormatError(f"{source}: step {raw['id']!r}: unknown op {op!r}")
                 params = raw["params"]
-                if not isinstance(params, dict) or not all(
-                    isinstance(v, str) for v in params.values()
-                ):
+                if not isinstance(params, dict) or not all(map(is_text, params.values())):
                     raise PlanFormatError(f"{source}: step {raw['id']!r}: params must be strings")
                 wrong = OPS[op].check_params(params)
                 if wrong:
@@ -446,7 +445,7 @@ class Plan:
                 after = [str(a) for a in raw["after"]]
                 if len(set(after)) != len(after):
                     raise PlanFormatError(f"{source}: step {raw['id']!r} lists a step twice")
-                steps.append(Step.make(str(raw["id"]), op, params, after))
+                steps.append(Step(str(raw["id"]), op, params.items(), after))
             exceptions = [
                 Exemption(
                     e["user"],
@@ -553,6 +552,7 @@ def _checksum(body: Mapping[str, Any]) -> str:
     return "sha256:" + digest(_canonical(body), 64)
 
 
+@without_gc  # reading the file too: its JSON is most of what a plan allocates
 def load_plan(path: str | os.PathLike[str], *, key: bytes | None = None) -> Plan:
     """Read a plan file written by :meth:`Plan.save` and verify it.
 

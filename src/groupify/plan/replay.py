@@ -385,45 +385,44 @@ def check_steps(
     if baseline is None:
         intern = model.intern
         baseline = {u.name: frozenset(map(intern, inventory.access(u))) for u in inventory.users}
-    ids: dict[str, int] = {}
+    seen: set[str] = set()
     # Groups' and users' own policies, and what each user holds through its groups, read
     # again only after a step that may change them.
     group_cache: dict[str, frozenset[PolicyRef]] = {}
     direct_cache: dict[str, frozenset[PolicyRef]] = {}
     via_groups: dict[str, frozenset[PolicyRef]] = {}
-    for index, step in enumerate(steps):
-        if step.id in ids:
-            raise PlanVerificationError(f"step id {step.id!r} appears twice", step=step.id)
-        for dep in step.after if check_dag else ():
-            if dep not in ids:
-                raise PlanVerificationError(
-                    f"step {step.id} runs after {dep!r}, which is not an earlier step",
-                    step=step.id,
-                )
-        ids[step.id] = index
-        spec = OPS.get(step.op)
+    apply, direct, through_groups = model.apply, model.direct, model.through_groups
+    for step in steps:
+        sid, op = step.id, step.op
+        if sid in seen:
+            raise PlanVerificationError(f"step id {sid!r} appears twice", step=sid)
+        if check_dag:
+            for dep in step.after:
+                if dep not in seen:
+                    raise PlanVerificationError(
+                        f"step {sid} runs after {dep!r}, which is not an earlier step",
+                        step=sid,
+                    )
+        seen.add(sid)
+        spec = OPS.get(op)
         if spec is None:
             raise PlanVerificationError(
-                f"step {step.id} ({step.op}) would fail: unknown operation {step.op!r}",
-                step=step.id,
+                f"step {sid} ({op}) would fail: unknown operation {op!r}", step=sid
             )
         params = step.params
         user = params.get("UserName")
-        if spec.principal == "UserName" and user is not None and user in protected:
+        if user is not None and user in protected and spec.principal == "UserName":
             raise PlanVerificationError(
-                f"step {step.id} ({step.op}) touches user {user!r}, who is exempt "
-                f"({protected[user]})",
-                step=step.id,
+                f"step {sid} ({op}) touches user {user!r}, who is exempt ({protected[user]})",
+                step=sid,
                 user=user,
             )
         try:
-            affected = model.apply(step.op, params)
+            affected = apply(op, params)
         except InputError as exc:  # a document that is not JSON: bad input, not a bad plan
-            raise InputError(f"step {step.id} ({step.op}): {exc}") from None
+            raise InputError(f"step {sid} ({op}): {exc}") from None
         except (ValueError, TypeError) as exc:
-            raise PlanVerificationError(
-                f"step {step.id} ({step.op}) would fail: {exc}", step=step.id
-            ) from None
+            raise PlanVerificationError(f"step {sid} ({op}) would fail: {exc}", step=sid) from None
         group = params.get("GroupName")
         if user is not None and spec.subject == "GroupName":
             # A membership joined or left: the user's groups change, no group's policies.
@@ -446,10 +445,10 @@ def check_steps(
         for name in affected:
             own = direct_cache.get(name)
             if own is None:
-                own = direct_cache[name] = model.direct(name)
+                own = direct_cache[name] = direct(name)
             held = via_groups.get(name)
             if held is None:
-                held = via_groups[name] = model.through_groups(name, group_cache)
+                held = via_groups[name] = through_groups(name, group_cache)
             now = own | held
             if now != baseline[name]:
                 lost, gained = baseline[name] - now, now - baseline[name]
@@ -459,8 +458,8 @@ def check_steps(
                     else f"gain {', '.join(sorted(inventory.label(p) for p in gained))}"
                 )
                 raise PlanVerificationError(
-                    f"after step {step.id} ({step.op}) user {name!r} would {what}",
-                    step=step.id,
+                    f"after step {sid} ({op}) user {name!r} would {what}",
+                    step=sid,
                     user=name,
                 )
     for name in sorted(in_scope):
