@@ -279,3 +279,25 @@ def test_a_resealed_signed_plan_is_refused(plan: Plan, tmp_path: Path) -> None:
     load_plan(tmp_path / "p.json")  # the checksum alone is fooled
     with pytest.raises(PlanFormatError, match="signature does not match"):
         load_plan(tmp_path / "p.json", key=key)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain",
+        'naïve — 日本 \U0001f600 "quoted" \\ \n\t\x00',
+        {"b": [1, 2.5, None, True, False], "a": {"z": "é", "y": []}, "": {}},
+        [1e100, -0.0, 3, "x", {"k": ["v", {"w": 1}]}],
+        {"steps": [{"id": "s1", "op": "create_group", "params": {"GroupName": "g"}, "after": []}]},
+        {1: "int key", 2.5: "float key", False: "bool key", None: "null key"},
+    ],
+)
+def test_plan_file_encoders_write_what_json_dumps_writes(value: Any) -> None:
+    """The one-made C encoders give json.dumps's text, byte for byte."""
+    from groupify.plan.model import _canonical, _encode
+
+    assert _encode(value) == json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
+        return  # mixed key types do not sort
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert _canonical(value) == canonical

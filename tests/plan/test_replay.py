@@ -508,6 +508,26 @@ def test_widening_through_a_new_group_names_every_member(plan: Plan) -> None:
     assert info.value.user in ("alice", "bob")
 
 
+@pytest.mark.parametrize("op", ["remove_user_from_group", "detach_group_policy"])
+def test_a_later_change_to_a_route_is_seen(plan: Plan, op: str) -> None:
+    """What a user holds through its groups is read again after a step that changes it:
+    it left the group, or the group lost a policy (after its members' access was read)."""
+    attach = next(s for s in plan.steps if s.op == "attach_group_policy")
+    group = attach.params["GroupName"]
+    member = next(
+        s.params["UserName"]
+        for s in plan.steps
+        if s.op == "add_user_to_group" and s.params["GroupName"] == group
+    )
+    params = {
+        "remove_user_from_group": {"GroupName": group, "UserName": member},
+        "detach_group_policy": {"GroupName": group, "PolicyArn": attach.params["PolicyArn"]},
+    }[op]
+    with pytest.raises(PlanVerificationError, match="would lose") as info:
+        check(plan, [*plan.steps, Step.make("s99", op, params)], check_dag=False)
+    assert info.value.step == "s99"
+
+
 def test_user_in_scope_left_with_a_direct_policy(plan: Plan) -> None:
     """A user in scope that keeps a direct policy at the end is refused, without a step."""
     steps = [s for s in plan.steps if s.id != "s15"]

@@ -356,3 +356,29 @@ def test_deviating_member_of_a_reused_team_is_named_against_it() -> None:
         frozenset({"a", "b"}): "billing-viewers",
         frozenset({"c"}): "finance-analyst-without-billing-readonly",
     }
+
+
+def test_validation_is_kept_once_passed_and_never_once_failed() -> None:
+    """A proposal that passed is not checked again (it is frozen); one that failed fails again,
+    and a changed copy of a valid one is checked afresh."""
+    inv = make_inventory({"a": {"managed": [aws("ReadOnlyAccess")]}})
+    p = groupify.propose(inv)
+    assert p.validate() is p
+    (g,) = p.groups
+    bad = attrs.evolve(p, groups=[attrs.evolve(g, members={"nobody"})])
+    for _ in range(2):
+        with pytest.raises(ProposalError, match="'nobody'"):
+            bad.validate()
+
+
+def test_scope_kept_from_the_proposal_without_groups_is_what_it_would_be(
+    small: groupify.Inventory,
+) -> None:
+    """propose works out who is in scope once; the proposal it returns says the same as one
+    made afresh with its groups."""
+    p = groupify.propose(small, exclude_tags=["BreakGlass"])
+    fresh = groupify.Proposal(
+        inventory=p.inventory, groups=p.groups, exemptions=p.exemptions, strategy=p.strategy
+    )
+    assert (p.exceptions, p.in_scope, p.needed) == (fresh.exceptions, fresh.in_scope, fresh.needed)
+    assert p.exceptions  # the break-glass user

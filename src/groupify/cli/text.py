@@ -241,7 +241,7 @@ def role_lines(plan: Plan) -> list[str]:
     by_role: dict[str, dict[str, set[str]]] = {}
     for p in paths:
         by_role.setdefault(p.role, {}).setdefault(p.group, set()).add(p.action.split(":")[1])
-    total = len({s.params["GroupName"] for s in plan.steps if "GroupName" in s.params})
+    total = len({v for s in plan.steps for k, v in s.param_items if k == "GroupName"})
     out = [
         f"Roles that may change or join these groups ({len(by_role)}; not refused: a role is "
         "never a member, but whoever assumes it could change what members hold):"

@@ -41,6 +41,7 @@ __all__ = ["load_gaad", "parse_gaad"]
 _LIST_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 
 
+@without_gc  # reading the file too: its JSON is most of what a load allocates
 def load_gaad(path: str | os.PathLike[str], *, quotas: Quotas | None = None) -> Inventory:
     """Read a file written by ``aws iam get-account-authorization-details``.
 

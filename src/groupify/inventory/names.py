@@ -267,22 +267,19 @@ def tag_name(members: Iterable[User]) -> str | None:
     case): one user without the tags joining a group does not rename it, and a layer
     that several teams share is not named after one of them.
     """
-    members = list(members)
-    if not members:
+    # Each member's tags normalized once, not once for every key looked up.
+    slugs = [_tag_slugs(user.tags) for user in members]
+    if not slugs:
         return None
     parts: list[str] = []
     for keys in TAG_KEYS:
         for key in keys:
-            values: Counter[str] = Counter()
-            for user in members:
-                found = _tag_slugs(user.tags).get(key)
-                if found:
-                    values[found] += 1
+            values = Counter(found for tags in slugs if (found := tags.get(key)))
             tagged = sum(values.values())
             if not tagged:
                 continue
             value, n = max(values.items(), key=lambda kv: (kv[1], kv[0]))
-            if 2 * tagged >= len(members) and 3 * n >= 2 * tagged:
+            if 2 * tagged >= len(slugs) and 3 * n >= 2 * tagged:
                 if value not in parts:
                     parts.append(value)
                 break

@@ -202,14 +202,15 @@ def build_plan(proposal: Proposal, *, accept: Iterable[str] = ()) -> Plan:
     position = [0] * len(order)
     for i, n in enumerate(order):
         position[n] = i
+    ids = [f"s{i}" for i in range(1, len(order) + 1)]  # one string each, shared by `after`
     steps = [
-        Step.make(
-            f"s{position[n] + 1}",
+        Step(
+            ids[i],
             calls[n][0],
-            calls[n][1],
-            [f"s{p + 1}" for p in sorted({position[d] for d in after[n]})],
+            calls[n][1].items(),
+            [ids[p] for p in sorted({position[d] for d in after[n]})],
         )
-        for n in order
+        for i, n in enumerate(order)
     ]
     groups = Proposal.to_dict(proposal)["groups"]
     plan = Plan(

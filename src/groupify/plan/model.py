@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -81,8 +81,38 @@ class Quota:
         return 0.0 if self.reached is None or not self.limit else self.reached / self.limit
 
 
-#: ``json.dumps(value, ensure_ascii=False)``, without making an encoder for each value.
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+def _one_encoder(**options: Any) -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False, **options)`` as one function, the C encoder
+    made once: ``JSONEncoder.encode`` makes a new one for every value, which costs more
+    than encoding a plan step."""
+    settings = json.JSONEncoder(ensure_ascii=False, check_circular=False, **options)
+    make = getattr(json.encoder, "c_make_encoder", None)  # not in typeshed
+    if make is None:  # pragma: no cover - a Python without the _json accelerator
+        return settings.encode
+    encoder = make(
+        None,  # no circular check: a plan's values are trees groupify built or parsed
+        settings.default,
+        json.encoder.encode_basestring,
+        None,
+        settings.key_separator,
+        settings.item_separator,
+        settings.sort_keys,
+        settings.skipkeys,
+        settings.allow_nan,
+    )
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):  # the C encoder takes containers (as JSONEncoder.encode)
+            return json.encoder.encode_basestring(value)
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+#: ``json.dumps(value, ensure_ascii=False)``.
+_encode = _one_encoder()
+#: The checksum's canonical form: sorted keys, no spaces.
+_canonical = _one_encoder(sort_keys=True, separators=(",", ":"))
 
 
 def _layout(value: Any, depth: int = 0) -> str:
@@ -399,6 +429,7 @@ class Plan:
         try:
             inventory = Inventory.from_dict(data["inventory"], source=source)
             steps = []
+            is_text = str.__instancecheck__
             for raw in data["steps"]:
                 if set(raw) - {"id", "op", "params", "after"}:
                     raise PlanFormatError(f"{source}: step {raw.get('id')!r} has unknown keys")
@@ -406,9 +437,7 @@ class Plan:
                 if op not in PLAN_OPS:
                     raise PlanFormatError(f"{source}: step {raw['id']!r}: unknown op {op!r}")
                 params = raw["params"]
-                if not isinstance(params, dict) or not all(
-                    isinstance(v, str) for v in params.values()
-                ):
+                if not isinstance(params, dict) or not all(map(is_text, params.values())):
                     raise PlanFormatError(f"{source}: step {raw['id']!r}: params must be strings")
                 wrong = OPS[op].check_params(params)
                 if wrong:
@@ -416,7 +445,7 @@ class Plan:
                 after = [str(a) for a in raw["after"]]
                 if len(set(after)) != len(after):
                     raise PlanFormatError(f"{source}: step {raw['id']!r} lists a step twice")
-                steps.append(Step.make(str(raw["id"]), op, params, after))
+                steps.append(Step(str(raw["id"]), op, params.items(), after))
             exceptions = [
                 Exemption(
                     e["user"],
@@ -520,10 +549,10 @@ def _check_groups(records: Any, source: str) -> None:
 
 
 def _checksum(body: Mapping[str, Any]) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + digest(text, 64)
+    return "sha256:" + digest(_canonical(body), 64)
 
 
+@without_gc  # reading the file too: its JSON is most of what a plan allocates
 def load_plan(path: str | os.PathLike[str], *, key: bytes | None = None) -> Plan:
     """Read a plan file written by :meth:`Plan.save` and verify it.
 

@@ -183,9 +183,14 @@ def _end(
     """The account at the end of *steps* (*end*, when the caller has it), the groups they
     create, and every group they create or add members to."""
     final = end if end is not None else final_model(inventory, steps)
-    created = {s.params["GroupName"] for s in steps if s.spec.creates == "group"}
-    touched = created | {s.params["GroupName"] for s in steps if s.op == "add_user_to_group"}
-    return final, created, sorted(touched)
+    created: set[str] = set()
+    joined: set[str] = set()
+    for s in steps:
+        if s.spec.creates == "group":
+            created.add(s.params["GroupName"])
+        elif s.op == "add_user_to_group":
+            joined.add(s.params["GroupName"])
+    return final, created, sorted(created | joined)
 
 
 def _customer_policies(final: AccountModel, group: str) -> list[str]:
@@ -193,19 +198,26 @@ def _customer_policies(final: AccountModel, group: str) -> list[str]:
     return [p for p in sorted(final.group_managed[group]) if p.split(":")[4] != "aws"]
 
 
-def _group_arn(inventory: Inventory, group: str, steps: Iterable[Step]) -> str:
-    existing = inventory.group_by_name.get(group)
-    if existing is not None:
-        return existing.arn
-    path = next(
-        (
-            s.params.get("Path", "/")
-            for s in steps
-            if s.op == "create_group" and s.params["GroupName"] == group
-        ),
-        "/",
-    )
-    return f"arn:{inventory.partition}:iam::{inventory.account_id}:group{path}{group}"
+def _group_arns(
+    inventory: Inventory, groups: Iterable[str], steps: Iterable[Step]
+) -> dict[str, str]:
+    """Each of *groups*' ARN: the inventory's, or the one its first ``create_group``
+    step in *steps* gives it."""
+    paths: dict[str, str] = {}
+    for s in steps:
+        if s.op == "create_group":
+            p = s.params
+            paths.setdefault(p["GroupName"], p.get("Path", "/"))
+    out = {}
+    for group in groups:
+        existing = inventory.group_by_name.get(group)
+        out[group] = (
+            existing.arn
+            if existing is not None
+            else f"arn:{inventory.partition}:iam::{inventory.account_id}:group"
+            f"{paths.get(group, '/')}{group}"
+        )
+    return out
 
 
 def control_findings(
@@ -250,10 +262,14 @@ def control_findings(
         answer = evaluators.may(ev, action, resource)
         return answer if answer.possible and new(ev, action, resource) else None
 
-    arns = {g: _group_arn(inventory, g, steps) for g in groups}
+    arns = _group_arns(inventory, groups, steps)
     grants = {g: final.group_policies(g) for g in groups}
     denies = {g: _carries_deny(source, grants[g]) for g in groups}
     members = {g: final.group_members.get(g, set()) for g in groups}
+    member_of: dict[str, set[str]] = {}
+    for g in groups:
+        for m in members[g]:
+            member_of.setdefault(m, set()).add(g)
     # Worked out once for each evaluator (users with the same policies share one): the new
     # groups it may join, and what a member may do to change each group (answers that
     # are possible, before what the user may do already is ruled out).
@@ -292,8 +308,9 @@ def control_findings(
             continue
         already = unbounded(user, ev, groups_before)
         name, join_new = user.name, may_join(ev)
-        # Only the groups it is in at the end, or may join, can give a finding.
-        for group in [g for g in groups if name in members[g] or g in join_new]:
+        # Only the groups it is in at the end, or may join, can give a finding (in the
+        # order of ``groups``: sorted).
+        for group in sorted(member_of.get(name, set()) | join_new):
             arn = arns[group]
             member = name in members[group]
             if member and group in groups_before:
@@ -396,7 +413,7 @@ def role_paths(
     (*end*: the account after *steps*, when the caller has it)."""
     source = documents or inventory
     final, _, touched = _end(inventory, steps, end)
-    arns = {g: _group_arn(inventory, g, steps) for g in touched}
+    arns = _group_arns(inventory, touched, steps)
     out = []
     for role in inventory.roles:
         boundary: str | tuple[()] | None = ()

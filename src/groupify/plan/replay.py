@@ -84,20 +84,38 @@ class AccountModel:
         return self._ref("inline", doc) if doc is not None else self._ref("managed", arn)
 
     def group_policies(self, group: str) -> frozenset[PolicyRef]:
+        ref, _ref = self.ref, self._ref
         return frozenset(
             [
-                *(self.ref(a) for a in self.group_managed[group]),
-                *(self._ref("inline", d) for d in self.group_inline[group].values()),
+                *map(ref, self.group_managed[group]),
+                *(_ref("inline", d) for d in self.group_inline[group].values()),
             ]
         )
 
     def direct(self, user: str) -> frozenset[PolicyRef]:
+        ref, _ref = self.ref, self._ref
         return frozenset(
             [
-                *(self.ref(a) for a in self.user_managed[user]),
-                *(self._ref("inline", d) for d in self.user_inline[user].values()),
+                *map(ref, self.user_managed[user]),
+                *(_ref("inline", d) for d in self.user_inline[user].values()),
             ]
         )
+
+    def through_groups(
+        self, user: str, cache: dict[str, frozenset[PolicyRef]] | None = None
+    ) -> frozenset[PolicyRef]:
+        """What *user* holds through the groups it is in. *cache* keeps groups' policies
+        between calls; its owner drops a group from it when a step may change that group."""
+        groups = self.user_groups[user]
+        if cache is None:
+            return frozenset().union(*map(self.group_policies, groups))
+        out: list[frozenset[PolicyRef]] = []
+        for g in groups:
+            held = cache.get(g)
+            if held is None:
+                held = cache[g] = self.group_policies(g)
+            out.append(held)
+        return frozenset().union(*out)
 
     def access(
         self,
@@ -106,17 +124,10 @@ class AccountModel:
         direct: frozenset[PolicyRef] | None = None,
     ) -> frozenset[PolicyRef]:
         """*user*'s direct and group policies. *cache* keeps groups' policies between
-        calls; its owner drops a group from it when a step may change that group.
-        *direct* is the user's :meth:`direct` policies, when the caller has them."""
-        out = self.direct(user) if direct is None else direct
-        for g in self.user_groups[user]:
-            held = None if cache is None else cache.get(g)
-            if held is None:
-                held = self.group_policies(g)
-                if cache is not None:
-                    cache[g] = held
-            out |= held
-        return out
+        calls (see :meth:`through_groups`); *direct* is the user's :meth:`direct` policies,
+        when the caller has them."""
+        own = self.direct(user) if direct is None else direct
+        return own | self.through_groups(user, cache)
 
     # -- applying steps --------------------------------------------------------
 
@@ -374,56 +385,71 @@ def check_steps(
     if baseline is None:
         intern = model.intern
         baseline = {u.name: frozenset(map(intern, inventory.access(u))) for u in inventory.users}
-    ids: dict[str, int] = {}
-    # Groups' and users' own policies, read again only after a step that may change them.
+    seen: set[str] = set()
+    # Groups' and users' own policies, and what each user holds through its groups, read
+    # again only after a step that may change them.
     group_cache: dict[str, frozenset[PolicyRef]] = {}
     direct_cache: dict[str, frozenset[PolicyRef]] = {}
-    for index, step in enumerate(steps):
-        if step.id in ids:
-            raise PlanVerificationError(f"step id {step.id!r} appears twice", step=step.id)
-        for dep in step.after if check_dag else ():
-            if dep not in ids:
-                raise PlanVerificationError(
-                    f"step {step.id} runs after {dep!r}, which is not an earlier step",
-                    step=step.id,
-                )
-        ids[step.id] = index
-        if step.op not in OPS:
+    via_groups: dict[str, frozenset[PolicyRef]] = {}
+    apply, direct, through_groups = model.apply, model.direct, model.through_groups
+    for step in steps:
+        sid, op = step.id, step.op
+        if sid in seen:
+            raise PlanVerificationError(f"step id {sid!r} appears twice", step=sid)
+        if check_dag:
+            for dep in step.after:
+                if dep not in seen:
+                    raise PlanVerificationError(
+                        f"step {sid} runs after {dep!r}, which is not an earlier step",
+                        step=sid,
+                    )
+        seen.add(sid)
+        spec = OPS.get(op)
+        if spec is None:
             raise PlanVerificationError(
-                f"step {step.id} ({step.op}) would fail: unknown operation {step.op!r}",
-                step=step.id,
+                f"step {sid} ({op}) would fail: unknown operation {op!r}", step=sid
             )
         params = step.params
         user = params.get("UserName")
-        if step.spec.principal == "UserName" and user is not None and user in protected:
+        if user is not None and user in protected and spec.principal == "UserName":
             raise PlanVerificationError(
-                f"step {step.id} ({step.op}) touches user {user!r}, who is exempt "
-                f"({protected[user]})",
-                step=step.id,
+                f"step {sid} ({op}) touches user {user!r}, who is exempt ({protected[user]})",
+                step=sid,
                 user=user,
             )
         try:
-            affected = model.apply(step.op, params)
+            affected = apply(op, params)
         except InputError as exc:  # a document that is not JSON: bad input, not a bad plan
-            raise InputError(f"step {step.id} ({step.op}): {exc}") from None
+            raise InputError(f"step {sid} ({op}): {exc}") from None
         except (ValueError, TypeError) as exc:
-            raise PlanVerificationError(
-                f"step {step.id} ({step.op}) would fail: {exc}", step=step.id
-            ) from None
+            raise PlanVerificationError(f"step {sid} ({op}) would fail: {exc}", step=sid) from None
         group = params.get("GroupName")
-        if group is not None:
+        if user is not None and spec.subject == "GroupName":
+            # A membership joined or left: the user's groups change, no group's policies.
+            via_groups.pop(user, None)
+        elif group is not None:
+            # The group's own policies (or the group itself): what its members hold changes.
             group_cache.pop(group, None)
-        elif user is None:
+            for member in model.group_members.get(group, ()):
+                via_groups.pop(member, None)
+            if user is not None:  # pragma: no cover - no op names a user and a group else
+                direct_cache.pop(user, None)
+                via_groups.pop(user, None)
+        elif user is not None:
+            direct_cache.pop(user, None)  # a user's own policy attached, put or removed
+        else:
             # A policy created or deleted: an ARN anyone holds may read otherwise.
             group_cache.clear()
             direct_cache.clear()
-        if user is not None and step.spec.subject != "GroupName":
-            direct_cache.pop(user, None)  # a user's own policy attached, put or removed
+            via_groups.clear()
         for name in affected:
             own = direct_cache.get(name)
             if own is None:
-                own = direct_cache[name] = model.direct(name)
-            now = model.access(name, group_cache, own)
+                own = direct_cache[name] = direct(name)
+            held = via_groups.get(name)
+            if held is None:
+                held = via_groups[name] = through_groups(name, group_cache)
+            now = own | held
             if now != baseline[name]:
                 lost, gained = baseline[name] - now, now - baseline[name]
                 what = (
@@ -432,8 +458,8 @@ def check_steps(
                     else f"gain {', '.join(sorted(inventory.label(p) for p in gained))}"
                 )
                 raise PlanVerificationError(
-                    f"after step {step.id} ({step.op}) user {name!r} would {what}",
-                    step=step.id,
+                    f"after step {sid} ({op}) user {name!r} would {what}",
+                    step=sid,
                     user=name,
                 )
     for name in sorted(in_scope):
@@ -461,6 +487,7 @@ def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
     # worked out once (documents canonicalized once).
     joins: dict[str, tuple[str, str]] = {}
     grants: dict[str, tuple[str, PolicyRef | None]] = {}
+    removals: list[Step] = []
     for s in steps:
         found = by_after.get(s.after)
         if found is None:
@@ -470,19 +497,19 @@ def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
             found = by_after[s.after] = frozenset(out)
         ancestors[s.id] = found
         spec = s.spec
+        if spec.removes_direct:
+            removals.append(s)
         if s.op == "add_user_to_group":
             p = s.params
             joins[s.id] = (p["UserName"], p["GroupName"])
         elif spec.grants == "group":
             grants[s.id] = (s.params["GroupName"], policy_of(s, inventory, created_policy))
-    # For a user and a set of ancestors: the groups it is in, and what each group grants.
-    routes: dict[tuple[str, tuple[str, ...]], tuple[set[str], dict[str, set[PolicyRef | None]]]]
-    routes = {}
-    for step in steps:
-        if not step.is_destructive:
-            continue
+    # For a user and a set of ancestors: what the groups it is in then grant it (the
+    # groups it was in already, with their policies, and those its ancestors join, with
+    # what its ancestors grant them).
+    routes: dict[tuple[str, tuple[str, ...]], set[PolicyRef | None]] = {}
+    for step in removals:
         user = step.params["UserName"]
-        need = policy_of(step, inventory, created_policy)
         route = routes.get((user, step.after))
         if route is None:
             groups = set(inventory.user_by_name[user].groups)
@@ -494,15 +521,14 @@ def _check_ancestors(inventory: Inventory, steps: Sequence[Step]) -> None:
                         groups.add(join[1])
                 elif a in grants:
                     granted.setdefault(grants[a][0], set()).add(grants[a][1])
-            route = routes[(user, step.after)] = (groups, granted)
-        groups, granted = route
-        for g in groups:
-            existing = inventory.group_by_name.get(g)
-            if existing is not None and need in existing.policies:
-                break
-            if need in granted.get(g, ()):
-                break
-        else:
+            route = set()
+            for g in groups:
+                existing = inventory.group_by_name.get(g)
+                if existing is not None:
+                    route |= existing.policies
+                route |= granted.get(g, set())
+            routes[(user, step.after)] = route
+        if policy_of(step, inventory, created_policy) not in route:
             raise PlanVerificationError(
                 f"step {step.id} ({step.op}) for user {user!r} does not run after the steps "
                 "that give the same access through a group; a parallel run could open a gap",

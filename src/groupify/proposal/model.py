@@ -234,6 +234,15 @@ class Proposal:
         """Per user in scope: direct policies it does not already get through a group."""
         return {u.name: u.direct - self.inventory.group_access(u) for u in self.in_scope}
 
+    def _regrouped(self, groups: Iterable[ProposedGroup]) -> Proposal:
+        """This proposal with other *groups* (not validated). Who is in scope, and what
+        each user needs, depend only on the inventory and the exemptions, which stay the
+        same: worked out once, they are kept."""
+        out = attrs.evolve(self, groups=groups)
+        for name in ("exceptions", "in_scope", "needed"):
+            object.__setattr__(out, name, getattr(self, name))
+        return out
+
     def groups_of(self, user: str) -> tuple[ProposedGroup, ...]:
         return tuple(g for g in self.groups if user in g.members)
 
@@ -255,6 +264,13 @@ class Proposal:
         :class:`~groupify.errors.InvalidNameError` for a bad name and
         :class:`QuotaError` where an IAM quota would be exceeded.
         """
+        return self._validated
+
+    @cached_property
+    def _validated(self) -> Proposal:
+        # A proposal is frozen all the way down (groups, inventory, exemptions), so the
+        # checks give the same answer every time: once passed, they are not run again
+        # (propose validates, and build_plan again). A failure is not kept: it raises.
         inv = self.inventory
         quotas = inv.quotas
         existing_lower = {g.name.lower(): g for g in inv.groups}

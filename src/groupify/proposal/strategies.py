@@ -110,11 +110,11 @@ def propose(
             max_policies_per_group=inventory.quotas.managed_policies_per_group,
         )
         try:
-            return attrs.evolve(base, groups=_realize(layered, base)).validate()
+            return base._regrouped(_realize(layered, base)).validate()
         except QuotaError:
             pass  # layering never turns a proposal that fits into one that does not
     groups = _realize(biclusters, base)
-    return attrs.evolve(base, groups=groups).validate()
+    return base._regrouped(groups).validate()
 
 
 def compare_proposals(proposals: Iterable[Proposal]) -> list[dict[str, Any]]:
