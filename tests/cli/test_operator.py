@@ -362,6 +362,17 @@ def test_a_bad_number_of_seconds_is_one_line(
     assert "--settle" in _one_line(capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "inf"])
+def test_a_route_age_not_above_zero_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    (tmp_path / "p.json").write_text("{}")
+    with pytest.raises(SystemExit) as info:
+        main(["apply", str(tmp_path / "p.json"), "--route-age", value])
+    assert info.value.code == 2
+    assert "--route-age" in _one_line(capsys.readouterr().err)
+
+
 # -- found by adversarial review ---------------------------------------------------------
 
 

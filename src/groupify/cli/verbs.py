@@ -40,6 +40,7 @@ from groupify.proposal.model import STRATEGIES, Exemptions, Proposal
 from groupify.proposal.strategies import compare_proposals, propose
 from groupify.report import render_html, render_markdown
 from groupify.runtime.checks import verify
+from groupify.runtime.executor import ROUTE_AGE
 from groupify.runtime.forward import apply
 from groupify.runtime.result import ApplyResult
 from groupify.runtime.undo import rollback
@@ -134,6 +135,16 @@ def seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds, at least 0")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, more than 0."""
+    import argparse
+
+    value = seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds more than 0")
     return value
 
 
@@ -460,6 +471,7 @@ def apply_verb(
     yes: bool,
     workers: int,
     settle: float,
+    route_age: float,
     aws: Aws,
     as_json: bool,
     key_file: str | None,
@@ -493,6 +505,7 @@ def apply_verb(
             dump=_dump,
             workers=workers,
             settle=settle,
+            route_age=route_age,
             exempt=Exemptions(users=exclude_user, tags=exclude_tag),
             allow_unmatched=allow_unmatched,
         )
@@ -529,6 +542,7 @@ def apply_verb(
         journal=journal or plan_path + ".journal",
         workers=workers,
         settle=settle,
+        route_age=route_age,
         progress=text.Progress(sys.stderr, "apply"),
         confirm=ask,
         **clients,
@@ -836,6 +850,14 @@ VERBS: tuple[Verb, ...] = (
                 default=5.0,
                 metavar="SECONDS",
                 help="wait between granting a user's group access and removing its direct policies",
+            ),
+            Arg.of(
+                "--route-age",
+                type=positive_seconds,
+                default=ROUTE_AGE,
+                metavar="SECONDS",
+                help="how long before removing a direct policy the read showing its group "
+                "route may have begun (default: %(default)s)",
             ),
             Arg.of(
                 "--exclude-user",
