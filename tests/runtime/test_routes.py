@@ -23,6 +23,7 @@ import pytest
 
 import groupify
 from groupify.aws import RetryPolicy
+from groupify.inventory.model import PolicyRef
 from groupify.plan.model import Plan
 from groupify.runtime import executor
 from groupify.runtime.executor import Executor
@@ -328,12 +329,12 @@ def test_the_latest_begun_read_of_a_scope_decides() -> None:
     back what a read begun after it showed gone (a user's groups, a group's policies)."""
     store: dict[str, Any] = {}
     Executor._saw(store, "dev", {"a", "b"}, 10.0, True)
-    assert store["dev"] == (10.0, frozenset({"a", "b"}), True)
+    assert store["dev"] == (10.0, frozenset({"a", "b"}), True, 10.0)
     Executor._saw(store, "dev", {"a"}, 12.0, False)  # begun later: "b" is gone
     Executor._saw(store, "dev", {"a", "b"}, 11.0, True)  # begun earlier, answered last
-    assert store["dev"] == (12.0, frozenset({"a"}), False)
-    Executor._saw(store, "dev", (), 13.0, True)
-    assert store["dev"] == (13.0, frozenset(), True)
+    assert store["dev"] == (12.0, frozenset({"a"}), False, 12.0)
+    Executor._saw(store, "dev", (), 13.0, True, 9.0)  # what it showed known since 9.0
+    assert store["dev"] == (13.0, frozenset(), True, 9.0)
 
 
 def test_a_removal_retried_past_route_age_reads_the_route_again(
@@ -543,3 +544,78 @@ def test_a_declined_run_leaves_no_journal_and_makes_no_call(server: str, tmp_pat
     assert seen[0].remaining == result.remaining
     assert log.mutating == 0 and log.calls[GAAD] == 1
     assert not journal.exists()
+
+
+def test_reads_slower_than_route_age_fail_the_removal_instead_of_looping(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every read of a route takes longer than *route_age*: no read is ever recent
+    enough at the call, so the removals fail (and say why) within propagation_timeout;
+    nothing is removed and the run does not loop on reading."""
+    plan = _small(server)
+
+    class Slow:
+        def __call__(self, model: Any = None, **_: Any) -> None:
+            if model.name in ("GetAccountAuthorizationDetails", "ListGroupsForUser"):
+                time.sleep(0.15)
+
+        def attach(self, iam: Any) -> None:
+            iam.meta.events.register("before-call.iam", self)
+
+    log = awsmoto.CallLog()
+    result = _apply(server, plan, tmp_path / "j", Slow(), log, route_age=0.1, propagation_timeout=1)
+    assert not result.ok
+    assert any(
+        "longer than route_age" in why or "visibly grants" in why for _, why in result.failed
+    )
+    assert log.calls["detach_user_policy"] == log.calls["delete_user_policy"] == 0
+
+
+def test_rollback_reads_direct_policies_again_when_a_removal_backs_off(
+    server: str, tmp_path: Path
+) -> None:
+    """Rollback takes a user out of a group only after reading its direct policies back;
+    a removal throttled past *route_age* reads them again first, and a direct policy
+    detached out of band meanwhile keeps the membership."""
+    from groupify.runtime.undo import rollback
+
+    plan = _small(server)
+    journal = tmp_path / "j"
+    assert _apply(server, plan, journal).ok
+    removals = Counter(s.params["UserName"] for s in plan.steps if s.is_destructive)
+    user = next(
+        s.params["UserName"]
+        for s in plan.steps
+        if s.op == "detach_user_policy" and removals[s.params["UserName"]] == 1
+    )
+    arn = next(
+        s.params["PolicyArn"]
+        for s in plan.steps
+        if s.op == "detach_user_policy" and s.params["UserName"] == user
+    )
+    other, _ = awsmoto.clients(server)
+
+    class ThrottleThenDetach:
+        sent = 0
+
+        def __call__(self, request: Any, **_: Any) -> Any:
+            body = request.body.decode() if isinstance(request.body, bytes) else request.body
+            if "Action=RemoveUserFromGroup" not in (body or "") or f"UserName={user}" not in body:
+                return None
+            self.sent += 1
+            if self.sent == 1:
+                other.detach_user_policy(UserName=user, PolicyArn=arn)
+            return awsmoto._error("Throttling", 400) if self.sent <= 3 else None
+
+        def attach(self, iam: Any) -> None:
+            iam.meta.events.register_first("before-send.iam", self)
+
+    iam, sts = awsmoto.clients(server)
+    ThrottleThenDetach().attach(iam)
+    retry = RetryPolicy(attempts=8, wait_initial=0.2, wait_max=0.4, wait_jitter=0.0)
+    result = rollback(
+        journal, iam=iam, sts=sts, retry=retry, settle=0, propagation_timeout=0, route_age=0.3
+    )
+    assert not result.ok
+    assert "not visible" in result.failed[0][1]
+    assert PolicyRef.managed(arn) in awsmoto.access_now()[user]  # still through the group

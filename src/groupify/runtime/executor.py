@@ -59,8 +59,9 @@ __all__ = [
 
 Progress = Callable[[str, Step, int, int], None]
 #: A read of one user's groups or one group's policies: (when it began, monotonic;
-#: what it showed; whether it was a bulk read).
-_Read = tuple[float, frozenset[Any], bool]
+#: what it showed; whether it was a bulk read; how old what it showed may be: when it
+#: began, or when the oldest created policy's document it relied on was read).
+_Read = tuple[float, frozenset[Any], bool, float]
 _log = logging.getLogger("groupify.runtime")
 
 
@@ -185,8 +186,13 @@ class Executor:
         self._members: dict[str, _Read] = {}
         self._user_locks: dict[str, threading.Lock] = {}
         self._grants: dict[str, _Read] = {}
-        #: Removals whose route was confirmed: their calls check it again per attempt.
-        self._confirmed: set[str] = set()
+        #: Per step whose route (or, in rollback, direct policies) was confirmed: a check
+        #: made before each attempt of its call, and what reads it again when that fails.
+        self._checks: dict[str, tuple[Callable[[], bool], Callable[[], None]]] = {}
+        #: When a removal whose read grew old began reading it again (its deadline).
+        self._renewing: dict[str, float] = {}
+        #: Rollback: the latest-begun read of each user's direct policies (began, shown).
+        self._direct_seen: dict[str, tuple[float, frozenset[PolicyRef]]] = {}
         #: Created policy ARN -> (when the read of its document began, the document).
         self._documents: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
@@ -241,39 +247,41 @@ class Executor:
         return {g["GroupName"] for g in self._all("list_groups_for_user", "Groups", UserName=user)}
 
     def group_refs(self, group: str, began: float | None = None) -> set[PolicyRef]:
-        """What *group* visibly grants now: its managed policies and inline documents.
+        """What *group* visibly grants now: its managed policies and inline documents
+        (a policy the plan created stands for its document)."""
+        return self._group_refs(group, time.monotonic() if began is None else began)[0]
 
-        A policy the plan created stands for its document, read again unless a read
-        of it began after *began* (when this read of the group began, monotonic).
-        """
-        out = set()
-        began = time.monotonic() if began is None else began
+    def _group_refs(self, group: str, began: float) -> tuple[set[PolicyRef], float]:
+        """:meth:`group_refs`, read from *began*, and how old what it shows may be."""
+        out, at = set(), began
         for attached in self._all(
             "list_attached_group_policies", "AttachedPolicies", GroupName=group
         ):
-            out.add(self._attached_ref(attached["PolicyArn"], began))
+            ref, read_at = self._attached_ref(attached["PolicyArn"], began)
+            out.add(ref)
+            at = min(at, read_at)
         for name in self._all("list_group_policies", "PolicyNames", GroupName=group):
             doc = self.read("get_group_policy", GroupName=group, PolicyName=name)
             out.add(PolicyRef.inline(doc["PolicyDocument"]))
-        return out
+        return out, at
 
-    def _attached_ref(self, arn: str, began: float) -> PolicyRef:
-        """The access an attached ARN stands for: a policy the plan created, for the
-        document it holds, read again unless a read of it began at or after *began*
-        (the read of the group it is attached to: someone may have given the policy a
-        new default version meanwhile)."""
+    def _attached_ref(self, arn: str, began: float) -> tuple[PolicyRef, float]:
+        """The access an attached ARN stands for, and since when it is known: a policy
+        the plan created stands for the document it holds (someone may give it a new
+        default version), read again unless a read of it began at most half
+        :attr:`route_age` before *began* (so that one read serves many routes)."""
         if arn not in self.created_policies:
-            return PolicyRef.managed(arn)
+            return PolicyRef.managed(arn), began
         with self._lock:
             known = self._documents.get(arn)
-        if known is None or known[0] < began:
+        if known is None or known[0] < began - self.route_age / 2:
             read_at = time.monotonic()
             document = self._created_document(arn)
             with self._lock:
                 if arn not in self._documents or self._documents[arn][0] < read_at:
                     self._documents[arn] = (read_at, document)
-            return PolicyRef("inline", document)
-        return PolicyRef("inline", known[1])
+            return PolicyRef("inline", document), read_at
+        return PolicyRef("inline", known[1]), known[0]
 
     def _created_document(self, arn: str, *, eventual: bool = False) -> str:
         """The document a policy groupify created holds now (its default version)."""
@@ -307,11 +315,9 @@ class Executor:
         began = _utcnow()
         with self._lock:
             self.unknown.discard(step.id)
-            confirmed = step.id in self._confirmed
+            check, renew = self._checks.get(step.id, (None, None))
         # A removal whose route was confirmed: before each attempt (the place in flight
         # held), the read showing the route must still be recent, or it is read again.
-        check = (lambda: self.route_fresh(step)) if confirmed else None
-        renew = (lambda: self.reconfirm(step)) if confirmed else None
         try:
             response = call(
                 self.retry,
@@ -347,6 +353,13 @@ class Executor:
                     with self._lock:
                         self.unknown.add(step.id)
                 raise
+        except GroupifyError:
+            # Not IAM's answer (the run stopping while a route was read again): an
+            # earlier attempt whose answer was lost may still have gone through.
+            if any(answer_lost(e) for e in retried):
+                with self._lock:
+                    self.unknown.add(step.id)
+            raise
         lost = sum(1 for e in retried if answer_lost(e))
         return Outcome("applied", lost, _created_entity(step.op, response))
 
@@ -572,18 +585,35 @@ class Executor:
         self._settle([user, *("group:" + g for g in covering)])
         self._confirm(step, user, ref, covering)
         with self._lock:
-            self._confirmed.add(step.id)
+            self._checks[step.id] = (lambda: self.route_fresh(step), lambda: self.reconfirm(step))
 
     def route_fresh(self, step: Step) -> bool:
         """Whether reads begun at most :attr:`route_age` seconds ago show *step*'s route
         (and no later read shows it gone): checked just before each attempt of a
         removal's call, the place in flight held."""
+        if self.stopping.is_set():
+            raise Stopped("the run is stopping")
         user, ref, covering = self._route(step)
         return self._known(user, ref, covering, time.monotonic() - self.route_age)
 
     def reconfirm(self, step: Step) -> None:
         """The read that showed *step*'s route has grown too old (retries, a wait for a
-        place in flight): read it again (no settle: the grants are long answered)."""
+        place in flight): read it again (no settle: the grants are long answered), for
+        at most ``propagation_timeout`` seconds however many times it is asked."""
+        now = time.monotonic()
+        with self._lock:
+            deadline = self._renewing.setdefault(step.id, now + self.propagation_timeout)
+        if self.stopping.is_set():
+            raise Stopped("the run is stopping")
+        if now > deadline:
+            raise PropagationError(
+                f"{step.id}: no read of the group route replacing "
+                f"{self.plan.inventory.label(self._route(step)[1])} began within "
+                f"{self.route_age:g}s of the removal's call for {self.propagation_timeout:.0f}s "
+                "(the reads take longer than route_age, or the route is gone); the removal "
+                "was not tried again",
+                operation=api_name(step.op),
+            )
         _log.info(
             "%s: the read showing the group route is over %gs old; reading again",
             step.id,
@@ -619,14 +649,19 @@ class Executor:
 
     @staticmethod
     def _saw(
-        store: dict[str, _Read], scope: str, shown: Iterable[Any], began: float, bulk: bool
+        store: dict[str, _Read],
+        scope: str,
+        shown: Iterable[Any],
+        began: float,
+        bulk: bool,
+        at: float | None = None,
     ) -> None:
         """A read begun at *began* (monotonic) showed *shown* of *scope* (one user's groups,
         or one group's policies): it stands for the scope unless a read begun later has
         already answered (reads may end out of order). Called under the lock."""
         old = store.get(scope)
         if old is None or old[0] < began:
-            store[scope] = (began, frozenset(shown), bulk)
+            store[scope] = (began, frozenset(shown), bulk, began if at is None else at)
 
     def _evidence(
         self, user: str, ref: PolicyRef, covering: Iterable[str]
@@ -642,7 +677,7 @@ class Executor:
             grants = self._grants.get(g)
             if g not in seen[1] or grants is None or ref not in grants[1]:
                 continue
-            found = (min(seen[0], grants[0]), seen[2] and grants[2])
+            found = (min(seen[3], grants[3]), seen[2] and grants[2])
             if best is None or found[0] > best[0]:
                 best = found
         return best
@@ -716,6 +751,7 @@ class Executor:
         (a user or planned group it does not list: none)."""
         members: dict[str, list[str]] = {}
         grants: dict[str, set[PolicyRef]] = {g: set() for g in self.final.group_managed}
+        at = dict.fromkeys(grants, began)
         for page in pages(
             lambda **kw: self.read(_GAAD, **kw), _GAAD, Filter=["User", "Group"], MaxItems=1000
         ):
@@ -728,7 +764,9 @@ class Executor:
                 if refs is None:
                     continue  # not a group of the plan's
                 for a in g.get("AttachedManagedPolicies", []):
-                    refs.add(self._attached_ref(a["PolicyArn"], began))
+                    ref, read_at = self._attached_ref(a["PolicyArn"], began)
+                    refs.add(ref)
+                    at[g["GroupName"]] = min(at[g["GroupName"]], read_at)
                 for inline in g.get("GroupPolicyList", []):
                     refs.add(PolicyRef.inline(inline["PolicyDocument"]))
         with self._lock:
@@ -737,7 +775,7 @@ class Executor:
             for user, groups in members.items():
                 self._saw(self._members, user, groups, began, True)
             for group, refs in grants.items():
-                self._saw(self._grants, group, refs, began, True)
+                self._saw(self._grants, group, refs, began, True, at[group])
 
     def _user_lock(self, user: str) -> threading.Lock:
         with self._lock:
@@ -754,7 +792,7 @@ class Executor:
             return True
         with self._lock:
             seen = self._members.get(user)
-        if seen is None or seen[0] < since:
+        if seen is None or seen[3] < since:
             began = time.monotonic()
             visible = self.user_groups(user)
             with self._lock:
@@ -763,23 +801,52 @@ class Executor:
         for group in (g for g in covering if g in seen[1]):
             with self._lock:
                 grants = self._grants.get(group)
-            if grants is None or grants[0] < since:
+            if grants is None or grants[3] < since:
                 began = time.monotonic()
-                refs = self.group_refs(group, began)
+                refs, read_at = self._group_refs(group, began)
                 with self._lock:
-                    self._saw(self._grants, group, refs, began, False)
+                    self._saw(self._grants, group, refs, began, False, read_at)
             if self._known(user, ref, [group], since):
                 return True
         return False
 
-    def confirm_direct(self, user: str, refs: Iterable[PolicyRef]) -> None:
-        """Before taking a user out of a group in rollback, see its direct policies back."""
-        wanted = set(refs)
+    def confirm_direct(
+        self, user: str, refs: Iterable[PolicyRef], step: Step | None = None
+    ) -> None:
+        """Before taking a user out of a group in rollback, see its direct policies back.
+
+        With *step* (the removal from the group), that read must also have begun at
+        most :attr:`route_age` seconds before each attempt of its call, or it is made
+        again first (as for a removal of a direct policy in apply).
+        """
+        wanted = frozenset(refs)
         if not wanted:
             return
         self._settle([user])
-        deadline = time.monotonic() + self.propagation_timeout
+        self._direct(user, wanted, time.monotonic() + self.propagation_timeout)
+        if step is None:
+            return
+        renewing: list[float] = []
+
+        def fresh() -> bool:
+            if self.stopping.is_set():
+                raise Stopped("the run is stopping")
+            with self._lock:
+                began, have = self._direct_seen.get(user, (-1.0, frozenset()))
+            return began >= time.monotonic() - self.route_age and wanted <= have
+
+        def renew() -> None:
+            if not renewing:
+                renewing.append(time.monotonic() + self.propagation_timeout)
+            self._direct(user, wanted, renewing[0])
+
+        with self._lock:
+            self._checks[step.id] = (fresh, renew)
+
+    def _direct(self, user: str, wanted: frozenset[PolicyRef], deadline: float) -> None:
+        """Read *user*'s direct policies until they hold *wanted* (or *deadline*)."""
         while True:
+            began = time.monotonic()
             arns = {
                 a["PolicyArn"]
                 for a in self._all("list_attached_user_policies", "AttachedPolicies", UserName=user)
@@ -788,6 +855,9 @@ class Executor:
             for name in self._all("list_user_policies", "PolicyNames", UserName=user):
                 doc = self.read("get_user_policy", UserName=user, PolicyName=name)
                 have.add(PolicyRef.inline(doc["PolicyDocument"]))
+            with self._lock:
+                if self._direct_seen.get(user, (-1.0,))[0] < began:
+                    self._direct_seen[user] = (began, frozenset(have))
             if wanted <= have:
                 return
             if time.monotonic() >= deadline:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from groupify.aws import RetryPolicy, counted_clients
-from groupify.errors import DriftError
+from groupify.errors import DriftError, InputError
 from groupify.inventory.account import scan
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.plan.model import Plan
@@ -24,6 +24,7 @@ from groupify.plan.reconcile import is_done, live_model, reconcile
 from groupify.plan.replay import AccountModel
 from groupify.plan.steps import Step
 from groupify.runtime.executor import (
+    ROUTE_AGE,
     Executor,
     Progress,
     check_waits,
@@ -218,6 +219,7 @@ def rollback(
     retry: RetryPolicy | None = None,
     settle: float = 5.0,
     propagation_timeout: float = 120.0,
+    route_age: float = ROUTE_AGE,
     iam: Any = None,
     sts: Any = None,
     progress: Progress | None = None,
@@ -231,8 +233,13 @@ def rollback(
     user access it had neither now nor before the run, is left out and listed
     in the result's ``kept`` with the reason, so that the operator can finish by
     hand; the rest go ahead. What drifted is listed in ``drift``.
+
+    A user is taken out of a group only once a read of its direct policies, begun
+    at most *route_age* seconds before each attempt of the call, shows them back.
     """
-    check_waits(settle=settle, propagation_timeout=propagation_timeout)
+    check_waits(settle=settle, propagation_timeout=propagation_timeout, route_age=route_age)
+    if not route_age > 0:
+        raise InputError("route_age must be more than 0 seconds")
     log = Journal.read(journal)
     plan = log.plan
     retry = retry or RetryPolicy()
@@ -261,7 +268,12 @@ def rollback(
             drift = exc.changes
         model = live_model(plan, live)
         executor = Executor(
-            plan, iam, retry=retry, settle=settle, propagation_timeout=propagation_timeout
+            plan,
+            iam,
+            retry=retry,
+            settle=settle,
+            propagation_timeout=propagation_timeout,
+            route_age=route_age,
         )
         ours, changed, foreign = undo_steps(
             plan, log, model, executor.identify, window=executor.window
@@ -298,7 +310,7 @@ def rollback(
             if undo.op == "remove_user_from_group":
                 user = original[undo.params["UserName"]]
                 group_refs = executor.final.group_policies(undo.params["GroupName"])
-                executor.confirm_direct(user.name, user.direct & group_refs)
+                executor.confirm_direct(user.name, user.direct & group_refs, undo)
             return executor.journaled(log, undo, step.id, prefix="undo-")
 
         applied, already, failed, remaining = run_steps(
