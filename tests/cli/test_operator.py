@@ -371,6 +371,10 @@ def test_a_route_age_not_above_zero_is_one_line(
         main(["apply", str(tmp_path / "p.json"), "--route-age", value])
     assert info.value.code == 2
     assert "--route-age" in _one_line(capsys.readouterr().err)
+    with pytest.raises(SystemExit) as info:
+        main(["rollback", "--journal", str(tmp_path / "p.json"), "--route-age", value])
+    assert info.value.code == 2
+    assert "--route-age" in _one_line(capsys.readouterr().err)
 
 
 # -- found by adversarial review ---------------------------------------------------------

@@ -611,6 +611,7 @@ def rollback_verb(
     yes: bool,
     dry_run: bool,
     settle: float,
+    route_age: float,
     aws: Aws,
     as_json: bool,
     role_name: str | None,
@@ -631,6 +632,7 @@ def rollback_verb(
             out=out,
             dump=_dump,
             settle=settle,
+            route_age=route_age,
         )
     path = journal[0]
     clients = aws.clients()
@@ -648,7 +650,11 @@ def rollback_verb(
         return EXIT["ok"]
     _confirm(f"Undo {len(preview.remaining)} change(s) recorded in {path}?", yes=yes)
     result = rollback(
-        path, settle=settle, progress=text.Progress(sys.stderr, "rollback"), **clients
+        path,
+        settle=settle,
+        route_age=route_age,
+        progress=text.Progress(sys.stderr, "rollback"),
+        **clients,
     )
     if as_json:
         _dump(result.to_dict(), out, ok=result.ok)
@@ -965,6 +971,14 @@ VERBS: tuple[Verb, ...] = (
                 default=5.0,
                 metavar="SECONDS",
                 help="wait between restoring a user's direct policies and removing its membership",
+            ),
+            Arg.of(
+                "--route-age",
+                type=positive_seconds,
+                default=ROUTE_AGE,
+                metavar="SECONDS",
+                help="how long before removing a membership the read showing the user's direct "
+                "policies back may have begun (default: %(default)s)",
             ),
             *AWS_ARGS,
             *ROLE,
