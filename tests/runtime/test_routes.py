@@ -619,3 +619,70 @@ def test_rollback_reads_direct_policies_again_when_a_removal_backs_off(
     assert not result.ok
     assert "not visible" in result.failed[0][1]
     assert PolicyRef.managed(arn) in awsmoto.access_now()[user]  # still through the group
+
+
+def test_a_removal_throttled_long_with_fast_reads_still_goes_through(
+    server: str, tmp_path: Path
+) -> None:
+    """Throttled for longer than route_age and propagation_timeout together, with every
+    read of its route fast and showing it: each attempt reads the route again and the
+    removal is made (the renew deadline counts from the last attempt sent)."""
+    plan = _small(server)
+
+    class Throttle:
+        sent = 0
+
+        def __call__(self, request: Any, **_: Any) -> Any:
+            body = request.body.decode() if isinstance(request.body, bytes) else request.body
+            if "Action=DetachUserPolicy" not in (body or ""):
+                return None
+            self.sent += 1
+            return awsmoto._error("Throttling", 400) if self.sent <= 5 else None
+
+        def attach(self, iam: Any) -> None:
+            iam.meta.events.register_first("before-send.iam", self)
+
+    watchdog = awsmoto.Watchdog()
+    retry = RetryPolicy(attempts=10, wait_initial=0.2, wait_max=0.4, wait_jitter=0.0)
+    result = _apply(
+        server,
+        plan,
+        tmp_path / "j",
+        Throttle(),
+        watchdog,
+        workers=1,
+        retry=retry,
+        route_age=0.2,
+        propagation_timeout=0.3,
+    )
+    assert result.ok, result.failed
+    assert not watchdog.violations
+
+
+def test_rollback_reads_slower_than_route_age_fail_instead_of_looping(
+    server: str, tmp_path: Path
+) -> None:
+    """Every read of a user's direct policies takes longer than *route_age*: rollback's
+    membership removals fail (and say why) after propagation_timeout; none is made."""
+    from groupify.runtime.undo import rollback
+
+    plan = _small(server)
+    journal = tmp_path / "j"
+    assert _apply(server, plan, journal).ok
+
+    class Slow:
+        def __call__(self, model: Any = None, **_: Any) -> None:
+            if model.name == "ListAttachedUserPolicies":
+                time.sleep(0.15)
+
+        def attach(self, iam: Any) -> None:
+            iam.meta.events.register("before-call.iam", self)
+
+    iam, sts = awsmoto.clients(server)
+    Slow().attach(iam)
+    log = awsmoto.CallLog()
+    log.attach(iam)
+    result = rollback(journal, iam=iam, sts=sts, settle=0, propagation_timeout=1, route_age=0.1)
+    assert not result.ok
+    assert "longer than route_age" in result.failed[0][1]
+    assert log.calls["remove_user_from_group"] == 0

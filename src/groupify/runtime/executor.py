@@ -594,7 +594,11 @@ class Executor:
         if self.stopping.is_set():
             raise Stopped("the run is stopping")
         user, ref, covering = self._route(step)
-        return self._known(user, ref, covering, time.monotonic() - self.route_age)
+        fresh = self._known(user, ref, covering, time.monotonic() - self.route_age)
+        if fresh:
+            with self._lock:  # an attempt goes out: the next renew has a deadline anew
+                self._renewing.pop(step.id, None)
+        return fresh
 
     def reconfirm(self, step: Step) -> None:
         """The read that showed *step*'s route has grown too old (retries, a wait for a
@@ -619,9 +623,11 @@ class Executor:
             step.id,
             self.route_age,
         )
-        self._confirm(step, *self._route(step))
+        self._confirm(step, *self._route(step), again=True)
 
-    def _confirm(self, step: Step, user: str, ref: PolicyRef, covering: list[str]) -> None:
+    def _confirm(
+        self, step: Step, user: str, ref: PolicyRef, covering: list[str], again: bool = False
+    ) -> None:
         keys = [user, *("group:" + g for g in covering)]
         with self._lock:
             granted = max((self._grant_times.get(k, 0.0) for k in (*keys, "*")), default=0.0)
@@ -638,7 +644,9 @@ class Executor:
                 raise PropagationError(
                     f"{step.id}: no group of {user!r} visibly grants "
                     f"{self.plan.inventory.label(ref)} after {self.propagation_timeout:.0f}s; "
-                    "the direct policy was kept",
+                    + (
+                        "the removal was not tried again" if again else "the direct policy was kept"
+                    ),
                     operation=api_name(step.op),
                 )
             _log.info("%s: the group route for %r is not visible yet; reading again", step.id, user)
@@ -826,18 +834,29 @@ class Executor:
         self._direct(user, wanted, time.monotonic() + self.propagation_timeout)
         if step is None:
             return
-        renewing: list[float] = []
+        renewing: list[float] = []  # the deadline of renews since the last attempt
 
         def fresh() -> bool:
             if self.stopping.is_set():
                 raise Stopped("the run is stopping")
             with self._lock:
                 began, have = self._direct_seen.get(user, (-1.0, frozenset()))
-            return began >= time.monotonic() - self.route_age and wanted <= have
+            ok = began >= time.monotonic() - self.route_age and wanted <= have
+            if ok:
+                renewing.clear()  # an attempt goes out
+            return ok
 
         def renew() -> None:
             if not renewing:
                 renewing.append(time.monotonic() + self.propagation_timeout)
+            elif time.monotonic() > renewing[0]:
+                raise PropagationError(
+                    f"no read of the direct policies of {user!r} began within "
+                    f"{self.route_age:g}s of its removal from the group for "
+                    f"{self.propagation_timeout:.0f}s (the reads take longer than route_age, "
+                    "or the policies are gone); its group membership was kept",
+                    operation="RemoveUserFromGroup",
+                )
             self._direct(user, wanted, renewing[0])
 
         with self._lock:
