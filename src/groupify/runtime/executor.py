@@ -180,16 +180,16 @@ class Executor:
         self.created_groups = plan.created_groups
         self.created_policies = plan.created_policies
         self._grant_times: dict[str, float] = {}
-        #: The latest-begun read of each user's groups and of each group's policies:
-        #: (when it began, monotonic; what it showed; whether a bulk read). A removal
-        #: trusts only reads begun at most route_age seconds before its call.
+        #: The latest-begun read of each user's groups and of each group's policies (see
+        #: _Read). A removal trusts only reads begun at most route_age before its call.
         self._members: dict[str, _Read] = {}
         self._user_locks: dict[str, threading.Lock] = {}
         self._grants: dict[str, _Read] = {}
         #: Per step whose route (or, in rollback, direct policies) was confirmed: a check
         #: made before each attempt of its call, and what reads it again when that fails.
         self._checks: dict[str, tuple[Callable[[], bool], Callable[[], None]]] = {}
-        #: When a removal whose read grew old began reading it again (its deadline).
+        #: Per step reading again what its call relies on: the deadline of those reads
+        #: (set at the first since the last attempt sent; see _guard).
         self._renewing: dict[str, float] = {}
         #: Rollback: the latest-begun read of each user's direct policies (began, shown).
         self._direct_seen: dict[str, tuple[float, frozenset[PolicyRef]]] = {}
@@ -206,7 +206,7 @@ class Executor:
         self._bulk_began: float | None = None
         self.bulk_reads = 0
         self.bulk_pages = 0
-        #: Removals whose route a bulk read (or the read under the lock) showed.
+        #: Removals whose route bulk reads showed.
         self.bulk_confirmed = 0
         #: Holds the calls in flight to *calls* at once (a call backing off holds none).
         self.lanes = Lanes(calls) if calls else None
@@ -246,13 +246,10 @@ class Executor:
     def user_groups(self, user: str) -> set[str]:
         return {g["GroupName"] for g in self._all("list_groups_for_user", "Groups", UserName=user)}
 
-    def group_refs(self, group: str, began: float | None = None) -> set[PolicyRef]:
-        """What *group* visibly grants now: its managed policies and inline documents
-        (a policy the plan created stands for its document)."""
-        return self._group_refs(group, time.monotonic() if began is None else began)[0]
-
-    def _group_refs(self, group: str, began: float) -> tuple[set[PolicyRef], float]:
-        """:meth:`group_refs`, read from *began*, and how old what it shows may be."""
+    def group_refs(self, group: str, began: float) -> tuple[set[PolicyRef], float]:
+        """What *group* visibly grants, by a read begun at *began* (monotonic): its managed
+        policies and inline documents (a policy the plan created stands for its
+        document), and since when that is known (the oldest document read it used)."""
         out, at = set(), began
         for attached in self._all(
             "list_attached_group_policies", "AttachedPolicies", GroupName=group
@@ -550,9 +547,13 @@ class Executor:
         """A run after a stop: grants of the last run may be seconds old; settle everyone."""
         self._grant_times["*"] = time.monotonic()
 
-    def _settle(self, keys: Iterable[str]) -> None:
+    def _last_grant(self, keys: Iterable[str]) -> float:
+        """When the last grant to any of *keys* (or to everyone) was answered; 0 if none."""
         with self._lock:
-            last = max((self._grant_times.get(k, 0.0) for k in (*keys, "*")), default=0.0)
+            return max((self._grant_times.get(k, 0.0) for k in (*keys, "*")), default=0.0)
+
+    def _settle(self, keys: Iterable[str]) -> None:
+        last = self._last_grant(keys)
         delay = last + self.settle - time.monotonic()
         if last and delay > 0:
             _log.info("settling %.1fs after the last grant (IAM is eventually consistent)", delay)
@@ -573,7 +574,7 @@ class Executor:
     def confirm_route(self, step: Step) -> None:
         """Before removing *step*'s direct policy, see the group route replacing it in a
         read begun at most :attr:`route_age` seconds before (checked again before each
-        attempt of the removal's call: see :meth:`route_fresh`).
+        attempt of the removal's call: see :meth:`_guard`).
 
         First a bulk read of every user's groups and every group's policies, shared by
         the removals waiting at the time; where a bulk read begun after the route's
@@ -584,53 +585,71 @@ class Executor:
         user, ref, covering = self._route(step)
         self._settle([user, *("group:" + g for g in covering)])
         self._confirm(step, user, ref, covering)
-        with self._lock:
-            self._checks[step.id] = (lambda: self.route_fresh(step), lambda: self.reconfirm(step))
 
-    def route_fresh(self, step: Step) -> bool:
-        """Whether reads begun at most :attr:`route_age` seconds ago show *step*'s route
-        (and no later read shows it gone): checked just before each attempt of a
-        removal's call, the place in flight held."""
-        if self.stopping.is_set():
-            raise Stopped("the run is stopping")
-        user, ref, covering = self._route(step)
-        fresh = self._known(user, ref, covering, time.monotonic() - self.route_age)
-        if fresh:
-            with self._lock:  # an attempt goes out: the next renew has a deadline anew
-                self._renewing.pop(step.id, None)
-        return fresh
+        def fresh() -> bool:
+            return self._known(user, ref, covering, time.monotonic() - self.route_age) is not None
 
-    def reconfirm(self, step: Step) -> None:
-        """The read that showed *step*'s route has grown too old (retries, a wait for a
-        place in flight): read it again (no settle: the grants are long answered), for
-        at most ``propagation_timeout`` seconds however many times it is asked."""
-        now = time.monotonic()
-        with self._lock:
-            deadline = self._renewing.setdefault(step.id, now + self.propagation_timeout)
-        if self.stopping.is_set():
-            raise Stopped("the run is stopping")
-        if now > deadline:
-            raise PropagationError(
-                f"{step.id}: no read of the group route replacing "
-                f"{self.plan.inventory.label(self._route(step)[1])} began within "
-                f"{self.route_age:g}s of the removal's call for {self.propagation_timeout:.0f}s "
-                "(the reads take longer than route_age, or the route is gone); the removal "
-                "was not tried again",
-                operation=api_name(step.op),
+        def renew(deadline: float) -> None:
+            # The grants are long answered: no settle.
+            _log.info(
+                "%s: the read showing the group route is over %gs old; reading again",
+                step.id,
+                self.route_age,
             )
-        _log.info(
-            "%s: the read showing the group route is over %gs old; reading again",
-            step.id,
-            self.route_age,
+            self._confirm(step, user, ref, covering, again=True)
+
+        self._guard(
+            step,
+            fresh,
+            renew,
+            lambda: PropagationError(
+                f"{step.id}: no read of the group route replacing "
+                f"{self.plan.inventory.label(ref)} began within {self.route_age:g}s of the "
+                f"removal's call for {self.propagation_timeout:.0f}s (the reads take longer "
+                "than route_age, or the route is gone); the removal was not tried again",
+                operation=api_name(step.op),
+            ),
         )
-        self._confirm(step, *self._route(step), again=True)
+
+    def _guard(
+        self,
+        step: Step,
+        fresh: Callable[[], bool],
+        renew: Callable[[float], None],
+        failure: Callable[[], GroupifyError],
+    ) -> None:
+        """Before each attempt of *step*'s call (its place in flight held), *fresh* must
+        say a read begun at most :attr:`route_age` ago still shows what the call relies
+        on; otherwise *renew* reads it again (given its deadline). Renews with no attempt
+        sent between them give up with *failure* after ``propagation_timeout`` (reads
+        slower than ``route_age`` would otherwise repeat forever); a stopping run ends."""
+
+        def check() -> bool:
+            if self.stopping.is_set():
+                raise Stopped("the run is stopping")
+            ok = fresh()
+            if ok:
+                with self._lock:  # an attempt goes out: the next renew has a deadline anew
+                    self._renewing.pop(step.id, None)
+            return ok
+
+        def again() -> None:
+            now = time.monotonic()
+            with self._lock:
+                deadline = self._renewing.setdefault(step.id, now + self.propagation_timeout)
+            if self.stopping.is_set():
+                raise Stopped("the run is stopping")
+            if now > deadline:
+                raise failure()
+            renew(deadline)
+
+        with self._lock:
+            self._checks[step.id] = (check, again)
 
     def _confirm(
         self, step: Step, user: str, ref: PolicyRef, covering: list[str], again: bool = False
     ) -> None:
-        keys = [user, *("group:" + g for g in covering)]
-        with self._lock:
-            granted = max((self._grant_times.get(k, 0.0) for k in (*keys, "*")), default=0.0)
+        granted = self._last_grant([user, *("group:" + g for g in covering)])
         if self._bulk_confirm(user, ref, covering, granted):
             return
         deadline = time.monotonic() + self.propagation_timeout
@@ -690,12 +709,14 @@ class Executor:
                 best = found
         return best
 
-    def _known(self, user: str, ref: PolicyRef, covering: Iterable[str], since: float) -> bool:
-        """Whether the latest reads, begun at or after *since*, show *ref* reaching *user*
-        through a group of *covering*."""
+    def _known(
+        self, user: str, ref: PolicyRef, covering: Iterable[str], since: float
+    ) -> tuple[float, bool] | None:
+        """The latest reads' :meth:`_evidence` of *ref* reaching *user* through a group of
+        *covering*, if they began at or after *since*; else ``None``."""
         with self._lock:
             found = self._evidence(user, ref, covering)
-        return found is not None and found[0] >= since
+        return found if found is not None and found[0] >= since else None
 
     # -- route confirmation in bulk ---------------------------------------------------
 
@@ -708,9 +729,8 @@ class Executor:
         with self._bulk:
             while True:
                 since = time.monotonic() - self.route_age
-                with self._lock:
-                    found = self._evidence(user, ref, covering)
-                if found is not None and found[0] >= since:
+                found = self._known(user, ref, covering, since)
+                if found is not None:
                     if found[1]:
                         self.bulk_confirmed += 1
                     return True
@@ -740,7 +760,7 @@ class Executor:
                 else:
                     self._bulk_broken = True
                 self._bulk.notify_all()
-        if ok and self._known(user, ref, covering, time.monotonic() - self.route_age):
+        if ok and self._known(user, ref, covering, time.monotonic() - self.route_age) is not None:
             with self._bulk:
                 self.bulk_confirmed += 1
             return True
@@ -796,7 +816,7 @@ class Executor:
         granting *ref*: this user's groups read unless the latest read of them began
         since, then the policies of each group of *covering* it shows, likewise."""
         covering = list(covering)
-        if self._known(user, ref, covering, since):
+        if self._known(user, ref, covering, since) is not None:
             return True
         with self._lock:
             seen = self._members.get(user)
@@ -811,10 +831,10 @@ class Executor:
                 grants = self._grants.get(group)
             if grants is None or grants[3] < since:
                 began = time.monotonic()
-                refs, read_at = self._group_refs(group, began)
+                refs, read_at = self.group_refs(group, began)
                 with self._lock:
                     self._saw(self._grants, group, refs, began, False, read_at)
-            if self._known(user, ref, [group], since):
+            if self._known(user, ref, [group], since) is not None:
                 return True
         return False
 
@@ -834,33 +854,24 @@ class Executor:
         self._direct(user, wanted, time.monotonic() + self.propagation_timeout)
         if step is None:
             return
-        renewing: list[float] = []  # the deadline of renews since the last attempt
 
         def fresh() -> bool:
-            if self.stopping.is_set():
-                raise Stopped("the run is stopping")
             with self._lock:
                 began, have = self._direct_seen.get(user, (-1.0, frozenset()))
-            ok = began >= time.monotonic() - self.route_age and wanted <= have
-            if ok:
-                renewing.clear()  # an attempt goes out
-            return ok
+            return began >= time.monotonic() - self.route_age and wanted <= have
 
-        def renew() -> None:
-            if not renewing:
-                renewing.append(time.monotonic() + self.propagation_timeout)
-            elif time.monotonic() > renewing[0]:
-                raise PropagationError(
-                    f"no read of the direct policies of {user!r} began within "
-                    f"{self.route_age:g}s of its removal from the group for "
-                    f"{self.propagation_timeout:.0f}s (the reads take longer than route_age, "
-                    "or the policies are gone); its group membership was kept",
-                    operation="RemoveUserFromGroup",
-                )
-            self._direct(user, wanted, renewing[0])
-
-        with self._lock:
-            self._checks[step.id] = (fresh, renew)
+        self._guard(
+            step,
+            fresh,
+            lambda deadline: self._direct(user, wanted, deadline),
+            lambda: PropagationError(
+                f"no read of the direct policies of {user!r} began within "
+                f"{self.route_age:g}s of its removal from the group for "
+                f"{self.propagation_timeout:.0f}s (the reads take longer than route_age, "
+                "or the policies are gone); its group membership was kept",
+                operation="RemoveUserFromGroup",
+            ),
+        )
 
     def _direct(self, user: str, wanted: frozenset[PolicyRef], deadline: float) -> None:
         """Read *user*'s direct policies until they hold *wanted* (or *deadline*)."""
@@ -924,13 +935,21 @@ class Outcome:
         return out
 
 
-def check_waits(**waits: float) -> None:
-    """Refuse a wait that is negative, infinite or not a number (one line, before any call)."""
+def check_waits(*, route_age: float | None = None, **waits: float) -> None:
+    """Refuse a wait that is negative, infinite or not a number, and a *route_age* that
+    is not more than 0 (one line, before any call)."""
+    if route_age is not None:
+        waits["route_age"] = route_age
     for name, value in waits.items():
         if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
             raise InputError(
                 f"{name} must be a finite number of seconds, at least 0; got {value!r}"
             )
+    if route_age is not None and not route_age > 0:
+        raise InputError(
+            "route_age must be more than 0 seconds: the read showing a route begins before "
+            "the removal it allows"
+        )
 
 
 def _utcnow() -> dt.datetime:

@@ -113,11 +113,6 @@ def apply(
     if workers < 1:
         raise InputError("workers must be at least 1")
     check_waits(settle=settle, propagation_timeout=propagation_timeout, route_age=route_age)
-    if not route_age > 0:
-        raise InputError(
-            "route_age must be more than 0 seconds: the read showing a route begins before "
-            "the removal it allows"
-        )
     retry = retry or RetryPolicy()
     with counted_clients(session, iam, sts) as (iam, sts, counter):
         if dry_run:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from groupify.aws import RetryPolicy, counted_clients
-from groupify.errors import DriftError, InputError
+from groupify.errors import DriftError
 from groupify.inventory.account import scan
 from groupify.inventory.model import Inventory, PolicyRef
 from groupify.plan.model import Plan
@@ -238,8 +238,6 @@ def rollback(
     at most *route_age* seconds before each attempt of the call, shows them back.
     """
     check_waits(settle=settle, propagation_timeout=propagation_timeout, route_age=route_age)
-    if not route_age > 0:
-        raise InputError("route_age must be more than 0 seconds")
     log = Journal.read(journal)
     plan = log.plan
     retry = retry or RetryPolicy()
