@@ -92,6 +92,20 @@ def clients(url: str) -> tuple[Any, Any]:
     )
 
 
+def apply_through(url: str, plan: Any, journal: Path, *hooks: Any, **kwargs: Any) -> Any:
+    """``groupify.apply`` of *plan* (or a plan file) against *url*, each of *hooks*
+    attached to its IAM client; no retry waits and no settle unless given."""
+    from groupify.aws import RetryPolicy
+    from groupify.runtime.forward import apply
+
+    iam, sts = clients(url)
+    for hook in hooks:
+        hook.attach(iam)
+    kwargs.setdefault("retry", RetryPolicy.no_wait(attempts=40))
+    kwargs.setdefault("settle", 0)
+    return apply(plan, iam=iam, sts=sts, journal=journal, **kwargs)
+
+
 def small_account(iam: Any) -> None:
     """Eight users over customer policies and inline documents; an existing group; break-glass."""
     arns = {}

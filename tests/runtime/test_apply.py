@@ -55,13 +55,7 @@ def make_plan(url: str) -> Plan:
     return groupify.build_plan(groupify.propose(inventory, exclude_tags=["BreakGlass"]))
 
 
-def run(url: str, plan: Plan | str, journal: Path, *extra_hooks: Any, **kwargs: Any) -> Any:
-    iam, sts = awsmoto.clients(url)
-    for hook in extra_hooks:
-        hook.attach(iam)
-    kwargs.setdefault("retry", FAST)
-    kwargs.setdefault("settle", 0)
-    return apply(plan, iam=iam, sts=sts, journal=journal, **kwargs)
+run = awsmoto.apply_through
 
 
 def test_apply_reaches_the_planned_state_without_a_gap(url: str, tmp_path: Path) -> None:
